@@ -1,0 +1,113 @@
+"""Engine, sessions and the per-request unit of work.
+
+Every request runs in one transaction that is committed before the response
+is sent; services only ``flush()``. On SQLite the driver's own transaction
+handling is switched off so that we issue ``BEGIN`` ourselves: requests that
+write start with ``BEGIN IMMEDIATE`` and take the database's write lock up
+front, which serializes writers (SQLite ignores ``SELECT ... FOR UPDATE``,
+so a deferred transaction would let two check-then-insert writers interleave).
+"""
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from sqlalchemy import event
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.ext.asyncio import (
+    AsyncEngine,
+    AsyncSession,
+    async_sessionmaker,
+    create_async_engine,
+)
+from sqlalchemy.pool import ConnectionPoolEntry
+
+from app.core.config import Settings
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
+    if settings.is_sqlite:
+        engine = create_async_engine(
+            settings.database_url,
+            connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+            **overrides,
+        )
+        _configure_sqlite(engine, settings.sqlite_busy_timeout_ms)
+        return engine
+    options: dict[str, Any] = {
+        "pool_size": settings.database_pool_size,
+        "max_overflow": settings.database_pool_size,
+        "pool_pre_ping": False,
+    }
+    options.update(overrides)
+    return create_async_engine(settings.database_url, **options)
+
+
+def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine.sync_engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+        dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine.sync_engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        immediate = connection.get_execution_options().get("zhendi_write", False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+@dataclass
+class Database:
+    engine: AsyncEngine
+    reader: async_sessionmaker[AsyncSession]
+    writer: async_sessionmaker[AsyncSession]
+
+    @classmethod
+    def connect(cls, settings: Settings, **engine_overrides: Any) -> "Database":
+        engine = create_engine(settings, **engine_overrides)
+        write_engine = engine.execution_options(zhendi_write=True)
+        return cls(
+            engine=engine,
+            reader=async_sessionmaker(engine, expire_on_commit=False),
+            writer=async_sessionmaker(write_engine, expire_on_commit=False),
+        )
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
+    """One transaction per request: commit on success, roll back on any error."""
+    database: Database = request.app.state.database
+    sessions = database.reader if request.method in SAFE_METHODS else database.writer
+    async with sessions.begin() as session:
+        yield session
+
+
+# scope="function": the commit happens when the endpoint returns, before the
+# response is sent, so a client never sees a 201 for a write that failed.
+SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
+
+
+def sqlstate(exc: DBAPIError) -> str | None:
+    """The SQLSTATE of a PostgreSQL error (asyncpg), or None on other engines."""
+    original = getattr(exc, "orig", None)
+    for candidate in (original, getattr(original, "__cause__", None)):
+        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
+        if code:
+            return str(code)
+    return None
+
+
+def is_unique_violation(exc: IntegrityError) -> bool:
+    if sqlstate(exc) == "23505":
+        return True
+    return "UNIQUE constraint failed" in str(getattr(exc, "orig", ""))

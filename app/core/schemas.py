@@ -1,0 +1,84 @@
+"""Shared API types: bounded ids, clean text, instants with offsets, pages."""
+
+import unicodedata
+from datetime import datetime
+from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
+
+from fastapi import Path, Query
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
+
+from app.core.clock import SHANGHAI
+
+# Ids are 32-bit on every engine; a larger number can name nothing.
+MAX_ID = 2_147_483_647
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+IdField = Annotated[int, Field(ge=1, le=MAX_ID)]
+
+MAX_PAGE_SIZE = 200
+Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]
+Offset = Annotated[int, Query(ge=0, le=100_000)]
+
+_ALLOWED_CONTROLS = frozenset("\n\t")
+
+
+def _printable(value: str) -> str:
+    """Refuse control characters and lone surrogates (NUL breaks PostgreSQL text)."""
+    for char in value:
+        if char not in _ALLOWED_CONTROLS and unicodedata.category(char) in ("Cc", "Cs"):
+            raise ValueError("contains control characters")
+    return value
+
+
+Printable = AfterValidator(_printable)
+ShortText = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), Printable
+]
+LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Printable]
+
+# Input instants: RFC 3339 with an offset. A naive datetime is a validation error.
+Instant = AwareDatetime
+
+# Output instants: stored in UTC, shown in Shanghai time with its offset.
+LocalInstant = Annotated[
+    datetime,
+    PlainSerializer(
+        lambda value: value.astimezone(SHANGHAI).isoformat(), return_type=str, when_used="json"
+    ),
+    WithJsonSchema({"type": "string", "format": "date-time"}),
+]
+
+T = TypeVar("T")
+
+
+class Page(BaseModel, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int
+
+
+class Patch(BaseModel):
+    """A partial update: absent fields stay as they are; ``null`` only clears nullable ones."""
+
+    model_config = ConfigDict(extra="forbid")
+    nullable_fields: ClassVar[frozenset[str]] = frozenset()
+
+    @model_validator(mode="after")
+    def _no_null_for_required(self) -> Self:
+        for field in self.model_fields_set - self.nullable_fields:
+            if getattr(self, field) is None:
+                raise ValueError(f"{field} cannot be null")
+        return self
+
+    def changes(self) -> dict[str, Any]:
+        return self.model_dump(exclude_unset=True)

@@ -1,0 +1,74 @@
+"""Access tokens: the only module that touches JWT (python-jose).
+
+HS256 is pinned on both sides, so a token cannot choose its own algorithm
+(``none``, or RS256 with our secret as a "public key"). Users and staff get
+different audiences: a resident's token never opens an admin endpoint, even
+with the same subject id.
+"""
+
+import enum
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from jose import JWTError, jwt
+
+from app.core.clock import utcnow
+from app.core.config import Settings
+
+ALGORITHM = "HS256"
+_REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
+
+
+class Audience(enum.StrEnum):
+    user = "zhendi-user"
+    staff = "zhendi-staff"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    access_token: str
+    expires_in: int  # seconds
+
+
+@dataclass(frozen=True)
+class TokenClaims:
+    subject_id: int
+    audience: Audience
+    issued_at: datetime
+
+
+class TokenRejected(Exception):
+    """The token is malformed, forged, expired or meant for another audience."""
+
+
+def issue(settings: Settings, audience: Audience, subject_id: int) -> IssuedToken:
+    minutes = (
+        settings.staff_token_minutes if audience is Audience.staff else settings.user_token_minutes
+    )
+    now = utcnow()
+    claims = {
+        "sub": str(subject_id),
+        "aud": audience.value,
+        "iss": settings.jwt_issuer,
+        "iat": int(now.timestamp()),
+        "exp": int((now + timedelta(minutes=minutes)).timestamp()),
+    }
+    token = jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
+    return IssuedToken(access_token=token, expires_in=minutes * 60)
+
+
+def verify(settings: Settings, audience: Audience, token: str) -> TokenClaims:
+    try:
+        claims = jwt.decode(
+            token,
+            settings.jwt_key,
+            algorithms=[ALGORITHM],
+            audience=audience.value,
+            issuer=settings.jwt_issuer,
+            options={f"require_{claim}": True for claim in _REQUIRED_CLAIMS},
+        )
+        subject_id = int(claims["sub"])
+        issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=utcnow().tzinfo)
+    except (JWTError, KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise TokenRejected(str(exc)) from None
+    return TokenClaims(subject_id=subject_id, audience=audience, issued_at=issued_at)

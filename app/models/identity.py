@@ -1,0 +1,55 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Timestamped, enum_column
+from app.models.center import Center
+
+
+class User(Timestamped, Base):
+    """A resident or company employee, identified by their WeChat openid."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    openid: Mapped[str] = mapped_column(String(64), unique=True)
+    unionid: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone: Mapped[str | None] = mapped_column(String(20))
+    real_name_verified: Mapped[bool] = mapped_column(default=False)
+    name_masked: Mapped[str | None] = mapped_column(String(50))
+    id_number_masked: Mapped[str | None] = mapped_column(String(18))
+    last_login_at: Mapped[datetime | None]
+
+
+class StaffRole(enum.StrEnum):
+    super_admin = "super_admin"
+    district_admin = "district_admin"  # every center of one district
+    center_admin = "center_admin"  # the centers listed in staff_centers
+
+
+staff_centers = Table(
+    "staff_centers",
+    Base.metadata,
+    Column("staff_id", ForeignKey("staff.id", ondelete="CASCADE"), primary_key=True),
+    Column("center_id", ForeignKey("centers.id", ondelete="CASCADE"), primary_key=True),
+)
+
+
+class Staff(Timestamped, Base):
+    __tablename__ = "staff"
+    __table_args__ = (
+        CheckConstraint(
+            "role <> 'district_admin' OR district IS NOT NULL", name="district_admin_has_district"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(50), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "staff_role"))
+    district: Mapped[str | None] = mapped_column(String(20))
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    centers: Mapped[list[Center]] = relationship(secondary=staff_centers, lazy="raise")

@@ -1,0 +1,120 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Timestamped, enum_column
+from app.models.center import Center
+
+
+class SpaceKind(enum.StrEnum):
+    meeting_room = "meeting_room"
+    study_room = "study_room"
+    activity_room = "activity_room"
+    theater = "theater"
+    gym = "gym"
+    studio = "studio"
+    photo_studio = "photo_studio"
+    other = "other"
+
+
+class BookingMode(enum.StrEnum):
+    exclusive = "exclusive"  # one reservation holds the whole room
+    shared = "shared"  # up to `capacity` people at once (study-room seats)
+
+
+class Space(Timestamped, Base):
+    __tablename__ = "spaces"
+    __table_args__ = (
+        UniqueConstraint("center_id", "name"),
+        CheckConstraint("capacity >= 1", name="capacity_positive"),
+        CheckConstraint("slot_minutes > 0 AND 1440 % slot_minutes = 0", name="slot_divides_day"),
+        CheckConstraint(
+            "min_minutes >= slot_minutes AND min_minutes % slot_minutes = 0",
+            name="min_whole_slots",
+        ),
+        CheckConstraint(
+            "max_minutes >= min_minutes AND max_minutes % slot_minutes = 0",
+            name="max_whole_slots",
+        ),
+        CheckConstraint("advance_days >= 0 AND advance_days <= 365", name="advance_days_range"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    center_id: Mapped[int] = mapped_column(
+        ForeignKey("centers.id", ondelete="RESTRICT"), index=True
+    )
+    name: Mapped[str] = mapped_column(String(100))
+    kind: Mapped[SpaceKind] = mapped_column(enum_column(SpaceKind, "space_kind"))
+    booking_mode: Mapped[BookingMode] = mapped_column(enum_column(BookingMode, "booking_mode"))
+    capacity: Mapped[int]
+    slot_minutes: Mapped[int] = mapped_column(SmallInteger)
+    min_minutes: Mapped[int] = mapped_column(SmallInteger)
+    max_minutes: Mapped[int] = mapped_column(SmallInteger)
+    advance_days: Mapped[int] = mapped_column(SmallInteger)
+    open_24h: Mapped[bool] = mapped_column(default=False)
+    requires_approval: Mapped[bool] = mapped_column(default=False)
+    requires_real_name: Mapped[bool] = mapped_column(default=False)
+    facilities: Mapped[list[str]] = mapped_column(JSON, default=list)
+    description: Mapped[str] = mapped_column(Text, default="")
+    is_active: Mapped[bool] = mapped_column(default=True)
+
+    center: Mapped[Center] = relationship(lazy="raise")
+    opening_hours: Mapped[list["OpeningHours"]] = relationship(
+        lazy="raise",
+        cascade="all, delete-orphan",
+        order_by="(OpeningHours.weekday, OpeningHours.opens_minute)",
+    )
+
+
+class OpeningHours(Base):
+    """One weekly opening window in Shanghai wall-clock minutes, ``[opens, closes)``.
+
+    ``closes_minute`` may be 1440 (24:00). A window past midnight is stored as
+    two rows, one on each weekday.
+    """
+
+    __tablename__ = "opening_hours"
+    __table_args__ = (
+        CheckConstraint("weekday >= 0 AND weekday <= 6", name="weekday_range"),
+        CheckConstraint(
+            "opens_minute >= 0 AND closes_minute <= 1440 AND opens_minute < closes_minute",
+            name="window_within_day",
+        ),
+        Index("ix_opening_hours_space_id_weekday", "space_id", "weekday"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    weekday: Mapped[int] = mapped_column(SmallInteger)  # 0 = Monday
+    opens_minute: Mapped[int] = mapped_column(SmallInteger)
+    closes_minute: Mapped[int] = mapped_column(SmallInteger)
+
+
+class Closure(Timestamped, Base):
+    """A period a space is closed (holiday, maintenance), ``[starts_at, ends_at)``."""
+
+    __tablename__ = "closures"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        Index("ix_closures_space_id_starts_at", "space_id", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    reason: Mapped[str] = mapped_column(String(200))
+    created_by_staff_id: Mapped[int | None] = mapped_column(
+        ForeignKey("staff.id", ondelete="SET NULL")
+    )
