@@ -1,0 +1,72 @@
+from typing import Annotated
+
+from fastapi import Depends, Query
+from fastapi.exceptions import RequestValidationError
+
+from app.centers import service
+from app.centers.schemas import CenterDetail, CenterOut, District, SpaceSummary
+from app.core.db import SessionDep
+from app.core.routing import api_router
+from app.core.schemas import Limit, Offset, Page, ResourceId
+from app.models import CenterKind
+
+router = api_router("/centers", tags=["centers"])
+
+_NEAR_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
+
+
+def parse_near(
+    near: Annotated[
+        str | None,
+        Query(
+            pattern=_NEAR_PATTERN,
+            max_length=60,
+            description="`lat,lng` in GCJ-02; results are then ordered by distance",
+            examples=["31.2397,121.4143"],
+        ),
+    ] = None,
+) -> service.GeoPoint | None:
+    if near is None:
+        return None
+    lat, lng = (float(part) for part in near.split(","))
+    if not (-90 <= lat <= 90 and -180 <= lng <= 180):
+        raise RequestValidationError(
+            [
+                {
+                    "type": "value_error",
+                    "loc": ("query", "near"),
+                    "msg": "lat must be within ±90 and lng within ±180",
+                    "input": near,
+                }
+            ]
+        )
+    return service.GeoPoint(lat, lng)
+
+
+@router.get("", response_model=Page[CenterOut])
+async def list_centers(
+    session: SessionDep,
+    near: Annotated[service.GeoPoint | None, Depends(parse_near)],
+    district: Annotated[District | None, Query()] = None,
+    kind: CenterKind | None = None,
+    radius_m: Annotated[int, Query(ge=1, le=50_000, description="With `near`")] = 3000,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[CenterOut]:
+    search = service.CenterSearch(district=district, kind=kind, near=near, radius_m=radius_m)
+    hits, total = await service.search_centers(session, search, limit=limit, offset=offset)
+    items = [
+        CenterOut.model_validate(hit.center).model_copy(update={"distance_m": hit.distance_m})
+        for hit in hits
+    ]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{center_id}", response_model=CenterDetail)
+async def read_center(center_id: ResourceId, session: SessionDep) -> CenterDetail:
+    center = await service.get_center(session, center_id)
+    spaces = await service.list_center_spaces(session, center_id)
+    return CenterDetail(
+        **dict(CenterOut.model_validate(center)),
+        spaces=[SpaceSummary.model_validate(space) for space in spaces],
+    )

@@ -1,0 +1,80 @@
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.schemas import LocalInstant, LongText, Patch, Printable, ShortText
+from app.models import BookingMode, CenterKind, SpaceKind
+
+District = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Printable
+]
+Street = Annotated[str, StringConstraints(strip_whitespace=True, max_length=50), Printable]
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,30}$")]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+
+
+class CenterCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ShortText
+    kind: CenterKind
+    district: District = Field(examples=["闵行区"])
+    street: Street = ""
+    address: Address
+    lat: Latitude = Field(description="GCJ-02 latitude")
+    lng: Longitude = Field(description="GCJ-02 longitude")
+    phone: Phone | None = None
+    description: LongText = ""
+
+
+class CenterUpdate(Patch):
+    nullable_fields = frozenset({"phone"})
+
+    name: ShortText | None = None
+    kind: CenterKind | None = None
+    district: District | None = None
+    street: Street | None = None
+    address: Address | None = None
+    lat: Latitude | None = None
+    lng: Longitude | None = None
+    phone: Phone | None = None
+    description: LongText | None = None
+
+
+class CenterOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: CenterKind
+    district: str
+    street: str
+    address: str
+    lat: float
+    lng: float
+    phone: str | None
+    description: str
+    created_at: LocalInstant
+    updated_at: LocalInstant
+    distance_m: float | None = Field(
+        default=None, description="Distance from `near`, when the list was asked with it"
+    )
+
+
+class SpaceSummary(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    name: str
+    kind: SpaceKind
+    booking_mode: BookingMode
+    capacity: int
+    open_24h: bool
+
+
+class CenterDetail(CenterOut):
+    spaces: list[SpaceSummary]

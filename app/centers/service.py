@@ -1,0 +1,156 @@
+"""Centers: public search (by district, kind, distance) and scoped staff edits."""
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.centers.schemas import CenterCreate, CenterUpdate
+from app.core.db import is_unique_violation
+from app.core.errors import AlreadyExists, NotFound, OutOfScope, Text
+from app.identity.principals import StaffPrincipal
+from app.models import Center, CenterKind, Space
+
+CENTER = Text("中心", "center")
+DISTRICT = Text("区", "district")
+EARTH_RADIUS_M = 6_371_000.0
+METERS_PER_DEGREE_LAT = 111_320.0
+
+
+@dataclass(frozen=True)
+class GeoPoint:
+    lat: float
+    lng: float
+
+
+@dataclass(frozen=True)
+class CenterSearch:
+    district: str | None = None
+    kind: CenterKind | None = None
+    near: GeoPoint | None = None
+    radius_m: float = 3000.0
+
+
+@dataclass(frozen=True)
+class CenterHit:
+    center: Center
+    distance_m: float | None
+
+
+def distance_m(a: GeoPoint, b: GeoPoint) -> float:
+    """Great-circle (haversine) distance; GCJ-02's offset is the same for both ends."""
+    lat1, lat2 = math.radians(a.lat), math.radians(b.lat)
+    dlat = lat2 - lat1
+    dlng = math.radians(b.lng - a.lng)
+    h = math.sin(dlat / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin(dlng / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
+
+
+async def search_centers(
+    session: AsyncSession, search: CenterSearch, *, limit: int, offset: int
+) -> tuple[list[CenterHit], int]:
+    query = select(Center)
+    if search.district:
+        query = query.where(Center.district == search.district)
+    if search.kind:
+        query = query.where(Center.kind == search.kind)
+    if search.near is None:
+        total = await _count(session, query)
+        rows = await session.scalars(query.order_by(Center.id).limit(limit).offset(offset))
+        return [CenterHit(center, None) for center in rows], total
+    # A bounding box narrows the rows in SQL; the exact distance is computed here.
+    origin = search.near
+    dlat = search.radius_m / METERS_PER_DEGREE_LAT
+    dlng = dlat / max(math.cos(math.radians(origin.lat)), 0.01)
+    boxed = query.where(
+        Center.lat.between(origin.lat - dlat, origin.lat + dlat),
+        Center.lng.between(origin.lng - dlng, origin.lng + dlng),
+    )
+    hits = [
+        CenterHit(center, distance_m(origin, GeoPoint(center.lat, center.lng)))
+        for center in await session.scalars(boxed)
+    ]
+    nearby = sorted(
+        (hit for hit in hits if hit.distance_m is not None and hit.distance_m <= search.radius_m),
+        key=lambda hit: (hit.distance_m, hit.center.id),
+    )
+    return nearby[offset : offset + limit], len(nearby)
+
+
+async def _count(session: AsyncSession, query: Select[Center]) -> int:
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    return int(total or 0)
+
+
+async def get_center(session: AsyncSession, center_id: int) -> Center:
+    center = await session.get(Center, center_id)
+    if center is None:
+        raise NotFound(CENTER)
+    return center
+
+
+async def list_center_spaces(session: AsyncSession, center_id: int) -> Sequence[Space]:
+    query = (
+        select(Space)
+        .where(Space.center_id == center_id, Space.is_active.is_(True))
+        .order_by(Space.id)
+    )
+    return (await session.scalars(query)).all()
+
+
+async def get_center_in_scope(
+    session: AsyncSession, staff: StaffPrincipal, center_id: int, *, for_update: bool = False
+) -> Center:
+    query = select(Center).where(Center.id == center_id)
+    if for_update:
+        query = query.with_for_update()
+    center = await session.scalar(query)
+    if center is None:
+        raise NotFound(CENTER)
+    if not staff.covers_center(center):
+        raise OutOfScope(what=CENTER)
+    return center
+
+
+async def list_centers_in_scope(
+    session: AsyncSession, staff: StaffPrincipal, *, limit: int, offset: int
+) -> tuple[Sequence[Center], int]:
+    query = select(Center).where(staff.center_clause())
+    total = await _count(session, query)
+    rows = await session.scalars(query.order_by(Center.id).limit(limit).offset(offset))
+    return rows.all(), total
+
+
+async def create_center(session: AsyncSession, staff: StaffPrincipal, data: CenterCreate) -> Center:
+    if not staff.covers_district(data.district):
+        raise OutOfScope(what=DISTRICT)
+    center = Center(**data.model_dump())
+    session.add(center)
+    await _flush_unique(session)
+    return center
+
+
+async def update_center(
+    session: AsyncSession, staff: StaffPrincipal, center_id: int, data: CenterUpdate
+) -> Center:
+    center = await get_center_in_scope(session, staff, center_id, for_update=True)
+    changes = data.changes()
+    moved = changes.get("district", center.district) != center.district
+    if moved and not staff.covers_district(changes["district"]):
+        raise OutOfScope(what=DISTRICT)
+    for field, value in changes.items():
+        setattr(center, field, value)
+    await _flush_unique(session)
+    return center
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise AlreadyExists(what=CENTER) from None
+        raise

@@ -1,0 +1,148 @@
+"""The ``zhendi`` command: serve, migrate, seed demo data, create staff."""
+
+import argparse
+import asyncio
+import getpass
+import sys
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+from app.core.config import InsecureSettingsError, Settings
+from app.core.db import Database
+from app.core.errors import AppError
+from app.core.migrate import upgrade
+from app.models import StaffRole
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except (InsecureSettingsError, ValidationError) as exc:
+        sys.exit(f"zhendi: configuration error: {exc}")
+
+
+def _serve(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    from app import demo
+
+    settings = _settings()
+    if args.demo and settings.env == "production":
+        sys.exit("zhendi: --demo is for development only")
+    # Make sure every worker reads the same generated development secrets.
+    _ = settings.jwt_key, settings.pii_key_bytes
+    asyncio.run(upgrade(settings.database_url))
+    if args.demo:
+        report = asyncio.run(demo.seed_demo_database(settings))
+        print(
+            f"Demo data: {report.centers_created} centers and "
+            f"{report.spaces_created} spaces added (existing ones kept)."
+        )
+        print(
+            f"  Staff login:    {demo.DEMO_SUPER_ADMIN} / {demo.DEMO_STAFF_PASSWORD} (super admin)"
+        )
+        print(
+            f"                  {demo.DEMO_CENTER_ADMIN} / {demo.DEMO_STAFF_PASSWORD} (one center)"
+        )
+        print(f'  Resident login: POST /api/v1/auth/wechat {{"code": "{demo.DEMO_RESIDENT_CODE}"}}')
+    print(f"  API docs:       http://{args.host}:{args.port}/docs")
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        access_log=False,  # the app logs each request itself, without personal data
+        log_level=settings.log_level.lower(),
+    )
+
+
+def _db_upgrade(args: argparse.Namespace) -> None:
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url, args.revision))
+    print(f"Database upgraded to {args.revision}.")
+
+
+def _seed_demo(_args: argparse.Namespace) -> None:
+    from app import demo
+
+    settings = _settings()
+    asyncio.run(upgrade(settings.database_url))
+    report = asyncio.run(demo.seed_demo_database(settings))
+    print(
+        f"{report.centers_created} centers, {report.spaces_created} spaces and "
+        f"{len(report.staff_created)} staff accounts added (existing ones kept)."
+    )
+
+
+def _create_staff(args: argparse.Namespace) -> None:
+    from app.identity.service import create_staff
+
+    settings = _settings()
+    password = args.password or getpass.getpass("Password: ")
+
+    async def run() -> int:
+        database = Database.connect(settings)
+        try:
+            async with database.writer.begin() as session:
+                staff = await create_staff(
+                    session,
+                    username=args.username,
+                    password=password,
+                    role=StaffRole(args.role),
+                    district=args.district,
+                    center_ids=args.center or (),
+                )
+                return staff.id
+        finally:
+            await database.dispose()
+
+    asyncio.run(upgrade(settings.database_url))
+    try:
+        staff_id = asyncio.run(run())
+    except AppError as exc:
+        detail = exc.detail_text.render("en", exc.params) if exc.detail_text else exc.code
+        sys.exit(f"zhendi: {exc.title.en}: {detail}")
+    print(f"Created {args.role} {args.username!r} (id {staff_id}).")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zhendi", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="migrate the database, then serve the API")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=8000)
+    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument("--demo", action="store_true", help="load the demo centers and accounts")
+    serve.set_defaults(handler=_serve)
+
+    db = commands.add_parser("db", help="database schema")
+    db_commands = db.add_subparsers(dest="db_command", required=True)
+    db_upgrade = db_commands.add_parser("upgrade", help="apply migrations")
+    db_upgrade.add_argument("revision", nargs="?", default="head")
+    db_upgrade.set_defaults(handler=_db_upgrade)
+
+    seed = commands.add_parser("seed-demo", help="load the demo data (idempotent)")
+    seed.set_defaults(handler=_seed_demo)
+
+    staff = commands.add_parser("create-staff", help="create a staff account")
+    staff.add_argument("username")
+    staff.add_argument("--password", help="prompted for when omitted")
+    staff.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
+    staff.add_argument("--district", help="for district_admin, e.g. 普陀区")
+    staff.add_argument(
+        "--center", type=int, action="append", help="for center_admin; repeat for several"
+    )
+    staff.set_defaults(handler=_create_staff)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.handler(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,380 @@
+"""Demo data: real centers from the news articles the project grew from.
+
+Addresses are plausible, coordinates are GCJ-02 near the real places, and
+the spaces follow what the articles describe (free meeting rooms companies
+borrow at Changfengwan, the 24-hour 阅心书斋 study room in Changzheng town).
+Seeding is idempotent: rows are matched by name and left alone if present.
+"""
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import parse_wall_clock
+from app.core.config import Settings
+from app.core.db import Database
+from app.identity import service as identity
+from app.models import BookingMode, Center, CenterKind, OpeningHours, Space, SpaceKind, Staff
+from app.models import StaffRole as Role
+
+DEMO_STAFF_PASSWORD = "zhendi-demo-2026"
+DEMO_SUPER_ADMIN = "demo-admin"
+DEMO_CENTER_ADMIN = "changfengwan-admin"
+DEMO_RESIDENT_CODE = "dev:demo-resident"
+
+EVERY_DAY = range(7)
+WEEKDAYS = range(5)
+
+
+def hours(opens: str, closes: str, days: range = EVERY_DAY) -> list[tuple[int, int, int]]:
+    return [(day, parse_wall_clock(opens), parse_wall_clock(closes)) for day in days]
+
+
+@dataclass
+class DemoSpace:
+    name: str
+    kind: SpaceKind
+    capacity: int
+    booking_mode: BookingMode = BookingMode.exclusive
+    slot_minutes: int = 30
+    min_minutes: int = 60
+    max_minutes: int = 240
+    advance_days: int = 14
+    open_24h: bool = False
+    opening: list[tuple[int, int, int]] = field(default_factory=lambda: hours("09:00", "21:00"))
+    requires_approval: bool = False
+    requires_real_name: bool = False
+    facilities: list[str] = field(default_factory=list)
+    description: str = ""
+
+
+@dataclass
+class DemoCenter:
+    name: str
+    kind: CenterKind
+    district: str
+    street: str
+    address: str
+    lat: float
+    lng: float
+    phone: str
+    description: str
+    spaces: list[DemoSpace]
+
+
+MEETING_FACILITIES = ["空调", "饮水", "充电", "投影", "白板", "无线网络"]
+
+CENTERS = [
+    DemoCenter(
+        name="半马苏河驿站·长风湾党群服务中心",
+        kind=CenterKind.post,
+        district="普陀区",
+        street="长风新村街道",
+        address="上海市普陀区云岭东路89号",
+        lat=31.2236,
+        lng=121.3982,
+        phone="021-52560000",
+        description="毗邻苏州河岸线。会议室免费向周边企业开放，有空调、能饮水、可充电，提前预约即可。",
+        spaces=[
+            DemoSpace(
+                name="苏河会议室",
+                kind=SpaceKind.meeting_room,
+                capacity=16,
+                facilities=MEETING_FACILITIES,
+                description="可举办企业会议、路演、沙龙，约 16 人。",
+            ),
+            DemoSpace(
+                name="长风洽谈室",
+                kind=SpaceKind.meeting_room,
+                capacity=8,
+                facilities=["空调", "饮水", "充电", "电视屏"],
+                description="小型洽谈、面试。",
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="半马苏河驿站·1690党群服务中心",
+        kind=CenterKind.street_center,
+        district="普陀区",
+        street="宜川路街道",
+        address="上海市普陀区远景路97弄中远两湾城",
+        lat=31.2476,
+        lng=121.4383,
+        phone="021-56060000",
+        description=(
+            "服务中远两湾城近 5 万居民，沿苏州河岸线 1690 米。社区食堂、卫生服务站、照相馆。"
+        ),
+        spaces=[
+            DemoSpace(
+                name="家门口照相馆",
+                kind=SpaceKind.photo_studio,
+                capacity=4,
+                slot_minutes=30,
+                min_minutes=30,
+                max_minutes=60,
+                advance_days=7,
+                description="证件照、亲子照。",
+            ),
+            DemoSpace(
+                name="两湾城议事厅",
+                kind=SpaceKind.meeting_room,
+                capacity=30,
+                requires_approval=True,
+                facilities=MEETING_FACILITIES,
+                description="居民议事会、业委会会议，需工作人员审核。",
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="长征镇丽湖居民区党群服务站",
+        kind=CenterKind.residential_station,
+        district="普陀区",
+        street="长征镇",
+        address="上海市普陀区长征镇丽湖居民区",
+        lat=31.2412,
+        lng=121.3877,
+        phone="021-62650000",
+        description="居民家门口的会客厅。“沪漂自习室”阅心书斋 24 小时开放。",
+        spaces=[
+            DemoSpace(
+                name="阅心书斋",
+                kind=SpaceKind.study_room,
+                capacity=10,
+                booking_mode=BookingMode.shared,
+                slot_minutes=30,
+                min_minutes=60,
+                max_minutes=480,
+                advance_days=3,
+                open_24h=True,
+                opening=[],
+                requires_real_name=True,
+                facilities=["六边形自习桌", "台灯", "充电", "饮水", "无线网络"],
+                description=(
+                    "“沪漂自习室”：一张六边形大桌，可容纳 10 余人。实名认证后获取随机密码进入。"
+                ),
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="梅陇镇党群服务中心",
+        kind=CenterKind.street_center,
+        district="闵行区",
+        street="梅陇镇",
+        address="上海市闵行区梅陇镇莲花南路",
+        lat=31.1326,
+        lng=121.4271,
+        phone="021-64120000",
+        description="推倒围墙、敞开大门：路过的市民、外卖骑手累了可歇脚，饿了能就餐。",
+        spaces=[
+            DemoSpace(
+                name="多功能会议室",
+                kind=SpaceKind.meeting_room,
+                capacity=40,
+                opening=hours("08:30", "20:30"),
+                facilities=MEETING_FACILITIES,
+            ),
+            DemoSpace(
+                name="小剧场",
+                kind=SpaceKind.theater,
+                capacity=120,
+                min_minutes=120,
+                max_minutes=480,
+                advance_days=30,
+                requires_approval=True,
+                facilities=["舞台", "音响", "灯光"],
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="紫藤党群服务中心",
+        kind=CenterKind.street_center,
+        district="闵行区",
+        street="古美路街道",
+        address="上海市闵行区古美路街道平南路",
+        lat=31.1487,
+        lng=121.4035,
+        phone="021-64010000",
+        description="街镇阵地，健康养老、文化体育、亲子教育服务。",
+        spaces=[
+            DemoSpace(
+                name="紫藤活动室",
+                kind=SpaceKind.activity_room,
+                capacity=25,
+                opening=hours("09:00", "17:00", WEEKDAYS) + hours("09:00", "12:00", range(5, 7)),
+            ),
+            DemoSpace(
+                name="共享健身房",
+                kind=SpaceKind.gym,
+                capacity=15,
+                booking_mode=BookingMode.shared,
+                min_minutes=30,
+                max_minutes=120,
+                advance_days=2,
+                opening=hours("06:30", "21:30"),
+                facilities=["跑步机", "动感单车", "更衣室"],
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="夏朵园党群服务站",
+        kind=CenterKind.residential_station,
+        district="闵行区",
+        street="马桥镇",
+        address="上海市闵行区马桥镇夏朵园小区",
+        lat=31.0398,
+        lng=121.3632,
+        phone="021-64090000",
+        description="三幢分体建筑、800 平方米：生花社区客厅、花境、咖啡、剧场。",
+        spaces=[
+            DemoSpace(
+                name="生花社区客厅",
+                kind=SpaceKind.activity_room,
+                capacity=20,
+            ),
+            DemoSpace(
+                name="夏朵剧场",
+                kind=SpaceKind.theater,
+                capacity=80,
+                min_minutes=120,
+                max_minutes=360,
+                advance_days=30,
+                requires_approval=True,
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="白玉兰党群服务站",
+        kind=CenterKind.grid_station,
+        district="虹口区",
+        street="北外滩街道",
+        address="上海市虹口区东长治路588号白玉兰广场",
+        lat=31.2490,
+        lng=121.5015,
+        phone="021-65150000",
+        description="楼宇党群服务站：让楼宇企业、党员白领“足不出楼”享受一站式服务。",
+        spaces=[
+            DemoSpace(
+                name="白玉兰会议室",
+                kind=SpaceKind.meeting_room,
+                capacity=12,
+                opening=hours("09:00", "18:00", WEEKDAYS),
+                facilities=MEETING_FACILITIES,
+            ),
+        ],
+    ),
+    DemoCenter(
+        name="吴泾镇青藤党群服务中心",
+        kind=CenterKind.street_center,
+        district="闵行区",
+        street="吴泾镇",
+        address="上海市闵行区吴泾镇",
+        lat=31.0559,
+        lng=121.4557,
+        phone="021-64500000",
+        description="闵行区党群服务阵地媒体开放日参观点。",
+        spaces=[
+            DemoSpace(
+                name="青藤共享自习室",
+                kind=SpaceKind.study_room,
+                capacity=24,
+                booking_mode=BookingMode.shared,
+                min_minutes=60,
+                max_minutes=360,
+                advance_days=3,
+                opening=hours("08:00", "22:00"),
+                requires_real_name=True,
+            ),
+        ],
+    ),
+]
+
+
+@dataclass
+class SeedReport:
+    centers_created: int = 0
+    spaces_created: int = 0
+    staff_created: list[str] = field(default_factory=list)
+
+
+async def seed_demo(session: AsyncSession) -> SeedReport:
+    report = SeedReport()
+    changfengwan_id = 0
+    for demo in CENTERS:
+        center = await session.scalar(
+            select(Center).where(Center.district == demo.district, Center.name == demo.name)
+        )
+        if center is None:
+            center = Center(
+                name=demo.name,
+                kind=demo.kind,
+                district=demo.district,
+                street=demo.street,
+                address=demo.address,
+                lat=demo.lat,
+                lng=demo.lng,
+                phone=demo.phone,
+                description=demo.description,
+            )
+            session.add(center)
+            await session.flush()
+            report.centers_created += 1
+        if demo.name.endswith("长风湾党群服务中心"):
+            changfengwan_id = center.id
+        for space in demo.spaces:
+            report.spaces_created += await _seed_space(session, center.id, space)
+    for username, role, center_ids in (
+        (DEMO_SUPER_ADMIN, Role.super_admin, []),
+        (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),
+    ):
+        if await session.scalar(select(Staff.id).where(Staff.username == username)) is None:
+            await identity.create_staff(
+                session,
+                username=username,
+                password=DEMO_STAFF_PASSWORD,
+                role=role,
+                center_ids=center_ids,
+            )
+            report.staff_created.append(username)
+    return report
+
+
+async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) -> int:
+    existing = await session.scalar(
+        select(Space.id).where(Space.center_id == center_id, Space.name == demo.name)
+    )
+    if existing is not None:
+        return 0
+    session.add(
+        Space(
+            center_id=center_id,
+            name=demo.name,
+            kind=demo.kind,
+            booking_mode=demo.booking_mode,
+            capacity=demo.capacity,
+            slot_minutes=demo.slot_minutes,
+            min_minutes=demo.min_minutes,
+            max_minutes=demo.max_minutes,
+            advance_days=demo.advance_days,
+            open_24h=demo.open_24h,
+            requires_approval=demo.requires_approval,
+            requires_real_name=demo.requires_real_name,
+            facilities=list(demo.facilities),
+            description=demo.description,
+            opening_hours=[
+                OpeningHours(weekday=day, opens_minute=opens, closes_minute=closes)
+                for day, opens, closes in demo.opening
+            ],
+        )
+    )
+    await session.flush()
+    return 1
+
+
+async def seed_demo_database(settings: Settings) -> SeedReport:
+    database = Database.connect(settings)
+    try:
+        async with database.writer.begin() as session:
+            return await seed_demo(session)
+    finally:
+        await database.dispose()

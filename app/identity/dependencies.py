@@ -1,0 +1,90 @@
+"""Authentication dependencies: who is calling, as a typed ``Annotated`` alias."""
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+
+from app.core import tokens
+from app.core.config import Settings
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, InvalidToken, NotAuthenticated, Text
+from app.identity import service
+from app.identity.principals import StaffPrincipal
+from app.identity.wechat import WechatClient
+from app.models import User
+
+_user_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="UserToken",
+    description="Token from POST /api/v1/auth/wechat",
+)
+_staff_bearer = OAuth2PasswordBearer(
+    tokenUrl="/api/v1/auth/token",
+    auto_error=False,
+    scheme_name="StaffToken",
+)
+
+
+def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def get_wechat(request: Request) -> WechatClient:
+    wechat: WechatClient = request.app.state.wechat
+    return wechat
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+WechatDep = Annotated[WechatClient, Depends(get_wechat)]
+
+
+def _claims(settings: Settings, audience: tokens.Audience, token: str | None) -> tokens.TokenClaims:
+    """Verify ``token`` for ``audience``.
+
+    A genuine token of our other audience (a resident on an admin endpoint, or
+    staff on a resident one) is authenticated but not allowed: 403. Anything
+    else that fails verification is 401.
+    """
+    if not token:
+        raise NotAuthenticated()
+    try:
+        return tokens.verify(settings, audience, token)
+    except tokens.TokenRejected:
+        pass
+    other = tokens.Audience.user if audience is tokens.Audience.staff else tokens.Audience.staff
+    try:
+        tokens.verify(settings, other, token)
+    except tokens.TokenRejected:
+        raise InvalidToken() from None
+    raise Forbidden(WRONG_ACCOUNT_KIND[audience])
+
+
+WRONG_ACCOUNT_KIND = {
+    tokens.Audience.staff: Text("仅限工作人员账号", "Staff accounts only"),
+    tokens.Audience.user: Text("请使用居民账号访问", "Resident accounts only"),
+}
+
+
+async def current_user(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
+) -> User:
+    token = credentials.credentials if credentials else None
+    claims = _claims(settings, tokens.Audience.user, token)
+    return await service.get_user(session, claims.subject_id)
+
+
+async def current_staff(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_staff_bearer)],
+) -> StaffPrincipal:
+    claims = _claims(settings, tokens.Audience.staff, token)
+    return await service.load_staff_principal(session, claims.subject_id)
+
+
+CurrentUser = Annotated[User, Depends(current_user)]
+CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]

@@ -1,0 +1,165 @@
+"""Logging in: residents through WeChat, staff with a password."""
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core import tokens
+from app.core.clock import utcnow
+from app.core.config import Settings
+from app.core.errors import (
+    AlreadyExists,
+    InvalidCredentials,
+    InvalidToken,
+    Text,
+    UnprocessableInput,
+)
+from app.core.passwords import hash_password_async, verify_password
+from app.identity.principals import StaffPrincipal
+from app.identity.wechat import WechatClient, WechatCodeRejected, WechatIdentity
+from app.models import Center, Staff, StaffRole, User, staff_centers
+
+DEV_CODE_PREFIX = "dev:"
+_DEV_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
+USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,49}$"
+STAFF = Text("工作人员账号", "staff account")
+
+
+async def login_with_wechat(
+    session: AsyncSession, settings: Settings, wechat: WechatClient, code: str
+) -> tuple[User, tokens.IssuedToken]:
+    identity = await _identify(settings, wechat, code)
+    user = await _upsert_user(session, identity)
+    return user, tokens.issue(settings, tokens.Audience.user, user.id)
+
+
+async def _identify(settings: Settings, wechat: WechatClient, code: str) -> WechatIdentity:
+    if code.startswith(DEV_CODE_PREFIX) and settings.dev_login_enabled:
+        openid = code.removeprefix(DEV_CODE_PREFIX)
+        if not _DEV_OPENID.fullmatch(openid):
+            raise WechatCodeRejected()
+        return WechatIdentity(openid=f"dev-{openid}", unionid=None)
+    if not settings.wechat_configured:
+        raise WechatCodeRejected()
+    return await wechat.exchange(code)
+
+
+async def _upsert_user(session: AsyncSession, identity: WechatIdentity) -> User:
+    """Create the user on first login; concurrent first logins agree on one row."""
+    now = utcnow()
+    dialect = session.get_bind().dialect.name
+    values: dict[str, object] = {
+        "openid": identity.openid,
+        "unionid": identity.unionid,
+        "last_login_at": now,
+        "created_at": now,
+        "updated_at": now,
+    }
+    on_login: dict[str, object] = {"last_login_at": now, "updated_at": now}
+    if identity.unionid:
+        on_login["unionid"] = identity.unionid
+    statement = (
+        postgresql.insert(User) if dialect == "postgresql" else sqlite.insert(User)
+    ).values(values)
+    statement = statement.on_conflict_do_update(index_elements=[User.openid], set_=on_login)
+    user_id = (await session.execute(statement.returning(User.id))).scalar_one()
+    user = await session.get(User, user_id, populate_existing=True)
+    assert user is not None
+    return user
+
+
+async def get_user(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise InvalidToken()
+    return user
+
+
+async def login_staff(
+    session: AsyncSession, settings: Settings, username: str, password: str
+) -> tokens.IssuedToken:
+    staff = await session.scalar(select(Staff).where(Staff.username == username.lower()))
+    known_hash = staff.password_hash if staff is not None and staff.is_active else None
+    if not await verify_password(known_hash, password) or staff is None:
+        raise InvalidCredentials()
+    return tokens.issue(settings, tokens.Audience.staff, staff.id)
+
+
+async def load_staff_principal(session: AsyncSession, staff_id: int) -> StaffPrincipal:
+    staff = await session.get(Staff, staff_id)
+    if staff is None or not staff.is_active:
+        raise InvalidToken()
+    center_ids: Sequence[int] = []
+    if staff.role is StaffRole.center_admin:
+        center_ids = (
+            await session.scalars(
+                select(staff_centers.c.center_id).where(staff_centers.c.staff_id == staff.id)
+            )
+        ).all()
+    return StaffPrincipal(
+        id=staff.id,
+        username=staff.username,
+        role=staff.role,
+        district=staff.district,
+        center_ids=frozenset(center_ids),
+    )
+
+
+async def create_staff(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: StaffRole,
+    district: str | None = None,
+    center_ids: Sequence[int] = (),
+) -> Staff:
+    username = username.lower()
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise UnprocessableInput(
+            Text(
+                "用户名须为 3–50 位小写字母、数字或 . _ -",
+                "Usernames are 3-50 lower-case letters, digits, '.', '_' or '-'",
+            )
+        )
+    if len(password) < 10:
+        raise UnprocessableInput(Text("密码至少 10 位", "Passwords must be at least 10 characters"))
+    if role is StaffRole.district_admin and not district:
+        raise UnprocessableInput(
+            Text("区级管理员须指定所属区", "A district admin needs a district")
+        )
+    if role is StaffRole.center_admin:
+        await _require_centers(session, center_ids)
+    if await session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
+        raise AlreadyExists(what=STAFF)
+    staff = Staff(
+        username=username,
+        password_hash=await hash_password_async(password),
+        role=role,
+        district=district if role is StaffRole.district_admin else None,
+    )
+    session.add(staff)
+    await session.flush()
+    if role is StaffRole.center_admin:
+        await session.execute(
+            insert(staff_centers),
+            [{"staff_id": staff.id, "center_id": center_id} for center_id in set(center_ids)],
+        )
+    return staff
+
+
+async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> None:
+    wanted = set(center_ids)
+    if not wanted:
+        raise UnprocessableInput(
+            Text("中心管理员须至少指定一个中心", "A center admin needs at least one center")
+        )
+    found = set((await session.scalars(select(Center.id).where(Center.id.in_(wanted)))).all())
+    if missing := wanted - found:
+        raise UnprocessableInput(
+            Text("中心不存在：{ids}", "No such centers: {ids}"),
+            ids=", ".join(str(center_id) for center_id in sorted(missing)),
+        )

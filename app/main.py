@@ -1,0 +1,54 @@
+"""The ASGI application."""
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+
+from app.admin.router import router as admin_router
+from app.centers.router import router as centers_router
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.errors import install_error_handlers
+from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.core.routing import API_PREFIX
+from app.identity.router import router as identity_router
+from app.identity.wechat import WechatClient
+from app.ops import router as ops
+from app.spaces.router import router as spaces_router
+
+
+def create_app(settings: Settings | None = None, **engine_overrides: Any) -> FastAPI:
+    settings = settings or Settings()
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = Database.connect(settings, **engine_overrides)
+        async with WechatClient.http_client(settings) as http:
+            app.state.database = database
+            app.state.wechat = WechatClient(settings, http)
+            try:
+                yield
+            finally:
+                await database.dispose()
+
+    app = FastAPI(
+        title="Zhendi 阵地",
+        version="0.1.0",
+        summary="Booking backend for Shanghai's Party-Masses Service Centers",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    install_error_handlers(app)
+    for router in (identity_router, centers_router, spaces_router, admin_router):
+        app.include_router(router)
+    app.include_router(ops.build_router(API_PREFIX))
+    app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(ObservabilityMiddleware)
+    return app

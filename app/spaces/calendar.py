@@ -1,0 +1,98 @@
+"""Calendar rules of a space, as pure functions on half-open UTC intervals.
+
+Weekly opening hours are Shanghai wall-clock minutes; everything else is an
+instant. Intervals are ``[start, end)``: a booking ending at 11:00 and another
+starting at 11:00 do not overlap.
+"""
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from app.core.clock import SHANGHAI, local_at, local_midnight, local_today
+
+MINUTES_PER_DAY = 1440
+
+
+@dataclass(frozen=True, order=True)
+class Interval:
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: "Interval") -> bool:
+        return self.start < other.end and other.start < self.end
+
+    def contains(self, other: "Interval") -> bool:
+        return self.start <= other.start and other.end <= self.end
+
+
+@dataclass(frozen=True)
+class WeeklyWindow:
+    weekday: int  # 0 = Monday
+    opens_minute: int
+    closes_minute: int  # up to 1440
+
+
+def merge(intervals: Iterable[Interval]) -> list[Interval]:
+    """Sort and join overlapping or touching intervals."""
+    merged: list[Interval] = []
+    for interval in sorted(intervals):
+        if merged and interval.start <= merged[-1].end:
+            if interval.end > merged[-1].end:
+                merged[-1] = Interval(merged[-1].start, interval.end)
+        else:
+            merged.append(interval)
+    return merged
+
+
+def opening_intervals(
+    open_24h: bool, windows: Sequence[WeeklyWindow], first_day: date, last_day: date
+) -> list[Interval]:
+    """The space's opening intervals on Shanghai days ``first_day..last_day``, merged.
+
+    Merging joins a window to 24:00 with the next day's window from 00:00, so a
+    booking across midnight is inside opening hours when both days are open.
+    """
+    if open_24h:
+        return [Interval(local_midnight(first_day), local_midnight(last_day + timedelta(days=1)))]
+    intervals: list[Interval] = []
+    day = first_day
+    while day <= last_day:
+        weekday = day.weekday()
+        intervals.extend(
+            Interval(local_at(day, window.opens_minute), local_at(day, window.closes_minute))
+            for window in windows
+            if window.weekday == weekday
+        )
+        day += timedelta(days=1)
+    return merge(intervals)
+
+
+def within_opening_hours(
+    open_24h: bool, windows: Sequence[WeeklyWindow], interval: Interval
+) -> bool:
+    first_day = interval.start.astimezone(SHANGHAI).date()
+    last_day = (interval.end - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
+    opening = opening_intervals(open_24h, windows, first_day, last_day)
+    return any(open_interval.contains(interval) for open_interval in opening)
+
+
+def booking_window_end(advance_days: int, now: datetime) -> datetime:
+    """Bookings may start until the end of the Shanghai day ``advance_days`` from today."""
+    return local_midnight(local_today(now) + timedelta(days=advance_days + 1))
+
+
+def day_slots(day: date, slot_minutes: int) -> list[Interval]:
+    """The slot grid of a Shanghai day, aligned to its midnight."""
+    return [
+        Interval(local_at(day, minute), local_at(day, minute + slot_minutes))
+        for minute in range(0, MINUTES_PER_DAY, slot_minutes)
+    ]
+
+
+def is_aligned(instant: datetime, slot_minutes: int) -> bool:
+    """Does ``instant`` fall on the slot grid of its Shanghai day?"""
+    local = instant.astimezone(SHANGHAI)
+    if local.second or local.microsecond:
+        return False
+    return (local.hour * 60 + local.minute) % slot_minutes == 0

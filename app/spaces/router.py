@@ -1,0 +1,59 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Query
+
+from app.core.db import SessionDep
+from app.core.routing import api_router
+from app.core.schemas import MAX_ID, Limit, Offset, Page, ResourceId
+from app.models import SpaceKind
+from app.spaces import service
+from app.spaces.schemas import AvailabilityOut, SlotOut, SpaceOut
+
+router = api_router("/spaces", tags=["spaces"])
+
+
+@router.get("", response_model=Page[SpaceOut])
+async def list_spaces(
+    session: SessionDep,
+    center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    kind: SpaceKind | None = None,
+    min_capacity: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[SpaceOut]:
+    search = service.SpaceSearch(center_id=center_id, kind=kind, min_capacity=min_capacity)
+    spaces, total = await service.search_spaces(session, search, limit=limit, offset=offset)
+    return Page(
+        items=[SpaceOut.of(space) for space in spaces], total=total, limit=limit, offset=offset
+    )
+
+
+@router.get("/{space_id}", response_model=SpaceOut)
+async def read_space(space_id: ResourceId, session: SessionDep) -> SpaceOut:
+    return SpaceOut.of(await service.get_active_space(session, space_id))
+
+
+@router.get("/{space_id}/availability", response_model=AvailabilityOut)
+async def read_availability(
+    space_id: ResourceId,
+    session: SessionDep,
+    date: Annotated[dt.date, Query(description="Shanghai calendar day, YYYY-MM-DD")],
+) -> AvailabilityOut:
+    """The day's slots: `free`, `taken`, `closed` (outside hours or a closure) or `past`."""
+    day = await service.day_availability(session, space_id, date)
+    return AvailabilityOut(
+        space_id=day.space.id,
+        date=day.day,
+        slot_minutes=day.space.slot_minutes,
+        bookable_until=day.bookable_until,
+        slots=[
+            SlotOut(
+                start=slot.interval.start,
+                end=slot.interval.end,
+                status=slot.status,
+                remaining=slot.remaining,
+            )
+            for slot in day.slots
+        ],
+    )

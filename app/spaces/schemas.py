@@ -1,0 +1,171 @@
+import datetime as dt
+import enum
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.clock import format_wall_clock
+from app.core.schemas import IdField, Instant, LocalInstant, LongText, Patch, Printable, ShortText
+from app.models import BookingMode, Closure, Space, SpaceKind
+
+WallClock = Annotated[
+    str,
+    StringConstraints(pattern=r"^(([01]\d|2[0-3]):[0-5]\d|24:00)$"),
+    Field(description="Shanghai wall-clock time, HH:MM; 24:00 closes at midnight"),
+]
+Facility = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30), Printable
+]
+Capacity = Annotated[int, Field(ge=1, le=1000)]
+Minutes = Annotated[int, Field(ge=5, le=1440)]
+AdvanceDays = Annotated[int, Field(ge=0, le=365)]
+
+
+class OpeningWindow(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    opens: WallClock
+    closes: WallClock
+
+
+OpeningHoursList = Annotated[list[OpeningWindow], Field(max_length=70)]
+FacilityList = Annotated[list[Facility], Field(max_length=30)]
+
+
+class SpaceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    center_id: IdField
+    name: ShortText
+    kind: SpaceKind
+    booking_mode: BookingMode = BookingMode.exclusive
+    capacity: Capacity
+    slot_minutes: Minutes = 30
+    min_minutes: Minutes | None = Field(default=None, description="Default: one slot")
+    max_minutes: Minutes | None = Field(default=None, description="Default: 4 hours")
+    advance_days: AdvanceDays = 14
+    open_24h: bool = False
+    opening_hours: OpeningHoursList = Field(default_factory=list)
+    requires_approval: bool = False
+    requires_real_name: bool = False
+    facilities: FacilityList = Field(default_factory=list)
+    description: LongText = ""
+
+
+class SpaceUpdate(Patch):
+    name: ShortText | None = None
+    kind: SpaceKind | None = None
+    capacity: Capacity | None = None
+    slot_minutes: Minutes | None = None
+    min_minutes: Minutes | None = None
+    max_minutes: Minutes | None = None
+    advance_days: AdvanceDays | None = None
+    open_24h: bool | None = None
+    opening_hours: OpeningHoursList | None = None
+    requires_approval: bool | None = None
+    requires_real_name: bool | None = None
+    facilities: FacilityList | None = None
+    description: LongText | None = None
+    is_active: bool | None = None
+
+
+class SpaceOut(BaseModel):
+    id: int
+    center_id: int
+    center_name: str
+    name: str
+    kind: SpaceKind
+    booking_mode: BookingMode
+    capacity: int
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    advance_days: int
+    open_24h: bool
+    opening_hours: list[OpeningWindow]
+    requires_approval: bool
+    requires_real_name: bool
+    facilities: list[str]
+    description: str
+    is_active: bool
+
+    @classmethod
+    def of(cls, space: Space) -> "SpaceOut":
+        return cls(
+            id=space.id,
+            center_id=space.center_id,
+            center_name=space.center.name,
+            name=space.name,
+            kind=space.kind,
+            booking_mode=space.booking_mode,
+            capacity=space.capacity,
+            slot_minutes=space.slot_minutes,
+            min_minutes=space.min_minutes,
+            max_minutes=space.max_minutes,
+            advance_days=space.advance_days,
+            open_24h=space.open_24h,
+            opening_hours=[
+                OpeningWindow(
+                    weekday=row.weekday,
+                    opens=format_wall_clock(row.opens_minute),
+                    closes=format_wall_clock(row.closes_minute),
+                )
+                for row in space.opening_hours
+            ],
+            requires_approval=space.requires_approval,
+            requires_real_name=space.requires_real_name,
+            facilities=list(space.facilities),
+            description=space.description,
+            is_active=space.is_active,
+        )
+
+
+class ClosureCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    start: Instant
+    end: Instant
+    reason: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+    ]
+
+
+class ClosureOut(BaseModel):
+    id: int
+    space_id: int
+    start: LocalInstant
+    end: LocalInstant
+    reason: str
+
+    @classmethod
+    def of(cls, closure: Closure) -> "ClosureOut":
+        return cls(
+            id=closure.id,
+            space_id=closure.space_id,
+            start=closure.starts_at,
+            end=closure.ends_at,
+            reason=closure.reason,
+        )
+
+
+class SlotStatus(enum.StrEnum):
+    free = "free"
+    taken = "taken"
+    closed = "closed"
+    past = "past"
+
+
+class SlotOut(BaseModel):
+    start: LocalInstant
+    end: LocalInstant
+    status: SlotStatus
+    remaining: int = Field(description="Seats (shared) or rooms (exclusive: 0 or 1) still free")
+
+
+class AvailabilityOut(BaseModel):
+    space_id: int
+    date: dt.date
+    slot_minutes: int
+    bookable_until: LocalInstant = Field(description="The end of the booking window")
+    slots: list[SlotOut]

@@ -1,0 +1,398 @@
+"""Spaces: their booking rules, opening hours, closures and daily availability."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from sqlalchemy import Select, delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.centers.service import get_center_in_scope
+from app.core.clock import local_day_bounds, local_today, parse_wall_clock, utcnow
+from app.core.db import is_unique_violation
+from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
+from app.identity.principals import StaffPrincipal
+from app.models import Closure, OpeningHours, Space, SpaceKind
+from app.spaces import calendar
+from app.spaces.calendar import Interval, WeeklyWindow
+from app.spaces.schemas import (
+    ClosureCreate,
+    OpeningWindow,
+    SlotStatus,
+    SpaceCreate,
+    SpaceUpdate,
+)
+
+SPACE = Text("空间", "space")
+NO_HOURS_WHEN_24H = Text(
+    "全天开放的空间不应再设置开放时间", "A 24-hour space takes no opening hours"
+)
+CLOSURE = Text("闭馆安排", "closure")
+DEFAULT_MAX_MINUTES = 240
+MAX_CLOSURE_DAYS = 366
+AVAILABILITY_HORIZON_DAYS = 366
+
+
+class InvalidSpaceRules(AppError):
+    status = 422
+    code = "invalid_space_rules"
+    title = Text("预约规则无效", "Invalid booking rules")
+
+
+class InvalidOpeningHours(AppError):
+    status = 422
+    code = "invalid_opening_hours"
+    title = Text("开放时间无效", "Invalid opening hours")
+
+
+class InvalidInterval(AppError):
+    status = 422
+    code = "invalid_interval"
+    title = Text("时间区间无效", "Invalid interval")
+
+
+class DateOutOfRange(AppError):
+    status = 422
+    code = "date_out_of_range"
+    title = Text("日期超出范围", "Date out of range")
+    detail = Text(
+        "只能查询前后 {days} 天内的日期", "Only dates within {days} days of today can be shown"
+    )
+
+
+@dataclass(frozen=True)
+class SpaceSearch:
+    center_id: int | None = None
+    kind: SpaceKind | None = None
+    min_capacity: int | None = None
+
+
+@dataclass(frozen=True)
+class Slot:
+    interval: Interval
+    status: SlotStatus
+    remaining: int
+
+
+@dataclass(frozen=True)
+class DayAvailability:
+    space: Space
+    day: date
+    bookable_until: datetime
+    slots: list[Slot]
+
+
+def _with_details(query: Select[Space]) -> Select[Space]:
+    return query.options(selectinload(Space.center), selectinload(Space.opening_hours))
+
+
+async def _page(
+    session: AsyncSession, query: Select[Space], *, limit: int, offset: int
+) -> tuple[Sequence[Space], int]:
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    ordered = _with_details(query).order_by(Space.id).limit(limit).offset(offset)
+    return (await session.scalars(ordered)).all(), int(total or 0)
+
+
+def weekly_windows(space: Space) -> list[WeeklyWindow]:
+    return [
+        WeeklyWindow(row.weekday, row.opens_minute, row.closes_minute)
+        for row in space.opening_hours
+    ]
+
+
+# --- public reads -----------------------------------------------------------
+
+
+async def search_spaces(
+    session: AsyncSession, search: SpaceSearch, *, limit: int, offset: int
+) -> tuple[Sequence[Space], int]:
+    query = select(Space).where(Space.is_active.is_(True))
+    if search.center_id is not None:
+        query = query.where(Space.center_id == search.center_id)
+    if search.kind is not None:
+        query = query.where(Space.kind == search.kind)
+    if search.min_capacity is not None:
+        query = query.where(Space.capacity >= search.min_capacity)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        _with_details(query).order_by(Space.id).limit(limit).offset(offset)
+    )
+    return rows.all(), int(total or 0)
+
+
+async def get_active_space(session: AsyncSession, space_id: int) -> Space:
+    query = _with_details(select(Space).where(Space.id == space_id, Space.is_active.is_(True)))
+    space = await session.scalar(query)
+    if space is None:
+        raise NotFound(SPACE)
+    return space
+
+
+async def day_availability(
+    session: AsyncSession, space_id: int, day: date, now: datetime | None = None
+) -> DayAvailability:
+    now = now or utcnow()
+    if abs((day - local_today(now)).days) > AVAILABILITY_HORIZON_DAYS:
+        raise DateOutOfRange(days=AVAILABILITY_HORIZON_DAYS)
+    space = await get_active_space(session, space_id)
+    day_start, day_end = local_day_bounds(day)
+    closures = await _closures_between(session, space.id, Interval(day_start, day_end))
+    opening = calendar.opening_intervals(space.open_24h, weekly_windows(space), day, day)
+    units = 1
+    slots = []
+    for interval in calendar.day_slots(day, space.slot_minutes):
+        status = _slot_status(interval, opening, closures, now)
+        slots.append(Slot(interval, status, units if status is SlotStatus.free else 0))
+    return DayAvailability(
+        space=space,
+        day=day,
+        bookable_until=calendar.booking_window_end(space.advance_days, now),
+        slots=slots,
+    )
+
+
+def _slot_status(
+    slot: Interval, opening: Sequence[Interval], closures: Sequence[Interval], now: datetime
+) -> SlotStatus:
+    if not any(window.contains(slot) for window in opening):
+        return SlotStatus.closed
+    if any(closure.overlaps(slot) for closure in closures):
+        return SlotStatus.closed
+    if slot.start < now:
+        return SlotStatus.past
+    return SlotStatus.free
+
+
+async def _closures_between(session: AsyncSession, space_id: int, span: Interval) -> list[Interval]:
+    rows = await session.execute(
+        select(Closure.starts_at, Closure.ends_at).where(
+            Closure.space_id == space_id,
+            Closure.starts_at < span.end,
+            Closure.ends_at > span.start,
+        )
+    )
+    return [Interval(start, end) for start, end in rows]
+
+
+# --- staff ------------------------------------------------------------------
+
+
+async def get_space_in_scope(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, *, for_update: bool = False
+) -> Space:
+    query = _with_details(select(Space).where(Space.id == space_id))
+    if for_update:
+        query = query.with_for_update(of=Space)
+    space = await session.scalar(query)
+    if space is None:
+        raise NotFound(SPACE)
+    if not staff.covers_center(space.center):
+        raise OutOfScope(what=SPACE)
+    return space
+
+
+async def list_spaces_in_scope(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    *,
+    center_id: int | None,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Space], int]:
+    query = select(Space).join(Space.center).where(staff.center_clause())
+    if center_id is not None:
+        query = query.where(Space.center_id == center_id)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(
+        _with_details(query).order_by(Space.id).limit(limit).offset(offset)
+    )
+    return rows.all(), int(total or 0)
+
+
+async def create_space(session: AsyncSession, staff: StaffPrincipal, data: SpaceCreate) -> Space:
+    center = await get_center_in_scope(session, staff, data.center_id)
+    min_minutes = data.min_minutes or data.slot_minutes
+    max_minutes = data.max_minutes or _default_max_minutes(data.slot_minutes, min_minutes)
+    _check_durations(data.slot_minutes, min_minutes, max_minutes)
+    if data.open_24h and data.opening_hours:
+        raise InvalidOpeningHours(NO_HOURS_WHEN_24H)
+    windows = _check_windows(_parse_windows(data.opening_hours), data.slot_minutes)
+    space = Space(
+        center_id=center.id,
+        name=data.name,
+        kind=data.kind,
+        booking_mode=data.booking_mode,
+        capacity=data.capacity,
+        slot_minutes=data.slot_minutes,
+        min_minutes=min_minutes,
+        max_minutes=max_minutes,
+        advance_days=data.advance_days,
+        open_24h=data.open_24h,
+        requires_approval=data.requires_approval,
+        requires_real_name=data.requires_real_name,
+        facilities=list(data.facilities),
+        description=data.description,
+        opening_hours=[_opening_row(window) for window in windows],
+    )
+    space.center = center
+    session.add(space)
+    await _flush_unique(session)
+    return space
+
+
+async def update_space(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, data: SpaceUpdate
+) -> Space:
+    space = await get_space_in_scope(session, staff, space_id, for_update=True)
+    changes = data.changes()
+    changes.pop("opening_hours", None)
+    for field, value in changes.items():
+        setattr(space, field, value)
+    _check_durations(space.slot_minutes, space.min_minutes, space.max_minutes)
+    new_hours = _parse_windows(data.opening_hours) if data.opening_hours is not None else None
+    if space.open_24h:
+        if new_hours:
+            raise InvalidOpeningHours(NO_HOURS_WHEN_24H)
+        space.opening_hours = []
+    else:
+        windows = _check_windows(
+            new_hours if new_hours is not None else weekly_windows(space), space.slot_minutes
+        )
+        if new_hours is not None:
+            space.opening_hours = [_opening_row(window) for window in windows]
+    await _flush_unique(session)
+    return space
+
+
+async def replace_opening_hours(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, hours: Sequence[OpeningWindow]
+) -> Space:
+    return await update_space(session, staff, space_id, SpaceUpdate(opening_hours=list(hours)))
+
+
+def _default_max_minutes(slot_minutes: int, min_minutes: int) -> int:
+    whole_slots = -(-DEFAULT_MAX_MINUTES // slot_minutes)
+    return max(min_minutes, min(whole_slots * slot_minutes, calendar.MINUTES_PER_DAY))
+
+
+def _check_durations(slot_minutes: int, min_minutes: int, max_minutes: int) -> None:
+    if calendar.MINUTES_PER_DAY % slot_minutes:
+        raise InvalidSpaceRules(
+            Text("时段长度须能整除一天（如 15、30、60 分钟）", "slot_minutes must divide a day")
+        )
+    if min_minutes % slot_minutes or max_minutes % slot_minutes:
+        raise InvalidSpaceRules(
+            Text(
+                "最短与最长时长须为时段长度的整数倍",
+                "min_minutes and max_minutes must be whole slots",
+            )
+        )
+    if max_minutes < min_minutes:
+        raise InvalidSpaceRules(
+            Text("最长时长不能小于最短时长", "max_minutes must not be below min_minutes")
+        )
+
+
+def _parse_windows(windows: Sequence[OpeningWindow]) -> list[WeeklyWindow]:
+    return [
+        WeeklyWindow(
+            window.weekday,
+            parse_wall_clock(window.opens),
+            parse_wall_clock(window.closes),
+        )
+        for window in windows
+    ]
+
+
+def _check_windows(windows: Sequence[WeeklyWindow], slot_minutes: int) -> list[WeeklyWindow]:
+    parsed = sorted(windows, key=lambda window: (window.weekday, window.opens_minute))
+    for index, window in enumerate(parsed):
+        if window.opens_minute >= window.closes_minute:
+            raise InvalidOpeningHours(
+                Text("结束时间须晚于开始时间", "Each window must close after it opens")
+            )
+        if window.opens_minute % slot_minutes or window.closes_minute % slot_minutes:
+            raise InvalidOpeningHours(
+                Text(
+                    "开放时间须与 {slot} 分钟的时段对齐",
+                    "Opening hours must fall on the {slot}-minute slot grid",
+                ),
+                slot=slot_minutes,
+            )
+        previous = parsed[index - 1] if index else None
+        if (
+            previous
+            and previous.weekday == window.weekday
+            and window.opens_minute < previous.closes_minute
+        ):
+            raise InvalidOpeningHours(
+                Text("同一天的开放时间段不能重叠", "Windows on the same weekday overlap")
+            )
+    return parsed
+
+
+def _opening_row(window: WeeklyWindow) -> OpeningHours:
+    return OpeningHours(
+        weekday=window.weekday,
+        opens_minute=window.opens_minute,
+        closes_minute=window.closes_minute,
+    )
+
+
+async def _flush_unique(session: AsyncSession) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise AlreadyExists(what=SPACE) from None
+        raise
+
+
+# --- closures ---------------------------------------------------------------
+
+
+async def add_closure(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, data: ClosureCreate
+) -> Closure:
+    space = await get_space_in_scope(session, staff, space_id, for_update=True)
+    if data.end <= data.start:
+        raise InvalidInterval(Text("结束时间须晚于开始时间", "end must be after start"))
+    if data.end - data.start > timedelta(days=MAX_CLOSURE_DAYS):
+        raise InvalidInterval(
+            Text("单次闭馆不能超过 {days} 天", "A closure may last at most {days} days"),
+            days=MAX_CLOSURE_DAYS,
+        )
+    closure = Closure(
+        space_id=space.id,
+        starts_at=data.start,
+        ends_at=data.end,
+        reason=data.reason,
+        created_by_staff_id=staff.id,
+    )
+    session.add(closure)
+    await session.flush()
+    return closure
+
+
+async def list_closures(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, *, include_past: bool
+) -> Sequence[Closure]:
+    space = await get_space_in_scope(session, staff, space_id)
+    query = select(Closure).where(Closure.space_id == space.id)
+    if not include_past:
+        query = query.where(Closure.ends_at > utcnow())
+    return (await session.scalars(query.order_by(Closure.starts_at, Closure.id))).all()
+
+
+async def delete_closure(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, closure_id: int
+) -> None:
+    space = await get_space_in_scope(session, staff, space_id, for_update=True)
+    result = await session.execute(
+        delete(Closure).where(Closure.id == closure_id, Closure.space_id == space.id)
+    )
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(CLOSURE)

@@ -1,0 +1,160 @@
+"""Test fixtures: real databases built by Alembic, the app over ASGI, factories.
+
+Every API test runs twice, on SQLite and on PostgreSQL. Each engine gets one
+fresh database per run (a temporary file; a new PostgreSQL database created
+from ``ZHENDI_TEST_PG_URL``), migrated with ``alembic upgrade head``; every
+test leaves it empty again. Outside CI a missing PostgreSQL server skips its
+half of the suite with a reason; with ``CI=true`` it fails the run.
+"""
+
+import asyncio
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import make_url, text
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.migrate import upgrade
+from app.main import create_app
+from app.models import Base
+from tests.factories import Api
+
+PG_ADMIN_URL = os.environ.get(
+    "ZHENDI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+ENGINES = ("sqlite", "postgresql")
+TEST_PII_KEY = secrets.token_hex(32)
+TEST_JWT_SECRET = secrets.token_urlsafe(48)
+
+
+def _asyncpg_dsn(url: str) -> str:
+    return make_url(url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+async def _pg_execute(url: str, *statements: str) -> None:
+    connection = await asyncpg.connect(_asyncpg_dsn(url), timeout=5)
+    try:
+        for statement in statements:
+            await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+def _postgres_unavailable(reason: str) -> None:
+    message = f"PostgreSQL at {PG_ADMIN_URL} is not reachable: {reason}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true requires it)", pytrace=False)
+    pytest.skip(f"{message}; set ZHENDI_TEST_PG_URL to run the PostgreSQL half")
+
+
+class TemporaryDatabases:
+    """Creates throw-away databases and drops them at the end of the session."""
+
+    def __init__(self, tmp_dir: Path, tag: str) -> None:
+        self.tmp_dir = tmp_dir
+        self.tag = tag
+        self.created_pg: list[str] = []
+        self.pg_error: str | None = None
+        self.count = 0
+
+    def new(self, engine: str) -> str:
+        self.count += 1
+        name = f"zhendi_test_{self.tag}_{self.count}"
+        if engine == "sqlite":
+            return f"sqlite+aiosqlite:///{self.tmp_dir / name}.db"
+        if self.pg_error is not None:
+            _postgres_unavailable(self.pg_error)
+        try:
+            asyncio.run(_pg_execute(PG_ADMIN_URL, f'CREATE DATABASE "{name}"'))
+        except (OSError, asyncpg.PostgresError, TimeoutError) as exc:
+            self.pg_error = f"{type(exc).__name__}: {exc}"
+            _postgres_unavailable(self.pg_error)
+        self.created_pg.append(name)
+        return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+    def drop_all(self) -> None:
+        for name in self.created_pg:
+            asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def temporary_databases(
+    tmp_path_factory: pytest.TempPathFactory, worker_id: str
+) -> Iterator[TemporaryDatabases]:
+    tag = f"{os.getpid()}_{worker_id}_{secrets.token_hex(3)}"
+    databases = TemporaryDatabases(tmp_path_factory.mktemp("databases"), tag)
+    yield databases
+    databases.drop_all()
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def engine_name(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture(scope="session")
+def database_url(engine_name: str, temporary_databases: TemporaryDatabases) -> str:
+    """One migrated database per engine, shared by the session's tests."""
+    url = temporary_databases.new(engine_name)
+    asyncio.run(upgrade(url))
+    return url
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    values: dict[str, object] = {
+        "database_url": database_url,
+        "env": "development",
+        "jwt_secret": TEST_JWT_SECRET,
+        "pii_key": TEST_PII_KEY,
+        "dev_login": True,
+        "wechat_api_base": "http://127.0.0.1:9",
+    }
+    values.update(overrides)
+    return Settings.model_validate(values)
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return make_settings(database_url)
+
+
+async def wipe(database: Database) -> None:
+    """Empty every table so the next test starts from a clean, migrated schema."""
+    tables = [table.name for table in reversed(Base.metadata.sorted_tables)]
+    async with database.writer.begin() as session:
+        if database.engine.dialect.name == "postgresql":
+            quoted = ", ".join(f'"{name}"' for name in tables)
+            await session.execute(text(f"TRUNCATE {quoted} RESTART IDENTITY CASCADE"))
+        else:
+            for name in tables:
+                await session.execute(text(f'DELETE FROM "{name}"'))
+
+
+@pytest.fixture
+async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+    application = create_app(settings)
+    async with application.router.lifespan_context(application):
+        try:
+            yield application
+        finally:
+            await wipe(application.state.database)
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
+        yield http
+
+
+@pytest.fixture
+def api(app: FastAPI, client: httpx.AsyncClient) -> Api:
+    return Api(app=app, client=client)

@@ -1,0 +1,142 @@
+"""Factories: actors and resources with sensible defaults, built through the API.
+
+Staff rows are the one thing written directly (there is no sign-up for staff);
+their tokens are real tokens from ``app.core.tokens``.
+"""
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+
+import httpx
+from fastapi import FastAPI
+from sqlalchemy import insert
+
+from app.core import tokens
+from app.core.clock import SHANGHAI, local_today
+from app.core.db import Database
+from app.core.passwords import hash_password
+from app.models import Staff, StaffRole, staff_centers
+
+STAFF_PASSWORD = "correct horse battery staple"
+_STAFF_PASSWORD_HASH = hash_password(STAFF_PASSWORD)
+_sequence = itertools.count(1)
+
+Json = dict[str, Any]
+Headers = dict[str, str]
+
+EVERY_DAY_9_TO_21 = [{"weekday": day, "opens": "09:00", "closes": "21:00"} for day in range(7)]
+
+
+def bearer(token: str) -> Headers:
+    return {"Authorization": f"Bearer {token}"}
+
+
+def local(day: date, clock: str) -> datetime:
+    hours, minutes = (int(part) for part in clock.split(":"))
+    return datetime(day.year, day.month, day.day, hours, minutes, tzinfo=SHANGHAI)
+
+
+def days_ahead(days: int) -> date:
+    return local_today() + timedelta(days=days)
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    client: httpx.AsyncClient
+
+    @property
+    def database(self) -> Database:
+        database: Database = self.app.state.database
+        return database
+
+    async def create_staff_row(
+        self,
+        role: StaffRole = StaffRole.super_admin,
+        *,
+        district: str | None = None,
+        center_ids: Sequence[int] = (),
+        username: str | None = None,
+        is_active: bool = True,
+    ) -> int:
+        async with self.database.writer.begin() as session:
+            staff = Staff(
+                username=username or f"staff-{next(_sequence)}",
+                password_hash=_STAFF_PASSWORD_HASH,
+                role=role,
+                district=district,
+                is_active=is_active,
+            )
+            session.add(staff)
+            await session.flush()
+            if center_ids:
+                await session.execute(
+                    insert(staff_centers),
+                    [{"staff_id": staff.id, "center_id": center_id} for center_id in center_ids],
+                )
+            return staff.id
+
+    async def staff(
+        self,
+        role: StaffRole = StaffRole.super_admin,
+        *,
+        district: str | None = None,
+        center_ids: Sequence[int] = (),
+    ) -> Headers:
+        staff_id = await self.create_staff_row(role, district=district, center_ids=center_ids)
+        issued = tokens.issue(self.app.state.settings, tokens.Audience.staff, staff_id)
+        return bearer(issued.access_token)
+
+    async def resident(self, openid: str | None = None) -> Headers:
+        response = await self.client.post(
+            "/api/v1/auth/wechat", json={"code": f"dev:{openid or f'resident-{next(_sequence)}'}"}
+        )
+        assert response.status_code == 200, response.text
+        return bearer(response.json()["access_token"])
+
+    async def center(self, headers: Headers | None = None, **overrides: Any) -> Json:
+        body = {
+            "name": f"测试党群服务中心{next(_sequence)}",
+            "kind": "street_center",
+            "district": "普陀区",
+            "street": "长风新村街道",
+            "address": "上海市普陀区测试路1号",
+            "lat": 31.2236,
+            "lng": 121.3982,
+            "phone": "021-52560000",
+            "description": "",
+        }
+        body.update(overrides)
+        headers = headers or await self.staff()
+        response = await self.client.post("/api/v1/admin/centers", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        result: Json = response.json()
+        return result
+
+    async def space(
+        self, center_id: int | None = None, headers: Headers | None = None, **overrides: Any
+    ) -> Json:
+        headers = headers or await self.staff()
+        if center_id is None:
+            center_id = (await self.center(headers))["id"]
+        body = {
+            "center_id": center_id,
+            "name": f"会议室{next(_sequence)}",
+            "kind": "meeting_room",
+            "booking_mode": "exclusive",
+            "capacity": 12,
+            "slot_minutes": 30,
+            "min_minutes": 30,
+            "max_minutes": 240,
+            "advance_days": 14,
+            "open_24h": False,
+            "opening_hours": EVERY_DAY_9_TO_21,
+        }
+        body.update(overrides)
+        response = await self.client.post("/api/v1/admin/spaces", json=body, headers=headers)
+        assert response.status_code == 201, response.text
+        result: Json = response.json()
+        return result
