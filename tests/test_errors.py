@@ -1,5 +1,7 @@
 """Every error is RFC 9457 problem+json with a stable code, in Chinese or English."""
 
+from collections.abc import AsyncIterator
+
 import httpx
 import pytest
 from fastapi import FastAPI
@@ -92,7 +94,7 @@ async def test_declared_oversized_body_is_refused_before_parsing(
 
 
 async def test_chunked_oversized_body_is_refused(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         for _ in range(20):
             yield b"y" * 65536
 
@@ -103,7 +105,7 @@ async def test_chunked_oversized_body_is_refused(client: httpx.AsyncClient) -> N
 
 
 async def test_chunked_body_under_the_limit_reaches_the_app(client: httpx.AsyncClient) -> None:
-    async def chunks():  # type: ignore[no-untyped-def]
+    async def chunks() -> AsyncIterator[bytes]:
         yield b'{"code": '
         yield b'"dev:chunky"}'
 

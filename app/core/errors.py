@@ -121,10 +121,13 @@ _HTTP_CODES: dict[int, tuple[str, Text]] = {
     404: ("not_found", Text("资源不存在", "Not found")),
     405: ("method_not_allowed", Text("不支持该请求方法", "Method not allowed")),
     406: ("not_acceptable", Text("无法提供所请求的格式", "Not acceptable")),
+    409: ("conflict", Text("请求冲突", "Conflict")),
     413: ("payload_too_large", Text("请求体过大", "Payload too large")),
     415: ("unsupported_media_type", Text("不支持的内容类型", "Unsupported media type")),
+    422: ("validation_failed", Text("输入校验失败", "Validation failed")),
     429: ("too_many_requests", Text("请求过于频繁", "Too many requests")),
     500: ("internal_error", Text("服务器内部错误", "Internal server error")),
+    502: ("bad_gateway", Text("上游服务错误", "Bad gateway")),
     503: ("unavailable", Text("服务暂不可用", "Service unavailable")),
 }
 
@@ -288,3 +291,46 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
     app.add_exception_handler(Exception, _unhandled_error)
+
+
+_PROBLEM_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type", "title", "status", "code"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "code": {"type": "string", "description": "Stable machine-readable error code"},
+        "detail": {"type": "string"},
+        "instance": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "description": "Per-field problems, for validation failures",
+            "items": {
+                "type": "object",
+                "required": ["field", "location", "type", "message"],
+                "properties": {
+                    "field": {"type": "string"},
+                    "location": {"type": "array", "items": {"type": "string"}},
+                    "type": {"type": "string"},
+                    "message": {"type": "string"},
+                },
+            },
+        },
+    },
+    "additionalProperties": True,
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI entries for problem responses, so clients and fuzzers know them."""
+    return {
+        status: {
+            "description": _HTTP_CODES[status][1].en,
+            "content": {PROBLEM_JSON: {"schema": _PROBLEM_SCHEMA}},
+        }
+        for status in statuses
+    }
+
+
+COMMON_PROBLEMS = problem_responses(400, 401, 403, 404, 409, 413, 422)

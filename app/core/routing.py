@@ -6,8 +6,10 @@ from typing import Any
 
 from fastapi import APIRouter
 
+from app.core.errors import COMMON_PROBLEMS
+
 API_PREFIX = "/api/v1"
 
 
 def api_router(path: str = "", *, tags: list[str | Enum], **options: Any) -> APIRouter:
-    return APIRouter(prefix=f"{API_PREFIX}{path}", tags=tags, **options)
+    return APIRouter(prefix=f"{API_PREFIX}{path}", tags=tags, responses=COMMON_PROBLEMS, **options)

@@ -1,7 +1,7 @@
 """Shared API types: bounded ids, clean text, instants with offsets, pages."""
 
 import unicodedata
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Path, Query
@@ -45,8 +45,19 @@ ShortText = Annotated[
 ]
 LongText = Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000), Printable]
 
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    # Outside this range zone rules turn odd (Shanghai had a +08:05:43 local mean time).
+    if not EARLIEST <= value < LATEST:
+        raise ValueError("must be between 2000 and 2100")
+    return value
+
+
 # Input instants: RFC 3339 with an offset. A naive datetime is a validation error.
-Instant = AwareDatetime
+Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
 
 # Output instants: stored in UTC, shown in Shanghai time with its offset.
 LocalInstant = Annotated[

@@ -4,6 +4,7 @@ from fastapi import Depends
 from fastapi.security import OAuth2PasswordRequestForm
 
 from app.core.db import SessionDep
+from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.identity import service
 from app.identity.dependencies import CurrentStaff, CurrentUser, SettingsDep, WechatDep
@@ -12,7 +13,7 @@ from app.identity.schemas import StaffOut, StaffToken, UserOut, UserToken, Wecha
 router = api_router(tags=["identity"])
 
 
-@router.post("/auth/wechat", response_model=UserToken)
+@router.post("/auth/wechat", response_model=UserToken, responses=problem_responses(502))
 async def login_with_wechat(
     body: WechatLogin, session: SessionDep, settings: SettingsDep, wechat: WechatDep
 ) -> UserToken:

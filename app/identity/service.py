@@ -81,7 +81,10 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
 async def login_staff(
     session: AsyncSession, settings: Settings, username: str, password: str
 ) -> tokens.IssuedToken:
-    staff = await session.scalar(select(Staff).where(Staff.username == username.lower()))
+    username = username.lower()
+    staff = None
+    if re.fullmatch(USERNAME_PATTERN, username):  # never query with junk (NUL breaks PostgreSQL)
+        staff = await session.scalar(select(Staff).where(Staff.username == username))
     known_hash = staff.password_hash if staff is not None and staff.is_active else None
     if not await verify_password(known_hash, password) or staff is None:
         raise InvalidCredentials()

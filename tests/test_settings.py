@@ -1,0 +1,80 @@
+"""Settings: production refuses insecure defaults; development keeps its secrets."""
+
+import json
+import secrets
+from pathlib import Path
+
+import pytest
+from pydantic import ValidationError
+
+from app.core.config import InsecureSettingsError, Settings
+
+GOOD_PRODUCTION = {
+    "env": "production",
+    "jwt_secret": secrets.token_urlsafe(48),
+    "pii_key": secrets.token_hex(32),
+    "wechat_app_id": "wx123",
+    "wechat_app_secret": "s3cret",
+}
+
+
+def test_a_complete_production_configuration_starts() -> None:
+    settings = Settings.model_validate(GOOD_PRODUCTION)
+    assert not settings.dev_login_enabled
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        ({"dev_login": True}, "ZHENDI_DEV_LOGIN"),
+        ({"jwt_secret": None}, "ZHENDI_JWT_SECRET"),
+        ({"jwt_secret": "changeme"}, "ZHENDI_JWT_SECRET"),
+        ({"jwt_secret": "short-but-random"}, "ZHENDI_JWT_SECRET"),
+        ({"pii_key": None}, "ZHENDI_PII_KEY"),
+        ({"pii_key": "0" * 64}, "ZHENDI_PII_KEY"),
+        ({"wechat_app_secret": None}, "ZHENDI_WECHAT_APP_ID"),
+    ],
+)
+def test_production_refuses_insecure_defaults(change: dict[str, object], complaint: str) -> None:
+    with pytest.raises((InsecureSettingsError, ValidationError), match=complaint):
+        Settings.model_validate({**GOOD_PRODUCTION, **change})
+
+
+def test_settings_come_from_zhendi_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ZHENDI_DATABASE_URL", "postgresql+asyncpg://u@h/db")
+    monkeypatch.setenv("ZHENDI_WECHAT_API_BASE", "http://wechat.local")
+    settings = Settings()
+    assert settings.database_url == "postgresql+asyncpg://u@h/db"
+    assert settings.wechat_api_base == "http://wechat.local"
+    assert not settings.is_sqlite
+
+
+@pytest.mark.parametrize("key", ["abc", "zz" * 32, "00" * 31])
+def test_pii_key_must_be_32_hex_bytes(key: str) -> None:
+    with pytest.raises(ValidationError, match="ZHENDI_PII_KEY"):
+        Settings(pii_key=key)
+
+
+def test_development_generates_secrets_once_and_keeps_them(tmp_path: Path) -> None:
+    secrets_file = tmp_path / "dev-secrets.json"
+    first = Settings(dev_secrets_file=secrets_file)
+    key, pii = first.jwt_key, first.pii_key_bytes
+    assert len(key) >= 32
+    assert len(pii) == 32
+    restarted = Settings(dev_secrets_file=secrets_file)
+    assert restarted.jwt_key == key
+    assert restarted.pii_key_bytes == pii
+    assert secrets_file.stat().st_mode & 0o077 == 0
+    assert set(json.loads(secrets_file.read_text())) == {"jwt_secret", "pii_key"}
+
+
+def test_configured_secrets_win_over_the_dev_file(tmp_path: Path) -> None:
+    settings = Settings(jwt_secret="x" * 40, dev_secrets_file=tmp_path / "none.json")
+    assert settings.jwt_key == "x" * 40
+    assert not (tmp_path / "none.json").exists()
+
+
+def test_dev_login_follows_wechat_configuration() -> None:
+    assert Settings().dev_login_enabled
+    assert not Settings(wechat_app_id="wx", wechat_app_secret="s").dev_login_enabled
+    assert Settings(wechat_app_id="wx", wechat_app_secret="s", dev_login=True).dev_login_enabled
