@@ -17,6 +17,7 @@ from app.core.routing import API_PREFIX
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.ops import router as ops
+from app.reservations.router import router as reservations_router
 from app.spaces.router import router as spaces_router
 
 
@@ -45,7 +46,13 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     )
     app.state.settings = settings
     install_error_handlers(app)
-    for router in (identity_router, centers_router, spaces_router, admin_router):
+    for router in (
+        identity_router,
+        centers_router,
+        spaces_router,
+        reservations_router,
+        admin_router,
+    ):
         app.include_router(router)
     app.include_router(ops.build_router(API_PREFIX))
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root

@@ -140,3 +140,19 @@ class Api:
         assert response.status_code == 201, response.text
         result: Json = response.json()
         return result
+
+
+def slot(day: date, start: str, end: str) -> dict[str, str]:
+    """A booking interval on a Shanghai day, as the API takes it."""
+    end_day = day + timedelta(days=1) if end == "24:00" else day
+    return {
+        "start": local(day, start).isoformat(),
+        "end": local(end_day, "00:00" if end == "24:00" else end).isoformat(),
+    }
+
+
+async def book(
+    api: Api, headers: Headers, space_id: int, day: date, start: str, end: str, **extra: Any
+) -> httpx.Response:
+    body = {"space_id": space_id, **slot(day, start, end), "purpose": "部门例会", **extra}
+    return await api.client.post("/api/v1/reservations", json=body, headers=headers)

@@ -12,6 +12,7 @@ from app.spaces.calendar import (
     day_slots,
     is_aligned,
     merge,
+    peak_load,
     within_opening_hours,
 )
 
@@ -118,3 +119,25 @@ def test_booking_window_ends_at_a_shanghai_midnight() -> None:
     late_evening = datetime(2030, 1, 7, 23, 30, tzinfo=SHANGHAI)
     assert booking_window_end(0, late_evening) == datetime(2030, 1, 8, tzinfo=SHANGHAI)
     assert booking_window_end(7, late_evening) == datetime(2030, 1, 15, tzinfo=SHANGHAI)
+
+
+@pytest.mark.parametrize(
+    ("bookings", "window", "peak"),
+    [
+        ([], ("10:00", "11:00"), 0),
+        ([(("10:00", "11:00"), 1), (("11:00", "12:00"), 1)], ("10:00", "12:00"), 1),
+        ([(("10:00", "11:00"), 1), (("10:30", "12:00"), 1)], ("10:00", "12:00"), 2),
+        ([(("10:00", "11:00"), 3), (("10:30", "12:00"), 2)], ("11:00", "12:00"), 2),
+        ([(("09:00", "10:00"), 5)], ("10:00", "11:00"), 0),
+        (
+            [(("09:00", "12:00"), 1), (("09:00", "10:00"), 1), (("11:00", "12:00"), 1)],
+            ("09:00", "12:00"),
+            2,
+        ),
+    ],
+)
+def test_peak_load_is_the_busiest_instant(
+    bookings: list[tuple[tuple[str, str], int]], window: tuple[str, str], peak: int
+) -> None:
+    intervals = [(span(MONDAY, *times), amount) for times, amount in bookings]
+    assert peak_load(intervals, span(MONDAY, *window)) == peak

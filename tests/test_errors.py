@@ -136,3 +136,17 @@ async def test_responses_carry_a_request_id(client: httpx.AsyncClient) -> None:
     assert response.headers["x-request-id"] == "abc-123"
     response = await client.get("/healthz", headers={"X-Request-ID": "bad id\twith tab"})
     assert response.headers["x-request-id"] != "bad id\twith tab"
+
+
+async def test_unknown_query_parameters_are_refused(client: httpx.AsyncClient) -> None:
+    response = await client.get("/api/v1/centers", params={"distrct": "普陀区"})
+    body = assert_problem(response, 422, "validation_failed")
+    assert body["errors"] == [
+        {
+            "field": "distrct",
+            "location": ["query", "distrct"],
+            "type": "extra_forbidden",
+            "message": "不允许的字段",
+        }
+    ]
+    assert (await client.get("/api/v1/centers", params={"district": "普陀区"})).status_code == 200

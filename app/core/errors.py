@@ -12,7 +12,10 @@ from typing import Any, ClassVar, Literal
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from app.core.db import sqlstate
 
 logger = logging.getLogger("zhendi.errors")
 
@@ -271,6 +274,44 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+class ConcurrentUpdate(AppError):
+    status = 409
+    code = "concurrent_update"
+    title = Text("并发冲突，请重试", "Concurrent update, please retry")
+    detail = Text(
+        "有其他请求同时修改了相同数据，请稍后重试", "Another request changed the same data"
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["Retry-After"] = "1"
+
+
+class DatabaseBusy(AppError):
+    status = 503
+    code = "database_busy"
+    title = Text("系统繁忙，请重试", "Busy, please retry")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["Retry-After"] = "1"
+
+
+# PostgreSQL's "serialization failure" and "deadlock detected": the request
+# lost a race and may simply be retried. Anything else stays a bug (500).
+_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+
+
+async def _database_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DBAPIError)
+    code = sqlstate(exc)
+    if code in _RETRYABLE_SQLSTATES:
+        return await _app_error(request, ConcurrentUpdate())
+    if code is None and "database is locked" in str(exc.orig):
+        return await _app_error(request, DatabaseBusy())
+    return await _unhandled_error(request, exc)
+
+
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
     logger.exception(
         "unhandled error on %s %s", request.method, _route_template(request), exc_info=exc
@@ -290,6 +331,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
 

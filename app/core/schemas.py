@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PlainSerializer,
+    StrictBool,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -22,7 +23,10 @@ from app.core.clock import SHANGHAI
 # Ids are 32-bit on every engine; a larger number can name nothing.
 MAX_ID = 2_147_483_647
 ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
-IdField = Annotated[int, Field(ge=1, le=MAX_ID)]
+# Body fields are strict: JSON `true` is a boolean and `3` an integer, while
+# `0.0` or `"3"` is a client bug worth a 422, not something to guess at.
+IdField = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
+Flag = StrictBool
 
 MAX_PAGE_SIZE = 200
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE, description="Page size")]

@@ -10,7 +10,7 @@ from app.core.config import Settings
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidToken, NotAuthenticated, Text
 from app.identity import service
-from app.identity.principals import StaffPrincipal
+from app.identity.principals import Actor, StaffPrincipal
 from app.identity.wechat import WechatClient
 from app.models import User
 
@@ -86,5 +86,26 @@ async def current_staff(
     return await service.load_staff_principal(session, claims.subject_id)
 
 
+async def current_actor(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
+) -> Actor:
+    """A resident or a staff member, for endpoints that serve both."""
+    token = credentials.credentials if credentials else None
+    if not token:
+        raise NotAuthenticated()
+    for audience in (tokens.Audience.user, tokens.Audience.staff):
+        try:
+            claims = tokens.verify(settings, audience, token)
+        except tokens.TokenRejected:
+            continue
+        if audience is tokens.Audience.user:
+            return await service.get_user(session, claims.subject_id)
+        return await service.load_staff_principal(session, claims.subject_id)
+    raise InvalidToken()
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
+CurrentActor = Annotated[Actor, Depends(current_actor)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]

@@ -4,7 +4,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import ColumnElement, false, true
 
-from app.models import Center, StaffRole
+from app.models import Center, StaffRole, User
 
 
 @dataclass(frozen=True)
@@ -47,3 +47,7 @@ class StaffPrincipal:
                 return Center.district == self.district
             case StaffRole.center_admin:
                 return Center.id.in_(self.center_ids) if self.center_ids else false()
+
+
+# Whoever is calling an endpoint open to both residents and staff.
+Actor = User | StaffPrincipal

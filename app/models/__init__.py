@@ -3,15 +3,29 @@
 from app.models.base import Base
 from app.models.center import Center, CenterKind
 from app.models.identity import Staff, StaffRole, User, staff_centers
+from app.models.reservation import (
+    HOLDING_STATUSES,
+    ActorKind,
+    AuditEvent,
+    IdempotencyKey,
+    Reservation,
+    ReservationStatus,
+)
 from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
 
 __all__ = [
+    "HOLDING_STATUSES",
+    "ActorKind",
+    "AuditEvent",
     "Base",
     "BookingMode",
     "Center",
     "CenterKind",
     "Closure",
+    "IdempotencyKey",
     "OpeningHours",
+    "Reservation",
+    "ReservationStatus",
     "Space",
     "SpaceKind",
     "Staff",

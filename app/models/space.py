@@ -48,6 +48,7 @@ class Space(Timestamped, Base):
             name="max_whole_slots",
         ),
         CheckConstraint("advance_days >= 0 AND advance_days <= 365", name="advance_days_range"),
+        CheckConstraint("cancel_before_minutes >= 0", name="cancel_before_nonnegative"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -62,6 +63,8 @@ class Space(Timestamped, Base):
     min_minutes: Mapped[int] = mapped_column(SmallInteger)
     max_minutes: Mapped[int] = mapped_column(SmallInteger)
     advance_days: Mapped[int] = mapped_column(SmallInteger)
+    # Residents may cancel until this many minutes before the start.
+    cancel_before_minutes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     open_24h: Mapped[bool] = mapped_column(default=False)
     requires_approval: Mapped[bool] = mapped_column(default=False)
     requires_real_name: Mapped[bool] = mapped_column(default=False)

@@ -96,3 +96,24 @@ def is_aligned(instant: datetime, slot_minutes: int) -> bool:
     if local.second or local.microsecond:
         return False
     return (local.hour * 60 + local.minute) % slot_minutes == 0
+
+
+def peak_load(bookings: Iterable[tuple[Interval, int]], window: Interval) -> int:
+    """The most seats held at any single instant of ``window``.
+
+    A sweep over start/end events; at the same instant a release is counted
+    before a take, because ``[10:00, 11:00)`` and ``[11:00, 12:00)`` never
+    hold a seat at the same time.
+    """
+    events: list[tuple[datetime, int]] = []
+    for interval, amount in bookings:
+        start, end = max(interval.start, window.start), min(interval.end, window.end)
+        if start < end:
+            events.append((start, amount))
+            events.append((end, -amount))
+    events.sort()
+    load = peak = 0
+    for _, delta in events:
+        load += delta
+        peak = max(peak, load)
+    return peak

@@ -5,7 +5,7 @@ from fastapi import Query
 
 from app.core.db import SessionDep
 from app.core.routing import api_router
-from app.core.schemas import MAX_ID, Limit, Offset, Page, ResourceId
+from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.models import SpaceKind
 from app.spaces import service
 from app.spaces.schemas import AvailabilityOut, SlotOut, SpaceOut
@@ -19,10 +19,20 @@ async def list_spaces(
     center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     kind: SpaceKind | None = None,
     min_capacity: Annotated[int | None, Query(ge=1, le=1000)] = None,
+    available_from: Annotated[Instant | None, Query()] = None,
+    available_to: Annotated[Instant | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[SpaceOut]:
-    search = service.SpaceSearch(center_id=center_id, kind=kind, min_capacity=min_capacity)
+    """Active spaces; with `available_from` and `available_to`, only those free for the
+    whole interval (open, not closed, and with a room or seat left)."""
+    search = service.SpaceSearch(
+        center_id=center_id,
+        kind=kind,
+        min_capacity=min_capacity,
+        available_from=available_from,
+        available_to=available_to,
+    )
     spaces, total = await service.search_spaces(session, search, limit=limit, offset=offset)
     return Page(
         items=[SpaceOut.of(space) for space in spaces], total=total, limit=limit, offset=offset

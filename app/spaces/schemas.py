@@ -5,7 +5,16 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.clock import format_wall_clock
-from app.core.schemas import IdField, Instant, LocalInstant, LongText, Patch, Printable, ShortText
+from app.core.schemas import (
+    Flag,
+    IdField,
+    Instant,
+    LocalInstant,
+    LongText,
+    Patch,
+    Printable,
+    ShortText,
+)
 from app.models import BookingMode, Closure, Space, SpaceKind
 
 WallClock = Annotated[
@@ -16,15 +25,21 @@ WallClock = Annotated[
 Facility = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=30), Printable
 ]
-Capacity = Annotated[int, Field(ge=1, le=1000)]
-Minutes = Annotated[int, Field(ge=5, le=1440)]
-AdvanceDays = Annotated[int, Field(ge=0, le=365)]
+Capacity = Annotated[int, Field(ge=1, le=1000, strict=True)]
+Minutes = Annotated[int, Field(ge=5, le=1440, strict=True)]
+AdvanceDays = Annotated[int, Field(ge=0, le=365, strict=True)]
+CancelBefore = Annotated[
+    int,
+    Field(
+        ge=0, le=10080, strict=True, description="Residents cancel at least this long before start"
+    ),
+]
 
 
 class OpeningWindow(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    weekday: int = Field(ge=0, le=6, description="0 = Monday")
+    weekday: int = Field(ge=0, le=6, strict=True, description="0 = Monday")
     opens: WallClock
     closes: WallClock
 
@@ -45,10 +60,11 @@ class SpaceCreate(BaseModel):
     min_minutes: Minutes | None = Field(default=None, description="Default: one slot")
     max_minutes: Minutes | None = Field(default=None, description="Default: 4 hours")
     advance_days: AdvanceDays = 14
-    open_24h: bool = False
+    cancel_before_minutes: CancelBefore = 0
+    open_24h: Flag = False
     opening_hours: OpeningHoursList = Field(default_factory=list)
-    requires_approval: bool = False
-    requires_real_name: bool = False
+    requires_approval: Flag = False
+    requires_real_name: Flag = False
     facilities: FacilityList = Field(default_factory=list)
     description: LongText = ""
 
@@ -61,13 +77,14 @@ class SpaceUpdate(Patch):
     min_minutes: Minutes | None = None
     max_minutes: Minutes | None = None
     advance_days: AdvanceDays | None = None
-    open_24h: bool | None = None
+    cancel_before_minutes: CancelBefore | None = None
+    open_24h: Flag | None = None
     opening_hours: OpeningHoursList | None = None
-    requires_approval: bool | None = None
-    requires_real_name: bool | None = None
+    requires_approval: Flag | None = None
+    requires_real_name: Flag | None = None
     facilities: FacilityList | None = None
     description: LongText | None = None
-    is_active: bool | None = None
+    is_active: Flag | None = None
 
 
 class SpaceOut(BaseModel):
@@ -82,6 +99,7 @@ class SpaceOut(BaseModel):
     min_minutes: int
     max_minutes: int
     advance_days: int
+    cancel_before_minutes: int
     open_24h: bool
     opening_hours: list[OpeningWindow]
     requires_approval: bool
@@ -104,6 +122,7 @@ class SpaceOut(BaseModel):
             min_minutes=space.min_minutes,
             max_minutes=space.max_minutes,
             advance_days=space.advance_days,
+            cancel_before_minutes=space.cancel_before_minutes,
             open_24h=space.open_24h,
             opening_hours=[
                 OpeningWindow(

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.exc import IntegrityError
@@ -14,7 +14,15 @@ from app.core.clock import local_day_bounds, local_today, parse_wall_clock, utcn
 from app.core.db import is_unique_violation
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
-from app.models import Closure, OpeningHours, Space, SpaceKind
+from app.models import (
+    HOLDING_STATUSES,
+    BookingMode,
+    Closure,
+    OpeningHours,
+    Reservation,
+    Space,
+    SpaceKind,
+)
 from app.spaces import calendar
 from app.spaces.calendar import Interval, WeeklyWindow
 from app.spaces.schemas import (
@@ -33,6 +41,7 @@ CLOSURE = Text("闭馆安排", "closure")
 DEFAULT_MAX_MINUTES = 240
 MAX_CLOSURE_DAYS = 366
 AVAILABILITY_HORIZON_DAYS = 366
+MAX_FREE_SEARCH_DAYS = 7
 
 
 class InvalidSpaceRules(AppError):
@@ -67,6 +76,8 @@ class SpaceSearch:
     center_id: int | None = None
     kind: SpaceKind | None = None
     min_capacity: int | None = None
+    available_from: datetime | None = None
+    available_to: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -116,11 +127,55 @@ async def search_spaces(
         query = query.where(Space.kind == search.kind)
     if search.min_capacity is not None:
         query = query.where(Space.capacity >= search.min_capacity)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        _with_details(query).order_by(Space.id).limit(limit).offset(offset)
-    )
-    return rows.all(), int(total or 0)
+    wanted = _free_interval(search)
+    if wanted is None:
+        return await _page(session, query, limit=limit, offset=offset)
+    candidates = (await session.scalars(_with_details(query).order_by(Space.id))).all()
+    free = await _free_space_ids(session, candidates, wanted)
+    matching = [space for space in candidates if space.id in free]
+    return matching[offset : offset + limit], len(matching)
+
+
+def _free_interval(search: SpaceSearch) -> Interval | None:
+    if search.available_from is None and search.available_to is None:
+        return None
+    if search.available_from is None or search.available_to is None:
+        raise InvalidInterval(
+            Text(
+                "available_from 与 available_to 须同时提供",
+                "Give both available_from and available_to",
+            )
+        )
+    wanted = Interval(search.available_from.astimezone(UTC), search.available_to.astimezone(UTC))
+    if wanted.end <= wanted.start:
+        raise InvalidInterval(
+            Text("available_to 须晚于 available_from", "available_to must be after available_from")
+        )
+    if wanted.end - wanted.start > timedelta(days=MAX_FREE_SEARCH_DAYS):
+        raise InvalidInterval(
+            Text("查询区间不能超过 {days} 天", "Search at most {days} days at once"),
+            days=MAX_FREE_SEARCH_DAYS,
+        )
+    return wanted
+
+
+async def _free_space_ids(
+    session: AsyncSession, spaces: Sequence[Space], wanted: Interval
+) -> set[int]:
+    """Which of ``spaces`` are open, not closed, and could take one more booking
+    for the whole of ``wanted``."""
+    if not spaces:
+        return set()
+    ids = [space.id for space in spaces]
+    closed = await _closed_space_ids(session, ids, wanted)
+    held = await _held_seats(session, ids, wanted)
+    return {
+        space.id
+        for space in spaces
+        if space.id not in closed
+        and calendar.within_opening_hours(space.open_24h, weekly_windows(space), wanted)
+        and _remaining(space, held.get(space.id, []), wanted) > 0
+    }
 
 
 async def get_active_space(session: AsyncSession, space_id: int) -> Space:
@@ -141,11 +196,16 @@ async def day_availability(
     day_start, day_end = local_day_bounds(day)
     closures = await _closures_between(session, space.id, Interval(day_start, day_end))
     opening = calendar.opening_intervals(space.open_24h, weekly_windows(space), day, day)
-    units = 1
+    held = (await _held_seats(session, [space.id], Interval(day_start, day_end))).get(space.id, [])
     slots = []
     for interval in calendar.day_slots(day, space.slot_minutes):
         status = _slot_status(interval, opening, closures, now)
-        slots.append(Slot(interval, status, units if status is SlotStatus.free else 0))
+        remaining = 0
+        if status is SlotStatus.free:
+            remaining = _remaining(space, held, interval)
+            if remaining == 0:
+                status = SlotStatus.taken
+        slots.append(Slot(interval, status, remaining))
     return DayAvailability(
         space=space,
         day=day,
@@ -164,6 +224,49 @@ def _slot_status(
     if slot.start < now:
         return SlotStatus.past
     return SlotStatus.free
+
+
+def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interval) -> int:
+    """Seats left in ``slot`` for a shared space; 1 or 0 rooms for an exclusive one."""
+    if space.booking_mode is BookingMode.exclusive:
+        return 0 if any(interval.overlaps(slot) for interval, _ in held) else 1
+    return max(space.capacity - calendar.peak_load(held, slot), 0)
+
+
+async def _held_seats(
+    session: AsyncSession, space_ids: Sequence[int], span: Interval
+) -> dict[int, list[tuple[Interval, int]]]:
+    """The holding reservations of each space overlapping ``span``, with their seats."""
+    rows = await session.execute(
+        select(
+            Reservation.space_id,
+            Reservation.starts_at,
+            Reservation.ends_at,
+            Reservation.attendees,
+        ).where(
+            Reservation.space_id.in_(space_ids),
+            Reservation.status.in_(HOLDING_STATUSES),
+            Reservation.starts_at < span.end,
+            Reservation.ends_at > span.start,
+        )
+    )
+    held: dict[int, list[tuple[Interval, int]]] = {}
+    for space_id, start, end, seats in rows:
+        held.setdefault(space_id, []).append((Interval(start, end), seats))
+    return held
+
+
+async def _closed_space_ids(
+    session: AsyncSession, space_ids: Sequence[int], span: Interval
+) -> set[int]:
+    rows = await session.scalars(
+        select(Closure.space_id).where(
+            Closure.space_id.in_(space_ids),
+            Closure.starts_at < span.end,
+            Closure.ends_at > span.start,
+        )
+    )
+    return set(rows.all())
 
 
 async def _closures_between(session: AsyncSession, space_id: int, span: Interval) -> list[Interval]:
@@ -230,6 +333,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         min_minutes=min_minutes,
         max_minutes=max_minutes,
         advance_days=data.advance_days,
+        cancel_before_minutes=data.cancel_before_minutes,
         open_24h=data.open_24h,
         requires_approval=data.requires_approval,
         requires_real_name=data.requires_real_name,

@@ -1,0 +1,130 @@
+import enum
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    SmallInteger,
+    String,
+    UniqueConstraint,
+    func,
+    literal_column,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ExcludeConstraint
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from app.models.base import Base, Timestamped, enum_column
+from app.models.space import Space
+
+
+class ReservationStatus(enum.StrEnum):
+    pending = "pending"  # waiting for staff approval
+    confirmed = "confirmed"
+    checked_in = "checked_in"
+    completed = "completed"
+    rejected = "rejected"
+    cancelled = "cancelled"
+    no_show = "no_show"
+
+
+# Statuses that occupy the space's time. A checked-in booking is a confirmed
+# one whose guests have arrived: it keeps holding the room.
+HOLDING_STATUSES = (
+    ReservationStatus.pending,
+    ReservationStatus.confirmed,
+    ReservationStatus.checked_in,
+)
+_HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
+
+
+class Reservation(Timestamped, Base):
+    """A booking of ``[starts_at, ends_at)`` in one space.
+
+    ``exclusive`` copies the space's booking mode at booking time (a space's
+    mode cannot change), so PostgreSQL can enforce "no two holding bookings of
+    an exclusive space overlap" with one exclusion constraint. SQLite has no
+    such constraint; there the booking transaction (BEGIN IMMEDIATE) checks
+    and inserts while holding the database's write lock.
+    """
+
+    __tablename__ = "reservations"
+    __table_args__ = (
+        CheckConstraint("ends_at > starts_at", name="ends_after_start"),
+        CheckConstraint("attendees >= 1", name="attendees_positive"),
+        Index("ix_reservations_space_id_starts_at", "space_id", "starts_at"),
+        Index("ix_reservations_user_id_starts_at", "user_id", "starts_at"),
+        ExcludeConstraint(
+            (literal_column("space_id"), "="),
+            (
+                func.tstzrange(
+                    literal_column("starts_at"), literal_column("ends_at"), literal_column("'[)'")
+                ),
+                "&&",
+            ),
+            where=text(f"exclusive AND status IN ({_HOLDING_SQL})"),
+            using="gist",
+            name="reservations_no_overlap",
+        ).ddl_if(dialect="postgresql"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="RESTRICT"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    organization_id: Mapped[int | None]
+    starts_at: Mapped[datetime]
+    ends_at: Mapped[datetime]
+    exclusive: Mapped[bool]
+    status: Mapped[ReservationStatus] = mapped_column(
+        enum_column(ReservationStatus, "reservation_status")
+    )
+    purpose: Mapped[str] = mapped_column(String(200), default="")
+    attendees: Mapped[int] = mapped_column(SmallInteger, default=1)
+    status_reason: Mapped[str | None] = mapped_column(String(200))
+
+    space: Mapped[Space] = relationship(lazy="raise")
+
+
+class IdempotencyKey(Base):
+    """The first response to a ``POST`` with an ``Idempotency-Key``, per user.
+
+    Written in the same transaction as the booking it answers, so a key is
+    recorded if and only if its booking committed.
+    """
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("user_id", "key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
+    key: Mapped[str] = mapped_column(String(255))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    response_status: Mapped[int] = mapped_column(SmallInteger)
+    response_body: Mapped[dict[str, object]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class ActorKind(enum.StrEnum):
+    user = "user"
+    staff = "staff"
+    system = "system"
+
+
+class AuditEvent(Base):
+    """Who changed what, when, from which state to which."""
+
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_entity", "entity", "entity_id", "id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    occurred_at: Mapped[datetime]
+    actor_kind: Mapped[ActorKind] = mapped_column(enum_column(ActorKind, "actor_kind"))
+    actor_id: Mapped[int | None]
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int]
+    action: Mapped[str] = mapped_column(String(30))
+    from_status: Mapped[str | None] = mapped_column(String(20))
+    to_status: Mapped[str | None] = mapped_column(String(20))
+    reason: Mapped[str | None] = mapped_column(String(200))

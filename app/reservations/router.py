@@ -1,0 +1,125 @@
+from typing import Annotated
+
+from fastapi import Body, Header, Query, status
+from fastapi.responses import JSONResponse
+
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.routing import api_router
+from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
+from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
+from app.models import ReservationStatus
+from app.reservations import idempotency, service
+from app.reservations.schemas import (
+    CancelRequest,
+    HistoryEntry,
+    RejectRequest,
+    ReservationCreate,
+    ReservationOut,
+)
+
+router = api_router("/reservations", tags=["reservations"])
+
+IdempotencyKeyHeader = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        pattern=r"^[\x21-\x7e]+$",
+        description="Any unique string; retrying with it returns the first response",
+    ),
+]
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=ReservationOut,
+    responses=problem_responses(503),
+)
+async def create_reservation(
+    body: ReservationCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> JSONResponse:
+    """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
+    claimed = None
+    if idempotency_key is not None:
+        request_hash = idempotency.fingerprint(body.model_dump(mode="json"))
+        outcome = await idempotency.claim(session, user.id, idempotency_key, request_hash)
+        if isinstance(outcome, idempotency.Replay):
+            return JSONResponse(
+                outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
+            )
+        claimed = outcome
+    reservation = await service.create_reservation(session, user, body)
+    payload = ReservationOut.of(reservation).model_dump(mode="json")
+    if claimed is not None:
+        await idempotency.remember(session, claimed, status.HTTP_201_CREATED, payload)
+    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+
+
+@router.get("", response_model=Page[ReservationOut])
+async def list_reservations(
+    actor: CurrentActor,
+    session: SessionDep,
+    space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    status: ReservationStatus | None = None,
+    starts_from: Annotated[Instant | None, Query(alias="from")] = None,
+    starts_before: Annotated[Instant | None, Query(alias="to")] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[ReservationOut]:
+    """Yours as a resident; those of your centers as staff. `from`/`to` select by overlap."""
+    filters = service.ReservationFilter(
+        space_id=space_id, status=status, starts_from=starts_from, starts_before=starts_before
+    )
+    rows, total = await service.list_reservations(
+        session, actor, filters, limit=limit, offset=offset
+    )
+    items = [ReservationOut.of(reservation) for reservation in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.get("/{reservation_id}", response_model=ReservationOut)
+async def read_reservation(
+    reservation_id: ResourceId, actor: CurrentActor, session: SessionDep
+) -> ReservationOut:
+    return ReservationOut.of(await service.get_reservation(session, actor, reservation_id))
+
+
+@router.get("/{reservation_id}/history", response_model=list[HistoryEntry])
+async def read_history(
+    reservation_id: ResourceId, actor: CurrentActor, session: SessionDep
+) -> list[HistoryEntry]:
+    """The audit trail of this reservation: who changed it, when, from what to what."""
+    events = await service.reservation_history(session, actor, reservation_id)
+    return [HistoryEntry.of(event) for event in events]
+
+
+@router.post("/{reservation_id}/cancel", response_model=ReservationOut)
+async def cancel_reservation(
+    reservation_id: ResourceId,
+    actor: CurrentActor,
+    session: SessionDep,
+    body: Annotated[CancelRequest | None, Body()] = None,
+) -> ReservationOut:
+    """Cancel: the owner before the space's deadline, or staff (with a reason) before the end."""
+    reason = body.reason if body else None
+    return ReservationOut.of(await service.cancel(session, actor, reservation_id, reason))
+
+
+@router.post("/{reservation_id}/approve", response_model=ReservationOut)
+async def approve_reservation(
+    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> ReservationOut:
+    return ReservationOut.of(await service.approve(session, staff, reservation_id))
+
+
+@router.post("/{reservation_id}/reject", response_model=ReservationOut)
+async def reject_reservation(
+    reservation_id: ResourceId, body: RejectRequest, staff: CurrentStaff, session: SessionDep
+) -> ReservationOut:
+    return ReservationOut.of(await service.reject(session, staff, reservation_id, body.reason))

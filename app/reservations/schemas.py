@@ -1,0 +1,94 @@
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from app.core.schemas import IdField, Instant, LocalInstant, Printable
+from app.models import ActorKind, AuditEvent, Reservation, ReservationStatus
+
+Purpose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable]
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+
+
+class ReservationCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    space_id: IdField
+    start: Instant = Field(examples=["2026-12-01T10:00:00+08:00"])
+    end: Instant = Field(examples=["2026-12-01T11:00:00+08:00"])
+    purpose: Purpose = ""
+    attendees: int = Field(default=1, ge=1, le=1000, strict=True)
+    organization_id: IdField | None = Field(
+        default=None, description="Book on behalf of an organization you belong to"
+    )
+
+
+class CancelRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason | None = Field(default=None, description="Required when staff cancel")
+
+
+class RejectRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Reason
+
+
+class ReservationOut(BaseModel):
+    id: int
+    space_id: int
+    space_name: str
+    center_id: int
+    user_id: int
+    organization_id: int | None
+    start: LocalInstant
+    end: LocalInstant
+    status: ReservationStatus
+    purpose: str
+    attendees: int
+    status_reason: str | None
+    created_at: LocalInstant
+    updated_at: LocalInstant
+
+    @classmethod
+    def of(cls, reservation: Reservation) -> "ReservationOut":
+        return cls(
+            id=reservation.id,
+            space_id=reservation.space_id,
+            space_name=reservation.space.name,
+            center_id=reservation.space.center_id,
+            user_id=reservation.user_id,
+            organization_id=reservation.organization_id,
+            start=reservation.starts_at,
+            end=reservation.ends_at,
+            status=reservation.status,
+            purpose=reservation.purpose,
+            attendees=reservation.attendees,
+            status_reason=reservation.status_reason,
+            created_at=reservation.created_at,
+            updated_at=reservation.updated_at,
+        )
+
+
+class HistoryEntry(BaseModel):
+    at: LocalInstant
+    actor_kind: ActorKind
+    actor_id: int | None
+    action: str
+    from_status: str | None
+    to_status: str | None
+    reason: str | None
+
+    @classmethod
+    def of(cls, event: AuditEvent) -> "HistoryEntry":
+        return cls(
+            at=event.occurred_at,
+            actor_kind=event.actor_kind,
+            actor_id=event.actor_id,
+            action=event.action,
+            from_status=event.from_status,
+            to_status=event.to_status,
+            reason=event.reason,
+        )

@@ -1,0 +1,530 @@
+"""Reservations: booking rules, the no-overlap guarantee, and state transitions.
+
+How a booking can never double-book
+-----------------------------------
+Every booking transaction first locks its space row (``SELECT ... FOR
+UPDATE``), so bookings of one space run one after another while other spaces
+proceed in parallel; under that lock it checks the rules and the current
+holders, then inserts. On SQLite, where ``FOR UPDATE`` is a plain SELECT, the
+same serialization comes from ``BEGIN IMMEDIATE`` (see ``app.core.db``). On
+PostgreSQL an exclusion constraint backs the lock up: should two overlapping
+holding bookings of an exclusive space ever reach the table, the second
+insert fails with 23P01, answered as 409 ``slot_taken``.
+
+State changes (approve, reject, cancel) lock the space, then the reservation
+row, and re-check its state before changing it: a compare-and-swap, so two
+staff acting at once cannot both win. Every change is written to the audit
+trail in the same transaction.
+"""
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.audit import service as audit
+from app.core.clock import SHANGHAI, utcnow
+from app.core.db import sqlstate
+from app.core.errors import AppError, Forbidden, NotFound, Text
+from app.identity.principals import Actor, StaffPrincipal
+from app.models import (
+    HOLDING_STATUSES,
+    AuditEvent,
+    BookingMode,
+    Center,
+    Closure,
+    Reservation,
+    ReservationStatus,
+    Space,
+    User,
+)
+from app.reservations.schemas import ReservationCreate
+from app.spaces import calendar
+from app.spaces.calendar import Interval
+from app.spaces.service import SPACE, weekly_windows
+
+RESERVATION = Text("预约", "reservation")
+ORGANIZATION = Text("组织", "organization")
+ENTITY = "reservation"
+EXCLUSION_VIOLATION = "23P01"
+
+Status = ReservationStatus
+
+
+# --- failures -----------------------------------------------------------------
+
+
+class BookingRuleError(AppError):
+    status = 422
+
+
+class NotAligned(BookingRuleError):
+    code = "not_aligned"
+    title = Text("时间未对齐时段", "Not aligned to slots")
+    detail = Text(
+        "开始和结束时间须落在 {slot} 分钟的时段边界上",
+        "Start and end must fall on the {slot}-minute slot grid",
+    )
+
+
+class InvalidDuration(BookingRuleError):
+    code = "invalid_duration"
+    title = Text("时长不符合规定", "Duration not allowed")
+    detail = Text(
+        "预约时长须在 {min} 到 {max} 分钟之间", "Bookings last between {min} and {max} minutes"
+    )
+
+
+class InvalidInterval(BookingRuleError):
+    code = "invalid_interval"
+    title = Text("时间区间无效", "Invalid interval")
+    detail = Text("结束时间须晚于开始时间", "end must be after start")
+
+
+class InThePast(BookingRuleError):
+    code = "in_the_past"
+    title = Text("不能预约过去的时间", "Start is in the past")
+    detail = Text("开始时间已过", "The start time has already passed")
+
+
+class OutsideBookingWindow(BookingRuleError):
+    code = "outside_booking_window"
+    title = Text("超出可预约范围", "Outside the booking window")
+    detail = Text(
+        "该空间只能提前 {days} 天预约（截至 {until}）",
+        "This space can be booked {days} days ahead (until {until})",
+    )
+
+
+class OutsideOpeningHours(BookingRuleError):
+    code = "outside_opening_hours"
+    title = Text("不在开放时间内", "Outside opening hours")
+    detail = Text("预约时段须完全在开放时间内", "The whole booking must fall inside opening hours")
+
+
+class SpaceClosed(BookingRuleError):
+    code = "space_closed"
+    title = Text("该时段闭馆", "Closed at that time")
+    detail = Text("该时段空间暂停开放：{reason}", "The space is closed then: {reason}")
+
+
+class TooManyAttendees(BookingRuleError):
+    code = "too_many_attendees"
+    title = Text("人数超出容量", "Too many attendees")
+    detail = Text("该空间最多容纳 {capacity} 人", "This space holds at most {capacity} people")
+
+
+class RealNameRequired(AppError):
+    status = 403
+    code = "real_name_required"
+    title = Text("需要实名认证", "Real-name verification required")
+    detail = Text("预约该空间须先完成实名认证", "Verify your real name to book this space")
+
+
+class SlotTaken(AppError):
+    status = 409
+    code = "slot_taken"
+    title = Text("时段已被预约", "Slot taken")
+    detail = Text(
+        "{start} 至 {end} 已被其他预约占用", "{start} to {end} is held by another booking"
+    )
+
+
+class SpaceFull(AppError):
+    status = 409
+    code = "space_full"
+    title = Text("座位已满", "Space full")
+    detail = Text("该时段剩余座位不足", "Not enough seats are left at that time")
+
+
+class AlreadyBooked(AppError):
+    status = 409
+    code = "already_booked"
+    title = Text("您已预约该时段", "You already hold this time")
+    detail = Text(
+        "您在该空间已有与此时段重叠的预约", "You already hold an overlapping booking here"
+    )
+
+
+class InvalidTransition(AppError):
+    status = 409
+    code = "invalid_transition"
+    title = Text("预约状态不允许该操作", "Not allowed in this state")
+    detail = Text(
+        "预约当前为 {status}，不能{action}", "The reservation is {status}; cannot {action}"
+    )
+
+
+class CancellationClosed(AppError):
+    status = 409
+    code = "cancellation_closed"
+    title = Text("已过取消截止时间", "Too late to cancel")
+    detail = Text("须在开始前 {minutes} 分钟取消", "Cancel at least {minutes} minutes before start")
+
+
+class ReasonRequired(AppError):
+    status = 422
+    code = "reason_required"
+    title = Text("请填写原因", "Reason required")
+    detail = Text("工作人员取消预约须填写原因", "Staff must give a reason to cancel")
+
+
+# --- the test-only seam --------------------------------------------------------
+
+
+@dataclass
+class OverlapGuard:
+    """Whether bookings are serialized per space and backed by the constraint.
+
+    Always on in production. The concurrency tests switch it off (with a delay
+    between the check and the insert) to show that their race really
+    double-books without it, so they can fail.
+    """
+
+    enabled: bool = True
+    delay_seconds: float = 0.0
+
+
+GUARD = OverlapGuard()
+
+
+# --- booking -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Holder:
+    interval: Interval
+    attendees: int
+    user_id: int
+
+
+async def create_reservation(
+    session: AsyncSession, user: User, request: ReservationCreate
+) -> Reservation:
+    now = utcnow()
+    if request.organization_id is not None:
+        raise NotFound(ORGANIZATION)  # organizations are not open for booking yet
+    wanted = Interval(request.start.astimezone(UTC), request.end.astimezone(UTC))
+    space = await _load_space(session, request.space_id, lock=GUARD.enabled)
+    check_booking_rules(space, wanted, request.attendees, now)
+    if space.requires_real_name and not user.real_name_verified:
+        raise RealNameRequired()
+    await _refuse_closures(session, space.id, wanted)
+    holders = await _holders(session, space.id, wanted)
+    _refuse_conflicts(space, user, wanted, request.attendees, holders)
+    if GUARD.delay_seconds:
+        await asyncio.sleep(GUARD.delay_seconds)
+    status = Status.pending if space.requires_approval else Status.confirmed
+    reservation = Reservation(
+        space_id=space.id,
+        user_id=user.id,
+        organization_id=None,
+        starts_at=wanted.start,
+        ends_at=wanted.end,
+        exclusive=space.booking_mode is BookingMode.exclusive and GUARD.enabled,
+        status=status,
+        purpose=request.purpose,
+        attendees=request.attendees,
+    )
+    reservation.space = space
+    session.add(reservation)
+    await _flush_booking(session, wanted)
+    audit.record(
+        session,
+        user,
+        entity=ENTITY,
+        entity_id=reservation.id,
+        action="create",
+        from_status=None,
+        to_status=status.value,
+    )
+    return reservation
+
+
+def check_booking_rules(space: Space, wanted: Interval, attendees: int, now: datetime) -> None:
+    """The calendar rules of invariant 3, cheapest first."""
+    if wanted.end <= wanted.start:
+        raise InvalidInterval()
+    slot = space.slot_minutes
+    if not (calendar.is_aligned(wanted.start, slot) and calendar.is_aligned(wanted.end, slot)):
+        raise NotAligned(slot=slot)
+    minutes = (wanted.end - wanted.start) / timedelta(minutes=1)
+    if not space.min_minutes <= minutes <= space.max_minutes:
+        raise InvalidDuration(min=space.min_minutes, max=space.max_minutes)
+    if wanted.start < now:
+        raise InThePast()
+    window_end = calendar.booking_window_end(space.advance_days, now)
+    if wanted.start >= window_end:
+        raise OutsideBookingWindow(days=space.advance_days, until=_local_text(window_end))
+    if not calendar.within_opening_hours(space.open_24h, weekly_windows(space), wanted):
+        raise OutsideOpeningHours()
+    if attendees > space.capacity:
+        raise TooManyAttendees(capacity=space.capacity)
+
+
+def _refuse_conflicts(
+    space: Space, user: User, wanted: Interval, attendees: int, holders: Sequence[Holder]
+) -> None:
+    if space.booking_mode is BookingMode.exclusive:
+        if holders:
+            first = min(holders, key=lambda holder: holder.interval.start).interval
+            raise SlotTaken(start=_local_text(first.start), end=_local_text(first.end)).with_extra(
+                conflict={"start": _local_iso(first.start), "end": _local_iso(first.end)}
+            )
+        return
+    if any(holder.user_id == user.id for holder in holders):
+        raise AlreadyBooked()
+    seats = [(holder.interval, holder.attendees) for holder in holders]
+    peak = calendar.peak_load(seats, wanted)
+    if peak + attendees > space.capacity:
+        raise SpaceFull().with_extra(capacity=space.capacity, remaining=space.capacity - peak)
+
+
+async def _load_space(session: AsyncSession, space_id: int, *, lock: bool) -> Space:
+    query = (
+        select(Space)
+        .where(Space.id == space_id, Space.is_active.is_(True))
+        .options(selectinload(Space.opening_hours))
+    )
+    if lock:
+        query = query.with_for_update(of=Space)
+    space = await session.scalar(query)
+    if space is None:
+        raise NotFound(SPACE)
+    return space
+
+
+async def _refuse_closures(session: AsyncSession, space_id: int, wanted: Interval) -> None:
+    reason = await session.scalar(
+        select(Closure.reason)
+        .where(
+            Closure.space_id == space_id,
+            Closure.starts_at < wanted.end,
+            Closure.ends_at > wanted.start,
+        )
+        .limit(1)
+    )
+    if reason is not None:
+        raise SpaceClosed(reason=reason)
+
+
+async def _holders(
+    session: AsyncSession, space_id: int, wanted: Interval, *, excluding: int | None = None
+) -> list[Holder]:
+    query = select(
+        Reservation.starts_at, Reservation.ends_at, Reservation.attendees, Reservation.user_id
+    ).where(
+        Reservation.space_id == space_id,
+        Reservation.status.in_(HOLDING_STATUSES),
+        Reservation.starts_at < wanted.end,
+        Reservation.ends_at > wanted.start,
+    )
+    if excluding is not None:
+        query = query.where(Reservation.id != excluding)
+    if not GUARD.enabled:
+        return await _holders_outside_transaction(session, query)
+    rows = await session.execute(query)
+    return [Holder(Interval(start, end), seats, user_id) for start, end, seats, user_id in rows]
+
+
+async def _holders_outside_transaction(
+    session: AsyncSession, query: Select[datetime, datetime, int, int]
+) -> list[Holder]:
+    """The unguarded check of the negative control: a read that does not serialize."""
+    engine = session.bind
+    assert isinstance(engine, AsyncEngine)
+    async with engine.execution_options(zhendi_write=False).connect() as connection:
+        rows = (await connection.execute(query)).all()
+    return [Holder(Interval(start, end), seats, user_id) for start, end, seats, user_id in rows]
+
+
+async def _flush_booking(session: AsyncSession, wanted: Interval) -> None:
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if sqlstate(exc) == EXCLUSION_VIOLATION:  # the constraint caught what the lock did not
+            raise SlotTaken(start=_local_text(wanted.start), end=_local_text(wanted.end)) from None
+        raise
+
+
+def _local_text(instant: datetime) -> str:
+    return instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
+
+
+def _local_iso(instant: datetime) -> str:
+    return instant.astimezone(SHANGHAI).isoformat()
+
+
+# --- reading -------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ReservationFilter:
+    space_id: int | None = None
+    status: ReservationStatus | None = None
+    starts_from: datetime | None = None  # reservations ending after this instant
+    starts_before: datetime | None = None  # reservations starting before this instant
+
+
+def _visible_to(actor: Actor) -> Select[Reservation]:
+    query = select(Reservation).options(selectinload(Reservation.space))
+    if isinstance(actor, StaffPrincipal):
+        in_scope = select(Space.id).join(Center, Space.center_id == Center.id)
+        return query.where(Reservation.space_id.in_(in_scope.where(actor.center_clause())))
+    return query.where(Reservation.user_id == actor.id)
+
+
+async def list_reservations(
+    session: AsyncSession, actor: Actor, filters: ReservationFilter, *, limit: int, offset: int
+) -> tuple[Sequence[Reservation], int]:
+    query = _visible_to(actor)
+    if filters.space_id is not None:
+        query = query.where(Reservation.space_id == filters.space_id)
+    if filters.status is not None:
+        query = query.where(Reservation.status == filters.status)
+    if filters.starts_from is not None:
+        query = query.where(Reservation.ends_at > filters.starts_from)
+    if filters.starts_before is not None:
+        query = query.where(Reservation.starts_at < filters.starts_before)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    page = query.order_by(Reservation.starts_at, Reservation.id).limit(limit).offset(offset)
+    return (await session.scalars(page)).all(), int(total or 0)
+
+
+async def get_reservation(session: AsyncSession, actor: Actor, reservation_id: int) -> Reservation:
+    """The reservation if ``actor`` may see it; otherwise 404, as if it did not exist."""
+    reservation = await session.scalar(_visible_to(actor).where(Reservation.id == reservation_id))
+    if reservation is None:
+        raise NotFound(RESERVATION)
+    return reservation
+
+
+async def reservation_history(
+    session: AsyncSession, actor: Actor, reservation_id: int
+) -> Sequence[AuditEvent]:
+    reservation = await get_reservation(session, actor, reservation_id)
+    return await audit.history(session, ENTITY, reservation.id)
+
+
+# --- transitions ------------------------------------------------------------------
+
+
+async def _lock_for_change(
+    session: AsyncSession, actor: Actor, reservation_id: int, *, lock_space: bool
+) -> Reservation:
+    """Lock (space, then) reservation in a fixed order and return it fresh."""
+    reservation = await get_reservation(session, actor, reservation_id)
+    if lock_space:
+        await session.execute(
+            select(Space.id).where(Space.id == reservation.space_id).with_for_update()
+        )
+    locked = await session.scalar(
+        select(Reservation)
+        .where(Reservation.id == reservation_id)
+        .options(selectinload(Reservation.space))
+        .with_for_update(of=Reservation)
+        .execution_options(populate_existing=True)
+    )
+    assert locked is not None
+    return locked
+
+
+def _transition(
+    session: AsyncSession,
+    actor: Actor,
+    reservation: Reservation,
+    to: ReservationStatus,
+    action: str,
+    reason: str | None = None,
+) -> None:
+    before = reservation.status
+    reservation.status = to
+    reservation.status_reason = reason
+    audit.record(
+        session,
+        actor,
+        entity=ENTITY,
+        entity_id=reservation.id,
+        action=action,
+        from_status=before.value,
+        to_status=to.value,
+        reason=reason,
+    )
+
+
+def can_cancel(reservation: Reservation, actor: Actor, now: datetime) -> AppError | None:
+    if reservation.status not in (Status.pending, Status.confirmed):
+        return InvalidTransition(status=reservation.status.value, action=CANCEL)
+    if isinstance(actor, StaffPrincipal):
+        if now >= reservation.ends_at:
+            return InvalidTransition(status=reservation.status.value, action=CANCEL)
+        return None
+    deadline = reservation.starts_at - timedelta(minutes=reservation.space.cancel_before_minutes)
+    if now >= deadline:
+        return CancellationClosed(minutes=reservation.space.cancel_before_minutes)
+    return None
+
+
+async def cancel(
+    session: AsyncSession, actor: Actor, reservation_id: int, reason: str | None
+) -> Reservation:
+    if isinstance(actor, StaffPrincipal) and not reason:
+        raise ReasonRequired()
+    reservation = await _lock_for_change(session, actor, reservation_id, lock_space=False)
+    if problem := can_cancel(reservation, actor, utcnow()):
+        raise problem
+    _transition(session, actor, reservation, Status.cancelled, "cancel", reason)
+    await session.flush()
+    return reservation
+
+
+def can_approve(reservation: Reservation, now: datetime) -> AppError | None:
+    if reservation.status is not Status.pending:
+        return InvalidTransition(status=reservation.status.value, action=APPROVE)
+    if now >= reservation.starts_at:
+        return InvalidTransition(status="expired", action=APPROVE)
+    return None
+
+
+async def approve(session: AsyncSession, staff: StaffPrincipal, reservation_id: int) -> Reservation:
+    reservation = await _lock_for_change(session, staff, reservation_id, lock_space=True)
+    if problem := can_approve(reservation, utcnow()):
+        raise problem
+    # Re-check under the space lock: a closure may have been added since the
+    # request, and nothing else may hold the time now.
+    wanted = Interval(reservation.starts_at, reservation.ends_at)
+    await _refuse_closures(session, reservation.space_id, wanted)
+    holders = await _holders(session, reservation.space_id, wanted, excluding=reservation.id)
+    requester = await session.get(User, reservation.user_id)
+    assert requester is not None
+    _refuse_conflicts(reservation.space, requester, wanted, reservation.attendees, holders)
+    _transition(session, staff, reservation, Status.confirmed, "approve")
+    await session.flush()
+    return reservation
+
+
+async def reject(
+    session: AsyncSession, staff: StaffPrincipal, reservation_id: int, reason: str
+) -> Reservation:
+    reservation = await _lock_for_change(session, staff, reservation_id, lock_space=False)
+    if reservation.status is not Status.pending:
+        raise InvalidTransition(status=reservation.status.value, action=REJECT)
+    _transition(session, staff, reservation, Status.rejected, "reject", reason)
+    await session.flush()
+    return reservation
+
+
+def require_staff(actor: Actor) -> StaffPrincipal:
+    if not isinstance(actor, StaffPrincipal):
+        raise Forbidden(Text("仅限工作人员", "Staff only"))
+    return actor
+
+
+CANCEL = Text("取消", "cancel")
+APPROVE = Text("批准", "approve")
+REJECT = Text("拒绝", "reject")

@@ -1,0 +1,207 @@
+"""Races, in the style of pretix's locking tests: many real concurrent requests,
+repeated trials, an invariant query over the whole table after each, and a
+negative control that proves the race double-books without the guard.
+
+Requests go through the ASGI app concurrently (asyncio.gather); each one runs
+in its own database transaction on its own pooled connection.
+"""
+
+import asyncio
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, datetime
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import async_sessionmaker
+
+from app.core.db import Database
+from app.models import HOLDING_STATUSES
+from app.reservations import service
+from tests.factories import Api, Headers, days_ahead, slot
+
+RACERS = 50
+TRIALS = 5
+DAY = days_ahead(2)
+
+_HOLDING = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
+OVERLAPPING_HOLDERS = text(
+    f"""
+    SELECT count(*) FROM reservations a
+    JOIN reservations b
+      ON a.space_id = b.space_id AND a.id < b.id
+     AND a.starts_at < b.ends_at AND b.starts_at < a.ends_at
+    JOIN spaces s ON s.id = a.space_id
+    WHERE s.booking_mode = 'exclusive'
+      AND a.status IN ({_HOLDING}) AND b.status IN ({_HOLDING})
+    """
+)
+
+
+async def overlapping_holders(database: Database) -> int:
+    """The invariant, checked over the whole table: no two holders overlap."""
+    async with database.reader() as session:
+        return int(await session.scalar(OVERLAPPING_HOLDERS) or 0)
+
+
+async def residents(api: Api, count: int) -> list[Headers]:
+    return [await api.resident() for _ in range(count)]
+
+
+async def race(api: Api, attempts: list[tuple[Headers, dict[str, object]]]) -> list[httpx.Response]:
+    return list(
+        await asyncio.gather(
+            *(
+                api.client.post("/api/v1/reservations", json=body, headers=headers)
+                for headers, body in attempts
+            )
+        )
+    )
+
+
+def tally(responses: list[httpx.Response]) -> Counter[str]:
+    return Counter(
+        f"{response.status_code} {response.json().get('code', '')}".strip()
+        for response in responses
+    )
+
+
+def _instant(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def one_slot(space_id: int, day: date, start: str, end: str) -> dict[str, object]:
+    return {"space_id": space_id, **slot(day, start, end)}
+
+
+@pytest.mark.slow
+async def test_one_slot_many_bookers_exactly_one_wins(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    users = await residents(api, RACERS)
+    for trial in range(TRIALS):
+        space = await api.space()
+        hour = f"{10 + trial:02d}"
+        body = one_slot(space["id"], DAY, f"{hour}:00", f"{hour}:30")
+        outcome = tally(await race(api, [(user, body) for user in users]))
+        record_property(f"trial {trial}", dict(outcome))
+        assert outcome == Counter({"201": 1, "409 slot_taken": RACERS - 1}), (trial, outcome)
+        assert await overlapping_holders(api.database) == 0
+
+
+@pytest.mark.slow
+async def test_staggered_neighbours_never_both_win(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    """Hour-long requests starting every half hour: each overlaps its neighbours."""
+    users = await residents(api, RACERS)
+    starts = [
+        "09:00",
+        "09:30",
+        "10:00",
+        "10:30",
+        "11:00",
+        "11:30",
+        "12:00",
+        "12:30",
+        "13:00",
+        "13:30",
+    ]
+    winners_by_trial: list[int] = []
+    for _ in range(TRIALS):
+        space = await api.space()
+        attempts = []
+        for index, user in enumerate(users):
+            start = starts[index % len(starts)]
+            end = f"{int(start[:2]) + 1:02d}{start[2:]}"
+            attempts.append((user, one_slot(space["id"], DAY, start, end)))
+        responses = await race(api, attempts)
+        outcome = tally(responses)
+        record_property(f"trial {len(winners_by_trial)}", dict(outcome))
+        winners_by_trial.append(outcome["201"])
+        assert set(outcome) <= {"201", "409 slot_taken"}, outcome
+        assert await overlapping_holders(api.database) == 0
+        # And nobody lost for nothing: every refused request overlaps a winner.
+        winners = [(r.json()["start"], r.json()["end"]) for r in responses if r.status_code == 201]
+        for (_, body), response in zip(attempts, responses, strict=True):
+            if response.status_code == 409:
+                start, end = str(body["start"]), str(body["end"])
+                assert any(
+                    _instant(start) < _instant(won_end) and _instant(won_start) < _instant(end)
+                    for won_start, won_end in winners
+                ), (start, end, winners)
+
+
+@pytest.fixture
+def unguarded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Switch the guard off: no space lock, no constraint, no write transaction
+    around check-then-insert, and a pause between the two."""
+    monkeypatch.setattr(service, "GUARD", service.OverlapGuard(enabled=False, delay_seconds=0.2))
+    database = api.database
+    autocommit = database.engine.execution_options(isolation_level="AUTOCOMMIT")
+    monkeypatch.setattr(database, "writer", async_sessionmaker(autocommit, expire_on_commit=False))
+
+
+@pytest.mark.slow
+@pytest.mark.usefixtures("unguarded")
+async def test_negative_control_double_books_without_the_guard(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    users = await residents(api, 10)
+    space = await api.space()
+    body = one_slot(space["id"], DAY, "10:00", "10:30")
+    outcome = tally(await race(api, [(user, body) for user in users]))
+    record_property("control", dict(outcome))
+    assert outcome["201"] > 1, outcome  # the race is real: without the guard it double-books
+    assert await overlapping_holders(api.database) > 0
+
+
+@pytest.mark.slow
+async def test_two_staff_approving_at_once_exactly_one_wins(api: Api) -> None:
+    admin = await api.staff()
+    colleagues = [await api.staff() for _ in range(2)]
+    space = await api.space(headers=admin, requires_approval=True)
+    resident = await api.resident()
+    for trial in range(TRIALS):
+        hour = f"{10 + trial:02d}"
+        pending = (
+            await api.client.post(
+                "/api/v1/reservations",
+                json=one_slot(space["id"], DAY, f"{hour}:00", f"{hour}:30"),
+                headers=resident,
+            )
+        ).json()
+        path = f"/api/v1/reservations/{pending['id']}"
+        responses = await asyncio.gather(
+            api.client.post(f"{path}/approve", headers=colleagues[0]),
+            api.client.post(f"{path}/approve", headers=colleagues[1]),
+            api.client.post(f"{path}/reject", json={"reason": "冲突"}, headers=admin),
+        )
+        outcome = tally(list(responses))
+        assert outcome == Counter({"200": 1, "409 invalid_transition": 2}), outcome
+        history = (await api.client.get(f"{path}/history", headers=admin)).json()
+        assert [entry["from_status"] for entry in history[1:]] == ["pending"]
+
+
+@pytest.mark.slow
+async def test_concurrent_duplicates_with_one_idempotency_key_book_once(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    resident = await api.resident()
+    for trial in range(TRIALS):
+        space = await api.space()
+        headers = {**resident, "Idempotency-Key": f"tap-tap-tap-{trial}"}
+        body = one_slot(space["id"], DAY, "15:00", "16:00")
+        responses = await race(api, [(headers, body)] * 20)
+        record_property(f"trial {trial}", dict(tally(responses)))
+        created = [response for response in responses if response.status_code == 201]
+        others = tally([response for response in responses if response.status_code != 201])
+        assert created, tally(responses)
+        assert set(others) <= {"409 idempotency_key_in_flight"}, others
+        assert all(response.json() == created[0].json() for response in created)
+        mine = await api.client.get(
+            "/api/v1/reservations", params={"space_id": space["id"]}, headers=resident
+        )
+        assert mine.json()["total"] == 1
+        assert mine.json()["items"][0] == created[0].json()
