@@ -10,7 +10,9 @@ half of the suite with a reason; with ``CI=true`` it fails the run.
 import asyncio
 import os
 import secrets
+import sys
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import asyncpg
@@ -138,23 +140,39 @@ async def wipe(database: Database) -> None:
                 await session.execute(text(f'DELETE FROM "{name}"'))
 
 
-@pytest.fixture
-async def app(settings: Settings) -> AsyncIterator[FastAPI]:
+@asynccontextmanager
+async def running(settings: Settings, *, clean_up: bool = True) -> AsyncIterator[Api]:
+    """The app with its lifespan started and a client on it; tables emptied afterwards."""
     application = create_app(settings)
     async with application.router.lifespan_context(application):
-        try:
-            yield application
-        finally:
-            await wipe(application.state.database)
+        transport = httpx.ASGITransport(app=application)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            try:
+                yield Api(app=application, client=client)
+            finally:
+                if clean_up:
+                    await wipe(application.state.database)
 
 
 @pytest.fixture
-async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
-        yield http
+async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with running(settings) as running_api:
+        yield running_api
 
 
 @pytest.fixture
-def api(app: FastAPI, client: httpx.AsyncClient) -> Api:
-    return Api(app=app, client=client)
+def app(api: Api) -> FastAPI:
+    return api.app
+
+
+@pytest.fixture
+def client(api: Api) -> httpx.AsyncClient:
+    return api.client
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    fuzzing = sys.modules.get("tests.test_schemathesis")
+    counts = getattr(fuzzing, "cases_run", None)
+    if counts:
+        per_engine = ", ".join(f"{engine} {count}" for engine, count in sorted(counts.items()))
+        terminalreporter.write_line(f"schemathesis cases run: {per_engine}")

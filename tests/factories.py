@@ -43,6 +43,22 @@ def days_ahead(days: int) -> date:
     return local_today() + timedelta(days=days)
 
 
+def center_body(**overrides: Any) -> Json:
+    """A valid ``POST /admin/centers`` body."""
+    return {
+        "name": f"测试党群服务中心{next(_sequence)}",
+        "kind": "street_center",
+        "district": "普陀区",
+        "street": "长风新村街道",
+        "address": "上海市普陀区测试路1号",
+        "lat": 31.2236,
+        "lng": 121.3982,
+        "phone": "021-52560000",
+        "description": "",
+        **overrides,
+    }
+
+
 @dataclass
 class Api:
     app: FastAPI
@@ -98,18 +114,7 @@ class Api:
         return bearer(response.json()["access_token"])
 
     async def center(self, headers: Headers | None = None, **overrides: Any) -> Json:
-        body = {
-            "name": f"测试党群服务中心{next(_sequence)}",
-            "kind": "street_center",
-            "district": "普陀区",
-            "street": "长风新村街道",
-            "address": "上海市普陀区测试路1号",
-            "lat": 31.2236,
-            "lng": 121.3982,
-            "phone": "021-52560000",
-            "description": "",
-        }
-        body.update(overrides)
+        body = center_body(**overrides)
         headers = headers or await self.staff()
         response = await self.client.post("/api/v1/admin/centers", json=body, headers=headers)
         assert response.status_code == 201, response.text

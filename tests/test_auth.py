@@ -11,10 +11,9 @@ from jose import jwt
 from app.core import tokens
 from app.core.clock import utcnow
 from app.core.config import Settings
-from app.main import create_app
 from app.models import StaffRole
-from tests.conftest import make_settings, wipe
-from tests.factories import STAFF_PASSWORD, Api, bearer
+from tests.conftest import make_settings, running
+from tests.factories import STAFF_PASSWORD, Api, bearer, center_body
 from tests.fake_wechat import APP_ID, APP_SECRET, SESSION_KEY, FakeWechat, serve_fake_wechat
 from tests.test_errors import assert_problem
 
@@ -39,12 +38,8 @@ async def wechat_client(
         dev_login=None,
     )
     assert not settings.dev_login_enabled
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield client
-        await wipe(application.state.database)
+    async with running(settings) as api:
+        yield api.client
 
 
 async def login(client: httpx.AsyncClient, code: str) -> httpx.Response:
@@ -123,11 +118,8 @@ async def test_unreachable_wechat_is_502(database_url: str) -> None:
         wechat_app_secret=APP_SECRET,
         wechat_api_base="http://127.0.0.1:9",
     )
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            assert_problem(await login(client, "ok-x"), 502, "wechat_unavailable")
+    async with running(settings) as api:
+        assert_problem(await login(api.client, "ok-x"), 502, "wechat_unavailable")
 
 
 async def test_dev_login_in_development(client: httpx.AsyncClient) -> None:
@@ -138,11 +130,8 @@ async def test_dev_login_in_development(client: httpx.AsyncClient) -> None:
 
 
 async def test_dev_login_off_refuses_dev_codes(database_url: str) -> None:
-    application = create_app(make_settings(database_url, dev_login=False))
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            assert_problem(await login(client, "dev:alice"), 401, "wechat_code_invalid")
+    async with running(make_settings(database_url, dev_login=False)) as api:
+        assert_problem(await login(api.client, "dev:alice"), 401, "wechat_code_invalid")
 
 
 # --- staff ----------------------------------------------------------------
@@ -260,15 +249,7 @@ async def test_resident_cannot_reach_admin_endpoints(api: Api) -> None:
     resident = await api.resident()
     response = await api.client.get("/api/v1/admin/centers", headers=resident)
     assert_problem(response, 403, "forbidden")
-    body = {
-        "name": "越权中心",
-        "kind": "post",
-        "district": "普陀区",
-        "address": "上海市普陀区",
-        "lat": 31.2,
-        "lng": 121.4,
-    }
-    response = await api.client.post("/api/v1/admin/centers", json=body, headers=resident)
+    response = await api.client.post("/api/v1/admin/centers", json=center_body(), headers=resident)
     assert_problem(response, 403, "forbidden")
     listing = await api.client.get("/api/v1/centers")
     assert listing.json()["total"] == 0

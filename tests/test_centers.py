@@ -5,7 +5,7 @@ import json
 import pytest
 
 from app.models import StaffRole
-from tests.factories import Api
+from tests.factories import Api, center_body
 from tests.test_errors import assert_problem
 
 CHANGFENG = (31.2236, 121.3982)
@@ -162,15 +162,9 @@ async def test_district_admin_acts_only_in_their_district(api: Api) -> None:
         f"/api/v1/admin/centers/{minhang['id']}", json={"phone": "021-1"}, headers=putuo_admin
     )
     assert_problem(response, 403, "out_of_scope")
-    body = {
-        "name": "闵行新中心",
-        "kind": "post",
-        "district": "闵行区",
-        "address": "x",
-        "lat": 31.1,
-        "lng": 121.4,
-    }
-    response = await api.client.post("/api/v1/admin/centers", json=body, headers=putuo_admin)
+    response = await api.client.post(
+        "/api/v1/admin/centers", json=center_body(district="闵行区"), headers=putuo_admin
+    )
     assert_problem(response, 403, "out_of_scope")
     response = await api.client.patch(
         f"/api/v1/admin/centers/{putuo['id']}", json={"district": "闵行区"}, headers=putuo_admin
@@ -196,15 +190,7 @@ async def test_center_admin_cannot_touch_another_center(api: Api) -> None:
     ]:
         response = await api.client.request(method, path, json=body, headers=admin)
         assert_problem(response, 403, "out_of_scope")
-    new_center = {
-        "name": "新中心",
-        "kind": "post",
-        "district": "普陀区",
-        "address": "x",
-        "lat": 31.1,
-        "lng": 121.4,
-    }
-    response = await api.client.post("/api/v1/admin/centers", json=new_center, headers=admin)
+    response = await api.client.post("/api/v1/admin/centers", json=center_body(), headers=admin)
     assert_problem(response, 403, "out_of_scope")
     listing = await api.client.get("/api/v1/admin/centers", headers=admin)
     assert [item["id"] for item in listing.json()["items"]] == [mine["id"]]

@@ -133,28 +133,47 @@ async def test_staggered_neighbours_never_both_win(
                 ), (start, end, winners)
 
 
-@pytest.fixture
-def unguarded(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Switch the guard off: no space lock, no constraint, no write transaction
-    around check-then-insert, and a pause between the two."""
-    monkeypatch.setattr(service, "GUARD", service.OverlapGuard(enabled=False, delay_seconds=0.2))
+def without_guard(api: Api, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No space lock, no constraint, no transaction around check-then-insert
+    (every statement commits on its own), and a pause between the two."""
+    guard = service.OverlapGuard(lock_space=False, exclusion_constraint=False, delay_seconds=0.2)
+    monkeypatch.setattr(service, "GUARD", guard)
     database = api.database
     autocommit = database.engine.execution_options(isolation_level="AUTOCOMMIT")
     monkeypatch.setattr(database, "writer", async_sessionmaker(autocommit, expire_on_commit=False))
 
 
 @pytest.mark.slow
-@pytest.mark.usefixtures("unguarded")
 async def test_negative_control_double_books_without_the_guard(
-    api: Api, record_property: Callable[[str, object], None]
+    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
 ) -> None:
     users = await residents(api, 10)
     space = await api.space()
     body = one_slot(space["id"], DAY, "10:00", "10:30")
+    without_guard(api, monkeypatch)
     outcome = tally(await race(api, [(user, body) for user in users]))
     record_property("control", dict(outcome))
     assert outcome["201"] > 1, outcome  # the race is real: without the guard it double-books
     assert await overlapping_holders(api.database) > 0
+
+
+@pytest.mark.slow
+async def test_the_backstop_alone_still_refuses_overlaps(
+    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+) -> None:
+    """Without the space lock, PostgreSQL's exclusion constraint (23P01, or a detected
+    deadlock) and SQLite's BEGIN IMMEDIATE each still let exactly one booking win."""
+    users = await residents(api, 20)
+    guard = service.OverlapGuard(lock_space=False, delay_seconds=0.05)
+    monkeypatch.setattr(service, "GUARD", guard)
+    for trial in range(TRIALS):
+        space = await api.space()
+        body = one_slot(space["id"], DAY, "10:00", "11:00")
+        outcome = tally(await race(api, [(user, body) for user in users]))
+        record_property(f"trial {trial}", dict(outcome))
+        assert outcome["201"] == 1, outcome
+        assert set(outcome) <= {"201", "409 slot_taken", "409 concurrent_update"}, outcome
+        assert await overlapping_holders(api.database) == 0
 
 
 @pytest.mark.slow
@@ -182,6 +201,7 @@ async def test_two_staff_approving_at_once_exactly_one_wins(api: Api) -> None:
         assert outcome == Counter({"200": 1, "409 invalid_transition": 2}), outcome
         history = (await api.client.get(f"{path}/history", headers=admin)).json()
         assert [entry["from_status"] for entry in history[1:]] == ["pending"]
+        assert await overlapping_holders(api.database) == 0
 
 
 @pytest.mark.slow
@@ -205,3 +225,4 @@ async def test_concurrent_duplicates_with_one_idempotency_key_book_once(
         )
         assert mine.json()["total"] == 1
         assert mine.json()["items"][0] == created[0].json()
+        assert await overlapping_holders(api.database) == 0

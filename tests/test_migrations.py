@@ -7,9 +7,11 @@ import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect
+from sqlalchemy import Connection, inspect, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.core.db import sqlstate
 from app.core.migrate import alembic_config, downgrade_engine, upgrade_engine
 from app.models import Base
 from tests.conftest import TemporaryDatabases
@@ -54,3 +56,53 @@ def test_one_linear_history_with_date_named_files() -> None:
     for revision in scripts.walk_revisions():
         filename = revision.path.rsplit("/", 1)[-1]
         assert re.match(r"\d{4}_\d{2}_\d{2}_\d{4}-", filename), filename
+
+
+async def _exclusion_constraint(url: str) -> tuple[str | None, str]:
+    engine = create_async_engine(url)
+    try:
+        await upgrade_engine(engine)
+        async with engine.begin() as connection:
+            kind = await connection.scalar(
+                text(
+                    "SELECT contype::text FROM pg_constraint"
+                    " WHERE conname = 'reservations_no_overlap'"
+                )
+            )
+            for statement in filter(str.strip, SEED_ROWS.split(";")):
+                await connection.execute(text(statement))
+            try:
+                async with connection.begin_nested():
+                    await connection.execute(text(OVERLAPPING_ROW))
+            except IntegrityError as exc:
+                return kind, str(sqlstate(exc))
+        return kind, "accepted"
+    finally:
+        await engine.dispose()
+
+
+SEED_ROWS = """
+INSERT INTO users (id, openid, real_name_verified) VALUES (1, 'o1', false);
+INSERT INTO centers (id, name, kind, district, street, address, lat, lng, description)
+  VALUES (1, 'c', 'post', 'd', '', 'a', 31.2, 121.4, '');
+INSERT INTO spaces (id, center_id, name, kind, booking_mode, capacity, slot_minutes, min_minutes,
+  max_minutes, advance_days, open_24h, requires_approval, requires_real_name, facilities,
+  description, is_active)
+  VALUES (1, 1, 's', 'meeting_room', 'exclusive', 10, 30, 30, 240, 14, true, false, false, '[]',
+  '', true);
+INSERT INTO reservations (space_id, user_id, starts_at, ends_at, exclusive, status, purpose,
+  attendees) VALUES (1, 1, '2030-01-01 10:00+08', '2030-01-01 11:00+08', true, 'confirmed', '', 1);
+"""
+OVERLAPPING_ROW = """
+INSERT INTO reservations (space_id, user_id, starts_at, ends_at, exclusive, status, purpose,
+  attendees) VALUES (1, 1, '2030-01-01 10:30+08', '2030-01-01 11:30+08', true, 'pending', '', 1)
+"""
+
+
+def test_postgresql_refuses_overlapping_holders_by_itself(
+    temporary_databases: TemporaryDatabases,
+) -> None:
+    """The backstop, without any application code: 23P01 from the exclusion constraint."""
+    kind, outcome = asyncio.run(_exclusion_constraint(temporary_databases.new("postgresql")))
+    assert kind == "x"
+    assert outcome == "23P01"

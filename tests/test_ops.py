@@ -5,8 +5,7 @@ import logging
 import httpx
 import pytest
 
-from app.main import create_app
-from tests.conftest import make_settings
+from tests.conftest import make_settings, running
 from tests.factories import Api
 
 
@@ -16,14 +15,11 @@ async def test_health_and_readiness(client: httpx.AsyncClient, prefix: str) -> N
     assert (await client.get(f"{prefix}/readyz")).json() == {"status": "ready"}
 
 
-async def test_readiness_fails_without_a_database(tmp_path: object) -> None:
+async def test_readiness_fails_without_a_database() -> None:
     settings = make_settings("postgresql+asyncpg://nobody@127.0.0.1:9/none")
-    application = create_app(settings)
-    async with application.router.lifespan_context(application):
-        transport = httpx.ASGITransport(app=application)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            assert (await client.get("/healthz")).status_code == 200
-            response = await client.get("/readyz")
+    async with running(settings, clean_up=False) as api:
+        assert (await api.client.get("/healthz")).status_code == 200
+        response = await api.client.get("/readyz")
     assert response.status_code == 503
     assert response.json()["code"] == "database_unavailable"
 

@@ -6,20 +6,10 @@ import httpx
 from sqlalchemy import event, func, select
 
 from app.core.migrate import upgrade
-from app.main import create_app
 from app.models import Center, StaffRole
-from tests.conftest import TemporaryDatabases, make_settings
-from tests.factories import Api
+from tests.conftest import TemporaryDatabases, make_settings, running
+from tests.factories import Api, center_body
 from tests.test_errors import assert_problem
-
-NEW_CENTER = {
-    "name": "提交失败中心",
-    "kind": "post",
-    "district": "普陀区",
-    "address": "上海市普陀区",
-    "lat": 31.2,
-    "lng": 121.4,
-}
 
 
 async def test_a_failed_commit_is_never_reported_as_success(api: Api) -> None:
@@ -33,7 +23,9 @@ async def test_a_failed_commit_is_never_reported_as_success(api: Api) -> None:
     try:
         transport = httpx.ASGITransport(app=api.app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            response = await client.post("/api/v1/admin/centers", json=NEW_CENTER, headers=headers)
+            response = await client.post(
+                "/api/v1/admin/centers", json=center_body(), headers=headers
+            )
     finally:
         event.remove(engine, "commit", refuse_commit)
     assert_problem(response, 500, "internal_error")
@@ -59,27 +51,19 @@ async def test_sqlite_writers_begin_immediate(temporary_databases: TemporaryData
     """SQLite ignores FOR UPDATE; taking the write lock at BEGIN is what serializes writers."""
     url = temporary_databases.new("sqlite")
     await upgrade(url)
-    application = create_app(make_settings(url))
     statements: list[str] = []
 
     def record(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
         statements.append(statement)
 
-    async with application.router.lifespan_context(application):
-        api = Api(
-            app=application,
-            client=httpx.AsyncClient(
-                transport=httpx.ASGITransport(app=application), base_url="http://test"
-            ),
-        )
+    async with running(make_settings(url)) as api:
         headers = await api.staff()
         engine = api.database.engine.sync_engine
         event.listen(engine, "before_cursor_execute", record)
-        await api.client.post("/api/v1/admin/centers", json=NEW_CENTER, headers=headers)
+        await api.client.post("/api/v1/admin/centers", json=center_body(), headers=headers)
         writes = list(statements)
         statements.clear()
         await api.client.get("/api/v1/centers")
         reads = list(statements)
-        await api.client.aclose()
     assert writes[0] == "BEGIN IMMEDIATE"
     assert reads[0] == "BEGIN"

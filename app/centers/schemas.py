@@ -13,8 +13,8 @@ Address = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
 ]
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,30}$")]
-Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False)]
-Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False)]
+Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
+Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
 
 
 class CenterCreate(BaseModel):

@@ -24,7 +24,7 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.audit import service as audit
@@ -179,15 +179,15 @@ class ReasonRequired(AppError):
 
 @dataclass
 class OverlapGuard:
-    """Whether bookings are serialized per space and backed by the constraint.
+    """The two layers that keep bookings from overlapping, and a test-only pause.
 
-    Always on in production. The concurrency tests switch it off (with a delay
-    between the check and the insert) to show that their race really
-    double-books without it, so they can fail.
+    Always fully on in production. Tests turn layers off to show that each
+    race they run really double-books without them, so the tests can fail.
     """
 
-    enabled: bool = True
-    delay_seconds: float = 0.0
+    lock_space: bool = True  # serialize same-space writers
+    exclusion_constraint: bool = True  # let PostgreSQL refuse overlaps as a backstop
+    delay_seconds: float = 0.0  # pause between the check and the insert
 
 
 GUARD = OverlapGuard()
@@ -210,7 +210,7 @@ async def create_reservation(
     if request.organization_id is not None:
         raise NotFound(ORGANIZATION)  # organizations are not open for booking yet
     wanted = Interval(request.start.astimezone(UTC), request.end.astimezone(UTC))
-    space = await _load_space(session, request.space_id, lock=GUARD.enabled)
+    space = await _load_space(session, request.space_id, lock=GUARD.lock_space)
     check_booking_rules(space, wanted, request.attendees, now)
     if space.requires_real_name and not user.real_name_verified:
         raise RealNameRequired()
@@ -226,7 +226,7 @@ async def create_reservation(
         organization_id=None,
         starts_at=wanted.start,
         ends_at=wanted.end,
-        exclusive=space.booking_mode is BookingMode.exclusive and GUARD.enabled,
+        exclusive=space.booking_mode is BookingMode.exclusive and GUARD.exclusion_constraint,
         status=status,
         purpose=request.purpose,
         attendees=request.attendees,
@@ -326,20 +326,7 @@ async def _holders(
     )
     if excluding is not None:
         query = query.where(Reservation.id != excluding)
-    if not GUARD.enabled:
-        return await _holders_outside_transaction(session, query)
     rows = await session.execute(query)
-    return [Holder(Interval(start, end), seats, user_id) for start, end, seats, user_id in rows]
-
-
-async def _holders_outside_transaction(
-    session: AsyncSession, query: Select[datetime, datetime, int, int]
-) -> list[Holder]:
-    """The unguarded check of the negative control: a read that does not serialize."""
-    engine = session.bind
-    assert isinstance(engine, AsyncEngine)
-    async with engine.execution_options(zhendi_write=False).connect() as connection:
-        rows = (await connection.execute(query)).all()
     return [Holder(Interval(start, end), seats, user_id) for start, end, seats, user_id in rows]
 
 
