@@ -46,6 +46,10 @@ def _serve(args: argparse.Namespace) -> None:
             f"                  {demo.DEMO_CENTER_ADMIN} / {demo.DEMO_STAFF_PASSWORD} (one center)"
         )
         print(f'  Resident login: POST /api/v1/auth/wechat {{"code": "{demo.DEMO_RESIDENT_CODE}"}}')
+        print(f"  Real name:      POST /api/v1/me/real-name (sample ID {demo.DEMO_ID_NUMBER})")
+        print(
+            f"  Door key:       Authorization: Device {demo.DEMO_DOOR_KEY} ({demo.DEMO_DOOR_NAME})"
+        )
     print(f"  API docs:       http://{args.host}:{args.port}/docs")
     uvicorn.run(
         "app.main:create_app",

@@ -11,17 +11,31 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access.service import device_key_hash
 from app.core.clock import parse_wall_clock
 from app.core.config import Settings
 from app.core.db import Database
 from app.identity import service as identity
-from app.models import BookingMode, Center, CenterKind, OpeningHours, Space, SpaceKind, Staff
+from app.models import (
+    BookingMode,
+    Center,
+    CenterKind,
+    Door,
+    OpeningHours,
+    Space,
+    SpaceKind,
+    Staff,
+)
 from app.models import StaffRole as Role
 
 DEMO_STAFF_PASSWORD = "zhendi-demo-2026"
 DEMO_SUPER_ADMIN = "demo-admin"
 DEMO_CENTER_ADMIN = "changfengwan-admin"
 DEMO_RESIDENT_CODE = "dev:demo-resident"
+# A published sample number (GB 11643's example), not a real person's.
+DEMO_ID_NUMBER = "11010519491231002X"
+DEMO_DOOR_NAME = "阅心书斋正门"
+DEMO_DOOR_KEY = "demo-door-key-yuexin-not-for-production"
 
 EVERY_DAY = range(7)
 WEEKDAYS = range(5)
@@ -47,6 +61,7 @@ class DemoSpace:
     requires_real_name: bool = False
     facilities: list[str] = field(default_factory=list)
     description: str = ""
+    door: str | None = None
 
 
 @dataclass
@@ -149,6 +164,7 @@ CENTERS = [
                 open_24h=True,
                 opening=[],
                 requires_real_name=True,
+                door=DEMO_DOOR_NAME,
                 facilities=["六边形自习桌", "台灯", "充电", "饮水", "无线网络"],
                 description=(
                     "“沪漂自习室”：一张六边形大桌，可容纳 10 余人。实名认证后获取随机密码进入。"
@@ -345,29 +361,39 @@ async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) ->
     )
     if existing is not None:
         return 0
-    session.add(
-        Space(
-            center_id=center_id,
-            name=demo.name,
-            kind=demo.kind,
-            booking_mode=demo.booking_mode,
-            capacity=demo.capacity,
-            slot_minutes=demo.slot_minutes,
-            min_minutes=demo.min_minutes,
-            max_minutes=demo.max_minutes,
-            advance_days=demo.advance_days,
-            open_24h=demo.open_24h,
-            requires_approval=demo.requires_approval,
-            requires_real_name=demo.requires_real_name,
-            facilities=list(demo.facilities),
-            description=demo.description,
-            opening_hours=[
-                OpeningHours(weekday=day, opens_minute=opens, closes_minute=closes)
-                for day, opens, closes in demo.opening
-            ],
-        )
+    space = Space(
+        center_id=center_id,
+        name=demo.name,
+        kind=demo.kind,
+        booking_mode=demo.booking_mode,
+        capacity=demo.capacity,
+        slot_minutes=demo.slot_minutes,
+        min_minutes=demo.min_minutes,
+        max_minutes=demo.max_minutes,
+        advance_days=demo.advance_days,
+        open_24h=demo.open_24h,
+        requires_approval=demo.requires_approval,
+        requires_real_name=demo.requires_real_name,
+        facilities=list(demo.facilities),
+        description=demo.description,
+        opening_hours=[
+            OpeningHours(weekday=day, opens_minute=opens, closes_minute=closes)
+            for day, opens, closes in demo.opening
+        ],
     )
+    session.add(space)
     await session.flush()
+    if demo.door is not None:
+        session.add(
+            Door(
+                space_id=space.id,
+                name=demo.door,
+                device_key_hash=device_key_hash(DEMO_DOOR_KEY),
+                is_active=True,
+                consecutive_failures=0,
+            )
+        )
+        await session.flush()
     return 1
 
 

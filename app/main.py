@@ -3,17 +3,22 @@
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
+from app.access.router import router as access_router
+from app.access.service import CodeBook
 from app.admin.router import router as admin_router
 from app.centers.router import router as centers_router
 from app.core.config import Settings
+from app.core.crypto import PiiCipher
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.core.routing import API_PREFIX
+from app.identity.real_name import build_verifier
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.ops import router as ops
@@ -33,6 +38,12 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         async with WechatClient.http_client(settings) as http:
             app.state.database = database
             app.state.wechat = WechatClient(settings, http)
+            app.state.pii_cipher = PiiCipher(settings.pii_key_bytes)
+            app.state.real_name_verifier = build_verifier(settings)
+            app.state.codebook = CodeBook(
+                cipher=app.state.pii_cipher,
+                leeway=timedelta(minutes=settings.door_code_leeway_minutes),
+            )
             try:
                 yield
             finally:
@@ -51,6 +62,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         centers_router,
         spaces_router,
         reservations_router,
+        access_router,
         admin_router,
     ):
         app.include_router(router)

@@ -8,6 +8,7 @@ half of the suite with a reason; with ``CI=true`` it fails the run.
 """
 
 import asyncio
+import logging
 import os
 import secrets
 import sys
@@ -26,7 +27,7 @@ from app.core.db import Database
 from app.core.migrate import upgrade
 from app.main import create_app
 from app.models import Base
-from tests.factories import Api
+from tests.factories import SENT_PERSONAL_DATA, Api
 
 PG_ADMIN_URL = os.environ.get(
     "ZHENDI_TEST_PG_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
@@ -140,10 +141,63 @@ async def wipe(database: Database) -> None:
                 await session.execute(text(f'DELETE FROM "{name}"'))
 
 
+class LogBook(logging.Handler):
+    """Keeps every log line of the run, formatted as it would be written."""
+
+    def __init__(self) -> None:
+        super().__init__(level=logging.DEBUG)
+        self.lines: list[str] = []
+        self.scanned = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+    def unscanned(self) -> list[str]:
+        lines, self.scanned = self.lines[self.scanned :], len(self.lines)
+        return lines
+
+
+LOG_BOOK = LogBook()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    root = logging.getLogger()
+    root.addHandler(LOG_BOOK)
+    root.setLevel(min(root.level or logging.INFO, logging.INFO))
+
+
+async def _plaintext_personal_data(database: Database, sends_before: int) -> list[str]:
+    """Where an ID number or birth date the tests sent sits in plaintext: in the
+    log lines written since the last scan, or (if any was sent meanwhile) the database."""
+    secrets_sent = SENT_PERSONAL_DATA.values
+    found = [
+        f"log: {secret[:4]}…"
+        for line in LOG_BOOK.unscanned()
+        for secret in secrets_sent
+        if secret in line
+    ]
+    if SENT_PERSONAL_DATA.sends == sends_before:
+        return found
+    async with database.reader() as session:
+        for table in Base.metadata.sorted_tables:
+            for row in (await session.execute(text(f'SELECT * FROM "{table.name}"'))).all():
+                for value in row:
+                    haystack = value if isinstance(value, bytes) else str(value).encode()
+                    found += [
+                        f"{table.name}: {secret[:4]}…"
+                        for secret in secrets_sent
+                        if secret.encode() in haystack
+                    ]
+    return found
+
+
 @asynccontextmanager
 async def running(settings: Settings, *, clean_up: bool = True) -> AsyncIterator[Api]:
-    """The app with its lifespan started and a client on it; tables emptied afterwards."""
+    """The app with its lifespan started and a client on it. Afterwards the
+    database and the logs are scanned for plaintext personal data, and the
+    tables are emptied."""
     application = create_app(settings)
+    sends_before = SENT_PERSONAL_DATA.sends
     async with application.router.lifespan_context(application):
         transport = httpx.ASGITransport(app=application)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
@@ -151,7 +205,10 @@ async def running(settings: Settings, *, clean_up: bool = True) -> AsyncIterator
                 yield Api(app=application, client=client)
             finally:
                 if clean_up:
-                    await wipe(application.state.database)
+                    database = application.state.database
+                    leaks = await _plaintext_personal_data(database, sends_before)
+                    await wipe(database)
+                    assert not leaks, f"plaintext personal data left behind: {leaks}"
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from app.core import tokens
 from app.core.clock import SHANGHAI, local_today
 from app.core.db import Database
 from app.core.passwords import hash_password
+from app.identity.id_numbers import check_character
 from app.models import Staff, StaffRole, staff_centers
 
 STAFF_PASSWORD = "correct horse battery staple"
@@ -161,3 +162,59 @@ async def book(
 ) -> httpx.Response:
     body = {"space_id": space_id, **slot(day, start, end), "purpose": "部门例会", **extra}
     return await api.client.post("/api/v1/reservations", json=body, headers=headers)
+
+
+# --- personal data ------------------------------------------------------------------
+
+
+@dataclass
+class SentPersonalData:
+    """Every ID number and birth date the tests send. The watch in conftest.py
+    fails a test that leaves any of them in plaintext in the database or the logs."""
+
+    values: set[str]
+    sends: int = 0
+
+
+SENT_PERSONAL_DATA = SentPersonalData(values=set())
+
+
+def id_number(sequence: int = 1, born: str = "19900307", region: str = "310101") -> str:
+    """A valid GB 11643 number (with a correct check character) for tests."""
+    body = f"{region}{born}{sequence % 1000:03d}"
+    return body + check_character(body)
+
+
+def remember_personal_data(number: str) -> None:
+    born = number[6:14]
+    SENT_PERSONAL_DATA.values.update({number, born, f"{born[:4]}-{born[4:6]}-{born[6:]}"})
+    SENT_PERSONAL_DATA.sends += 1
+
+
+async def verify_real_name(
+    api: Api, headers: Headers, number: str | None = None, name: str = "陈晓明"
+) -> httpx.Response:
+    number = number or id_number(next(_sequence))
+    remember_personal_data(number)
+    return await api.client.post(
+        "/api/v1/me/real-name", json={"name": name, "id_number": number}, headers=headers
+    )
+
+
+async def verified_resident(api: Api) -> Headers:
+    headers = await api.resident()
+    response = await verify_real_name(api, headers)
+    assert response.status_code == 200, response.text
+    return headers
+
+
+async def door(api: Api, space_id: int, headers: Headers | None = None) -> tuple[int, Headers]:
+    """Register a door; returns its id and the lock's own Authorization header."""
+    response = await api.client.post(
+        "/api/v1/admin/doors",
+        json={"space_id": space_id, "name": f"门{next(_sequence)}"},
+        headers=headers or await api.staff(),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], {"Authorization": f"Device {body['device_key']}"}

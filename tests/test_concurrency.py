@@ -9,7 +9,7 @@ in its own database transaction on its own pooled connection.
 import asyncio
 from collections import Counter
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 
 import httpx
 import pytest
@@ -19,7 +19,8 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from app.core.db import Database
 from app.models import HOLDING_STATUSES
 from app.reservations import service
-from tests.factories import Api, Headers, days_ahead, slot
+from app.spaces.calendar import Interval, peak_load
+from tests.factories import Api, Headers, days_ahead, slot, verified_resident
 
 RACERS = 50
 TRIALS = 5
@@ -226,3 +227,101 @@ async def test_concurrent_duplicates_with_one_idempotency_key_book_once(
         assert mine.json()["total"] == 1
         assert mine.json()["items"][0] == created[0].json()
         assert await overlapping_holders(api.database) == 0
+
+
+# --- shared spaces: seats ----------------------------------------------------------
+
+SEATS = 10
+SEAT_RACERS = 40
+
+
+async def seats_over_capacity(database: Database) -> int:
+    """The capacity invariant over the whole table, by a sweep per shared space:
+    how many (space, instant) peaks exceed the space's capacity."""
+    async with database.reader() as session:
+        rows = (
+            await session.execute(
+                text(
+                    f"""
+                    SELECT s.id, s.capacity, r.starts_at, r.ends_at, r.attendees
+                    FROM reservations r JOIN spaces s ON s.id = r.space_id
+                    WHERE s.booking_mode = 'shared' AND r.status IN ({_HOLDING})
+                    """
+                )
+            )
+        ).all()
+    by_space: dict[int, tuple[int, list[tuple[Interval, int]]]] = {}
+    for space_id, capacity, start, end, seats in rows:
+        start, end = (_as_utc(value) for value in (start, end))
+        by_space.setdefault(space_id, (capacity, []))[1].append((Interval(start, end), seats))
+    over = 0
+    for capacity, bookings in by_space.values():
+        whole = Interval(min(b.start for b, _ in bookings), max(b.end for b, _ in bookings))
+        over += peak_load(bookings, whole) > capacity
+    return over
+
+
+def _as_utc(value: object) -> datetime:
+    instant = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return instant if instant.tzinfo else instant.replace(tzinfo=UTC)
+
+
+async def study_room(api: Api) -> int:
+    space = await api.space(
+        kind="study_room",
+        booking_mode="shared",
+        capacity=SEATS,
+        open_24h=True,
+        opening_hours=[],
+        requires_real_name=True,
+        max_minutes=480,
+    )
+    return int(space["id"])
+
+
+@pytest.mark.slow
+async def test_forty_verified_residents_race_for_ten_seats(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    users = [await verified_resident(api) for _ in range(SEAT_RACERS)]
+    for trial in range(TRIALS):
+        room = await study_room(api)
+        body = one_slot(room, DAY, "19:00", "21:00")
+        outcome = tally(await race(api, [(user, body) for user in users]))
+        record_property(f"trial {trial}", dict(outcome))
+        assert outcome == Counter({"201": SEATS, "409 space_full": SEAT_RACERS - SEATS}), outcome
+        assert await seats_over_capacity(api.database) == 0
+
+
+@pytest.mark.slow
+async def test_staggered_seat_requests_never_exceed_capacity(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    users = [await verified_resident(api) for _ in range(SEAT_RACERS)]
+    for trial in range(TRIALS):
+        room = await study_room(api)
+        attempts = []
+        for index, user in enumerate(users):
+            start = 8 + index % 8  # two- to four-hour stays starting every hour
+            attempts.append(
+                (user, one_slot(room, DAY, f"{start:02d}:00", f"{start + 2 + index % 3:02d}:00"))
+            )
+        outcome = tally(await race(api, attempts))
+        record_property(f"trial {trial}", dict(outcome))
+        assert set(outcome) <= {"201", "409 space_full"}, outcome
+        assert outcome["201"] >= SEATS
+        assert await seats_over_capacity(api.database) == 0
+
+
+@pytest.mark.slow
+async def test_negative_control_overfills_seats_without_the_guard(
+    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+) -> None:
+    users = [await verified_resident(api) for _ in range(SEATS + 5)]
+    room = await study_room(api)
+    body = one_slot(room, DAY, "19:00", "21:00")
+    without_guard(api, monkeypatch)
+    outcome = tally(await race(api, [(user, body) for user in users]))
+    record_property("control", dict(outcome))
+    assert outcome["201"] > SEATS, outcome
+    assert await seats_over_capacity(api.database) > 0

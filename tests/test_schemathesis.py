@@ -88,14 +88,17 @@ def fuzz_target(
     credentials = {
         "staff": {"Authorization": f"Bearer {staff}"},
         "user": {"Authorization": f"Bearer {user}"},
+        "door": {"Authorization": f"Device {demo.DEMO_DOOR_KEY}"},
     }
     app: FastAPI = create_app(settings)
     return schemathesis.openapi.from_asgi("/openapi.json", app), credentials, engine_name
 
 
 def _headers_for(path: str, credentials: dict[str, dict[str, str]]) -> dict[str, str]:
-    if path.startswith("/api/v1/admin") or path.endswith(("/approve", "/reject")):
+    if path.startswith("/api/v1/admin") or path.endswith(("/approve", "/reject", "/reissue")):
         return credentials["staff"]
+    if path.startswith("/api/v1/doors"):
+        return credentials["door"]
     if path.startswith(("/api/v1/me", "/api/v1/reservations")):
         return credentials["user"]
     return {}

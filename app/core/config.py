@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     # None: on in development when no WeChat credentials are configured.
     dev_login: bool | None = None
 
+    real_name_provider: Literal["format_only"] = "format_only"
+    door_code_leeway_minutes: int = Field(default=10, ge=0, le=120)
+
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 

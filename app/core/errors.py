@@ -214,6 +214,12 @@ def problem_response(
 
 async def _app_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, AppError)
+    return app_error_response(request, exc)
+
+
+def app_error_response(request: Request, exc: AppError) -> JSONResponse:
+    """The problem response for ``exc``, for the rare endpoint that must answer
+    with an error yet commit its transaction (a door logging a refused attempt)."""
     lang = request_language(request)
     detail = exc.detail_text.render(lang, exc.params) if exc.detail_text else None
     return problem_response(

@@ -7,10 +7,12 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 
 from app.core import tokens
 from app.core.config import Settings
+from app.core.crypto import PiiCipher
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidToken, NotAuthenticated, Text
 from app.identity import service
 from app.identity.principals import Actor, StaffPrincipal
+from app.identity.real_name import RealNameVerifier
 from app.identity.wechat import WechatClient
 from app.models import User
 
@@ -36,8 +38,20 @@ def get_wechat(request: Request) -> WechatClient:
     return wechat
 
 
+def get_cipher(request: Request) -> PiiCipher:
+    cipher: PiiCipher = request.app.state.pii_cipher
+    return cipher
+
+
+def get_real_name_verifier(request: Request) -> RealNameVerifier:
+    verifier: RealNameVerifier = request.app.state.real_name_verifier
+    return verifier
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WechatDep = Annotated[WechatClient, Depends(get_wechat)]
+CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
+RealNameVerifierDep = Annotated[RealNameVerifier, Depends(get_real_name_verifier)]
 
 
 def _claims(settings: Settings, audience: tokens.Audience, token: str | None) -> tokens.TokenClaims:

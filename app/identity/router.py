@@ -7,8 +7,22 @@ from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.identity import service
-from app.identity.dependencies import CurrentStaff, CurrentUser, SettingsDep, WechatDep
-from app.identity.schemas import StaffOut, StaffToken, UserOut, UserToken, WechatLogin
+from app.identity.dependencies import (
+    CipherDep,
+    CurrentStaff,
+    CurrentUser,
+    RealNameVerifierDep,
+    SettingsDep,
+    WechatDep,
+)
+from app.identity.schemas import (
+    RealNameRequest,
+    StaffOut,
+    StaffToken,
+    UserOut,
+    UserToken,
+    WechatLogin,
+)
 
 router = api_router(tags=["identity"])
 
@@ -40,6 +54,21 @@ async def login_staff(
 @router.get("/me", response_model=UserOut)
 async def read_me(user: CurrentUser) -> UserOut:
     return UserOut.model_validate(user)
+
+
+@router.post("/me/real-name", response_model=UserOut)
+async def verify_real_name(
+    body: RealNameRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    cipher: CipherDep,
+    verifier: RealNameVerifierDep,
+) -> UserOut:
+    """Verify your real name: the response shows masked forms only."""
+    verified = await service.verify_real_name(
+        session, cipher, verifier, user, body.name, body.id_number
+    )
+    return UserOut.model_validate(verified)
 
 
 @router.get("/admin/me", response_model=StaffOut, tags=["admin"])

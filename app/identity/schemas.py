@@ -1,6 +1,6 @@
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import LocalInstant
 from app.models import StaffRole
@@ -14,6 +14,29 @@ class WechatLogin(BaseModel):
         max_length=128,
         description="The mini-program's wx.login() code; `dev:<openid>` in development.",
         examples=["dev:demo-resident"],
+    )
+
+
+ChineseName = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=2,
+        max_length=30,
+        pattern=r"^[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff·A-Za-z ]+$",
+    ),
+]
+
+
+class RealNameRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: ChineseName = Field(description="As on the ID card", examples=["陈晓明"])
+    id_number: str = Field(
+        min_length=18,
+        max_length=18,
+        description="18-character resident ID number (GB 11643); a final X is upper-case",
+        examples=["11010519491231002X"],
     )
 
 

@@ -1,24 +1,31 @@
-"""Logging in: residents through WeChat, staff with a password."""
+"""Who people are: residents log in through WeChat and verify their real name;
+staff log in with a password."""
 
 import re
 from collections.abc import Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import tokens
-from app.core.clock import utcnow
+from app.core.clock import local_today, utcnow
 from app.core.config import Settings
+from app.core.crypto import PiiCipher
+from app.core.db import is_unique_violation
 from app.core.errors import (
     AlreadyExists,
+    AppError,
     InvalidCredentials,
     InvalidToken,
     Text,
     UnprocessableInput,
 )
 from app.core.passwords import hash_password_async, verify_password
+from app.identity import id_numbers
 from app.identity.principals import StaffPrincipal
+from app.identity.real_name import RealNameVerifier
 from app.identity.wechat import WechatClient, WechatCodeRejected, WechatIdentity
 from app.models import Center, Staff, StaffRole, User, staff_centers
 
@@ -166,3 +173,97 @@ async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> 
             Text("中心不存在：{ids}", "No such centers: {ids}"),
             ids=", ".join(str(center_id) for center_id in sorted(missing)),
         )
+
+
+# --- real-name verification ------------------------------------------------------
+
+ID_NUMBER_PURPOSE = "id_number"
+NAME_PURPOSE = "name"
+MINIMUM_AGE = 14
+
+
+class InvalidIdNumberError(AppError):
+    status = 422
+    code = "invalid_id_number"
+    title = Text("身份证号码无效", "Invalid ID number")
+    detail = Text("身份证号码格式或校验位不正确", "The ID number fails its format or check digit")
+
+
+class GuardianConsentRequired(AppError):
+    status = 403
+    code = "guardian_consent_required"
+    title = Text("未满 14 周岁", "Under 14")
+    detail = Text(
+        "未满 14 周岁须由监护人同意，暂不支持线上认证",
+        "Under-14s need a guardian's consent, which cannot be given online yet",
+    )
+
+
+class IdNumberTaken(AppError):
+    status = 409
+    code = "id_number_taken"
+    title = Text("该身份证已绑定其他账号", "ID number already bound")
+    detail = Text(
+        "一个身份证号码只能绑定一个账号", "One ID number can be bound to one account only"
+    )
+
+
+class AlreadyVerified(AppError):
+    status = 409
+    code = "already_verified"
+    title = Text("已完成实名认证", "Already verified")
+    detail = Text("该账号已绑定其他身份证号码", "This account is bound to another ID number")
+
+
+class RealNameMismatch(AppError):
+    status = 422
+    code = "real_name_mismatch"
+    title = Text("姓名与身份证号码不符", "Name and ID number do not match")
+
+
+async def verify_real_name(
+    session: AsyncSession,
+    cipher: PiiCipher,
+    verifier: RealNameVerifier,
+    user: User,
+    name: str,
+    id_number: str,
+) -> User:
+    """Bind a verified name and ID number to ``user``: at most one account per number.
+
+    The number is kept only as ciphertext and as a keyed hash; the response
+    and the logs see masked forms, and the birth date is never stored apart.
+    """
+    try:
+        parsed = id_numbers.parse(id_number, local_today())
+    except id_numbers.InvalidIdNumber:
+        raise InvalidIdNumberError() from None
+    if parsed.age_on(local_today()) < MINIMUM_AGE:
+        raise GuardianConsentRequired()
+    index = cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
+    if user.real_name_verified:
+        if user.id_number_index == index:
+            return user  # verifying the same number again changes nothing
+        raise AlreadyVerified()
+    if not await verifier.matches(name, parsed):
+        raise RealNameMismatch()
+    holder = await session.scalar(select(User.id).where(User.id_number_index == index))
+    if holder is not None:
+        raise IdNumberTaken()
+    sealed_number = cipher.seal(ID_NUMBER_PURPOSE, parsed.value)
+    user.id_number_index = index
+    user.id_number_sealed = sealed_number.ciphertext
+    user.name_sealed = cipher.seal(NAME_PURPOSE, name).ciphertext
+    user.pii_key_version = sealed_number.key_version
+    user.id_number_masked = parsed.masked
+    user.name_masked = id_numbers.mask_name(name)
+    user.real_name_verified = True
+    user.real_name_provider = verifier.name
+    user.real_name_verified_at = utcnow()
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):  # another account took the number a moment ago
+            raise IdNumberTaken() from None
+        raise
+    return user

@@ -1,5 +1,6 @@
 """Every ORM model, imported in one place for Alembic and the services."""
 
+from app.models.access import AccessCode, AttemptOutcome, Door, DoorAttempt
 from app.models.base import Base
 from app.models.center import Center, CenterKind
 from app.models.identity import Staff, StaffRole, User, staff_centers
@@ -15,6 +16,8 @@ from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKin
 
 __all__ = [
     "HOLDING_STATUSES",
+    "AccessCode",
+    "AttemptOutcome",
     "ActorKind",
     "AuditEvent",
     "Base",
@@ -22,6 +25,8 @@ __all__ = [
     "Center",
     "CenterKind",
     "Closure",
+    "Door",
+    "DoorAttempt",
     "IdempotencyKey",
     "OpeningHours",
     "Reservation",

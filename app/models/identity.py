@@ -1,7 +1,15 @@
 import enum
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, Column, ForeignKey, String, Table
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    LargeBinary,
+    SmallInteger,
+    String,
+    Table,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped, enum_column
@@ -20,6 +28,14 @@ class User(Timestamped, Base):
     real_name_verified: Mapped[bool] = mapped_column(default=False)
     name_masked: Mapped[str | None] = mapped_column(String(50))
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
+    # The ID number and name exist only as AES-GCM ciphertext; the keyed hash
+    # (HMAC blind index) makes "one ID number, one account" a unique constraint.
+    id_number_index: Mapped[str | None] = mapped_column(String(64), unique=True)
+    id_number_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    name_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    pii_key_version: Mapped[int | None] = mapped_column(SmallInteger)
+    real_name_provider: Mapped[str | None] = mapped_column(String(30))
+    real_name_verified_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
 
 

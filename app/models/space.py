@@ -1,5 +1,6 @@
 import enum
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import (
     JSON,
@@ -15,6 +16,9 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped, enum_column
 from app.models.center import Center
+
+if TYPE_CHECKING:
+    from app.models.access import Door
 
 
 class SpaceKind(enum.StrEnum):
@@ -73,6 +77,7 @@ class Space(Timestamped, Base):
     is_active: Mapped[bool] = mapped_column(default=True)
 
     center: Mapped[Center] = relationship(lazy="raise")
+    doors: Mapped[list["Door"]] = relationship(lazy="raise", viewonly=True)
     opening_hours: Mapped[list["OpeningHours"]] = relationship(
         lazy="raise",
         cascade="all, delete-orphan",

@@ -3,6 +3,7 @@ from typing import Annotated
 from fastapi import Body, Header, Query, status
 from fastapi.responses import JSONResponse
 
+from app.access.router import CodeBookDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
@@ -42,6 +43,7 @@ async def create_reservation(
     body: ReservationCreate,
     user: CurrentUser,
     session: SessionDep,
+    codes: CodeBookDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> JSONResponse:
     """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
@@ -54,7 +56,7 @@ async def create_reservation(
                 outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
             )
         claimed = outcome
-    reservation = await service.create_reservation(session, user, body)
+    reservation = await service.create_reservation(session, codes, user, body)
     payload = ReservationOut.of(reservation).model_dump(mode="json")
     if claimed is not None:
         await idempotency.remember(session, claimed, status.HTTP_201_CREATED, payload)
@@ -113,9 +115,9 @@ async def cancel_reservation(
 
 @router.post("/{reservation_id}/approve", response_model=ReservationOut)
 async def approve_reservation(
-    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep
+    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep, codes: CodeBookDep
 ) -> ReservationOut:
-    return ReservationOut.of(await service.approve(session, staff, reservation_id))
+    return ReservationOut.of(await service.approve(session, codes, staff, reservation_id))
 
 
 @router.post("/{reservation_id}/reject", response_model=ReservationOut)

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.access.service import CodeBook, revoke_codes
 from app.audit import service as audit
 from app.core.clock import SHANGHAI, utcnow
 from app.core.db import sqlstate
@@ -204,7 +205,7 @@ class Holder:
 
 
 async def create_reservation(
-    session: AsyncSession, user: User, request: ReservationCreate
+    session: AsyncSession, codes: CodeBook, user: User, request: ReservationCreate
 ) -> Reservation:
     now = utcnow()
     if request.organization_id is not None:
@@ -243,6 +244,8 @@ async def create_reservation(
         from_status=None,
         to_status=status.value,
     )
+    if status is Status.confirmed:
+        await codes.issue(session, reservation)
     return reservation
 
 
@@ -466,6 +469,7 @@ async def cancel(
     if problem := can_cancel(reservation, actor, utcnow()):
         raise problem
     _transition(session, actor, reservation, Status.cancelled, "cancel", reason)
+    await revoke_codes(session, reservation.id)
     await session.flush()
     return reservation
 
@@ -478,7 +482,9 @@ def can_approve(reservation: Reservation, now: datetime) -> AppError | None:
     return None
 
 
-async def approve(session: AsyncSession, staff: StaffPrincipal, reservation_id: int) -> Reservation:
+async def approve(
+    session: AsyncSession, codes: CodeBook, staff: StaffPrincipal, reservation_id: int
+) -> Reservation:
     reservation = await _lock_for_change(session, staff, reservation_id, lock_space=True)
     if problem := can_approve(reservation, utcnow()):
         raise problem
@@ -492,6 +498,7 @@ async def approve(session: AsyncSession, staff: StaffPrincipal, reservation_id: 
     _refuse_conflicts(reservation.space, requester, wanted, reservation.attendees, holders)
     _transition(session, staff, reservation, Status.confirmed, "approve")
     await session.flush()
+    await codes.issue(session, reservation)
     return reservation
 
 

@@ -107,6 +107,7 @@ class SpaceOut(BaseModel):
     facilities: list[str]
     description: str
     is_active: bool
+    has_smart_lock: bool = Field(description="Doors open with a code from the reservation")
 
     @classmethod
     def of(cls, space: Space) -> "SpaceOut":
@@ -137,6 +138,7 @@ class SpaceOut(BaseModel):
             facilities=list(space.facilities),
             description=space.description,
             is_active=space.is_active,
+            has_smart_lock=any(door.is_active for door in space.doors),
         )
 
 

@@ -96,7 +96,9 @@ class DayAvailability:
 
 
 def _with_details(query: Select[Space]) -> Select[Space]:
-    return query.options(selectinload(Space.center), selectinload(Space.opening_hours))
+    return query.options(
+        selectinload(Space.center), selectinload(Space.opening_hours), selectinload(Space.doors)
+    )
 
 
 async def _page(
@@ -340,6 +342,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         facilities=list(data.facilities),
         description=data.description,
         opening_hours=[_opening_row(window) for window in windows],
+        doors=[],  # a new space has no doors yet
     )
     space.center = center
     session.add(space)

@@ -1,0 +1,123 @@
+"""Door codes for their owners, staff door management, and the locks' question."""
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request, Security, status
+from fastapi.responses import JSONResponse
+from fastapi.security import APIKeyHeader
+
+from app.access import service
+from app.access.schemas import (
+    AccessOut,
+    DoorCreate,
+    DoorOut,
+    DoorWithKey,
+    VerifyRequest,
+    VerifyResult,
+)
+from app.core.clock import utcnow
+from app.core.db import SessionDep
+from app.core.errors import app_error_response, problem_responses
+from app.core.routing import api_router
+from app.core.schemas import MAX_ID, ResourceId
+from app.identity.dependencies import CurrentStaff, CurrentUser
+from app.reservations.schemas import ReservationOut
+
+router = api_router(tags=["access"])
+
+_device_header = APIKeyHeader(
+    name="Authorization",
+    auto_error=False,
+    scheme_name="DeviceKey",
+    description="`Device <device_key>`, the key shown when the door was registered",
+)
+
+
+def get_codebook(request: Request) -> service.CodeBook:
+    codes: service.CodeBook = request.app.state.codebook
+    return codes
+
+
+CodeBookDep = Annotated[service.CodeBook, Depends(get_codebook)]
+
+
+def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
+    scheme, _, key = (authorization or "").partition(" ")
+    if scheme.lower() != "device" or not key.strip():
+        raise service.InvalidDeviceKey()
+    return key.strip()
+
+
+@router.post(
+    "/doors/{door_id}/verify",
+    response_model=VerifyResult,
+    responses=problem_responses(429),
+)
+async def verify_code(
+    door_id: ResourceId,
+    body: VerifyRequest,
+    key: Annotated[str, Depends(device_key)],
+    session: SessionDep,
+    codes: CodeBookDep,
+    request: Request,
+) -> JSONResponse:
+    """Asked by a lock: does this code open this door now? Every attempt is logged
+    (never the code itself); too many wrong codes lock the door out (429)."""
+    door = await service.authenticate_door(session, door_id, key)
+    verdict = await service.verify_code(session, codes, door, body.code)
+    if verdict.locked_until is not None:
+        # Answered without raising, so that the logged attempt still commits.
+        locked_out = service.DoorLockedOut(verdict.locked_until, utcnow())
+        return app_error_response(request, locked_out)
+    result = VerifyResult(
+        granted=verdict.granted, reason=verdict.outcome, reservation_id=verdict.reservation_id
+    )
+    return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.get("/reservations/{reservation_id}/access", response_model=AccessOut)
+async def read_access(
+    reservation_id: ResourceId, user: CurrentUser, session: SessionDep, codes: CodeBookDep
+) -> AccessOut:
+    """Your door code for this reservation (only you ever see it)."""
+    access = await service.read_access(session, codes, user, reservation_id)
+    return AccessOut(
+        door_code=access.code,
+        valid_from=access.valid_from,
+        valid_until=access.valid_until,
+        door_ids=access.door_ids,
+    )
+
+
+@router.post("/reservations/{reservation_id}/access/reissue", response_model=ReservationOut)
+async def reissue_code(
+    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep, codes: CodeBookDep
+) -> ReservationOut:
+    """Staff: revoke the door code and issue a new one (the owner reads it as before)."""
+    return ReservationOut.of(await service.reissue(session, codes, staff, reservation_id))
+
+
+@router.post(
+    "/admin/doors", response_model=DoorWithKey, status_code=status.HTTP_201_CREATED, tags=["admin"]
+)
+async def create_door(body: DoorCreate, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
+    door, key = await service.create_door(session, staff, body.space_id, body.name)
+    return DoorWithKey(**dict(DoorOut.of(door)), device_key=key)
+
+
+@router.get("/admin/doors", response_model=list[DoorOut], tags=["admin"])
+async def list_doors(
+    space_id: Annotated[int, Query(ge=1, le=MAX_ID)], staff: CurrentStaff, session: SessionDep
+) -> list[DoorOut]:
+    return [DoorOut.of(door) for door in await service.list_doors(session, staff, space_id)]
+
+
+@router.post("/admin/doors/{door_id}/rotate-key", response_model=DoorWithKey, tags=["admin"])
+async def rotate_key(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
+    door, key = await service.rotate_door_key(session, staff, door_id)
+    return DoorWithKey(**dict(DoorOut.of(door)), device_key=key)
+
+
+@router.post("/admin/doors/{door_id}/clear-lockout", response_model=DoorOut, tags=["admin"])
+async def clear_lockout(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorOut:
+    return DoorOut.of(await service.clear_lockout(session, staff, door_id))
