@@ -1,10 +1,14 @@
 """The demo data: seeded once, idempotent, and shaped like the articles describe."""
 
+from datetime import timedelta
+
 from sqlalchemy import func, select
 
 from app import demo
 from app.models import BookingMode, Center, Space, Staff
-from tests.factories import Api
+from tests.conftest import make_settings, running
+from tests.factories import Api, verify_real_name
+from tests.test_doors import next_slot
 
 
 async def test_seed_is_idempotent_and_shaped_like_the_articles(api: Api) -> None:
@@ -31,3 +35,36 @@ async def test_seed_is_idempotent_and_shaped_like_the_articles(api: Api) -> None
 
     response = await api.client.get("/api/v1/centers", params={"near": "31.2412,121.3877"})
     assert response.json()["items"][0]["name"] == "长征镇丽湖居民区党群服务站"
+
+
+async def test_a_newcomer_can_open_the_study_room_door(database_url: str) -> None:
+    """Against the demo data: verify a real name, book a seat in 阅心书斋, read the
+    door code, and have the demo door accept it inside its window."""
+    settings = make_settings(database_url, door_code_leeway_minutes=60)
+    async with running(settings) as api:
+        async with api.database.writer.begin() as session:
+            await demo.seed_demo(session)
+        resident = await api.resident("demo-resident")
+        verified = await verify_real_name(api, resident, demo.DEMO_ID_NUMBER)
+        assert verified.json()["id_number_masked"] == "1101**********002X"
+        rooms = (await api.client.get("/api/v1/spaces", params={"kind": "study_room"})).json()
+        yuexin = next(room for room in rooms["items"] if room["name"] == "阅心书斋")
+        assert yuexin["has_smart_lock"] is True
+        start, _ = next_slot()
+        end = start + timedelta(hours=2)  # 阅心书斋 takes one to eight hours
+        booked = await api.client.post(
+            "/api/v1/reservations",
+            json={"space_id": yuexin["id"], "start": start.isoformat(), "end": end.isoformat()},
+            headers=resident,
+        )
+        assert booked.status_code == 201, booked.text
+        access = await api.client.get(
+            f"/api/v1/reservations/{booked.json()['id']}/access", headers=resident
+        )
+        door_id = access.json()["door_ids"][0]
+        opened = await api.client.post(
+            f"/api/v1/doors/{door_id}/verify",
+            json={"code": access.json()["door_code"]},
+            headers={"Authorization": f"Device {demo.DEMO_DOOR_KEY}"},
+        )
+        assert opened.json()["granted"] is True
