@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.service import device_key_hash
-from app.core.clock import parse_wall_clock
+from app.core.clock import parse_wall_clock, utcnow
 from app.core.config import Settings
 from app.core.db import Database
 from app.identity import service as identity
@@ -21,12 +21,20 @@ from app.models import (
     Center,
     CenterKind,
     Door,
+    MemberRole,
+    Membership,
     OpeningHours,
+    Organization,
+    OrganizationStatus,
+    QuotaMetric,
+    QuotaSubject,
     Space,
     SpaceKind,
     Staff,
+    User,
 )
 from app.models import StaffRole as Role
+from app.reservations import quotas
 
 DEMO_STAFF_PASSWORD = "zhendi-demo-2026"
 DEMO_SUPER_ADMIN = "demo-admin"
@@ -59,6 +67,7 @@ class DemoSpace:
     opening: list[tuple[int, int, int]] = field(default_factory=lambda: hours("09:00", "21:00"))
     requires_approval: bool = False
     requires_real_name: bool = False
+    requires_organization: bool = False
     facilities: list[str] = field(default_factory=list)
     description: str = ""
     door: str | None = None
@@ -96,6 +105,7 @@ CENTERS = [
                 name="苏河会议室",
                 kind=SpaceKind.meeting_room,
                 capacity=16,
+                requires_organization=True,
                 facilities=MEETING_FACILITIES,
                 description="可举办企业会议、路演、沙龙，约 16 人。",
             ),
@@ -307,6 +317,45 @@ CENTERS = [
 
 
 @dataclass
+class DemoOrganization:
+    name: str
+    uscc: str
+    contact_name: str
+    contact_phone: str
+    owner_openid: str
+    member_openids: list[str]
+
+
+# Companies near the Changfengwan center that borrow its rooms (verified).
+ORGANIZATIONS = [
+    DemoOrganization(
+        name="上海苏河湾数字科技有限公司",
+        uscc="91310107MA1GB7KQ2B",
+        contact_name="孙经理",
+        contact_phone="13800138000",
+        owner_openid="dev-demo-resident",
+        member_openids=["dev-demo-colleague"],
+    ),
+    DemoOrganization(
+        name="上海长风路演文化传播有限公司",
+        uscc="91310107MA1H3NWX87",
+        contact_name="李女士",
+        contact_phone="021-52561234",
+        owner_openid="dev-demo-roadshow",
+        member_openids=[],
+    ),
+]
+# Fair use at Changfengwan, over both its rooms: one company must not take
+# every Friday afternoon.
+CHANGFENGWAN_QUOTAS = [
+    (QuotaSubject.organization, QuotaMetric.bookings_per_week, 5),
+    (QuotaSubject.organization, QuotaMetric.hours_per_week, 12),
+    (QuotaSubject.organization, QuotaMetric.future_bookings, 4),
+    (QuotaSubject.user, QuotaMetric.bookings_per_week, 2),
+]
+
+
+@dataclass
 class SeedReport:
     centers_created: int = 0
     spaces_created: int = 0
@@ -339,6 +388,7 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
             changfengwan_id = center.id
         for space in demo.spaces:
             report.spaces_created += await _seed_space(session, center.id, space)
+    await _seed_organizations(session, changfengwan_id)
     for username, role, center_ids in (
         (DEMO_SUPER_ADMIN, Role.super_admin, []),
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),
@@ -353,6 +403,42 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
             )
             report.staff_created.append(username)
     return report
+
+
+async def _seed_organizations(session: AsyncSession, center_id: int) -> None:
+    for demo in ORGANIZATIONS:
+        if await session.scalar(select(Organization.id).where(Organization.uscc == demo.uscc)):
+            continue
+        organization = Organization(
+            name=demo.name,
+            uscc=demo.uscc,
+            contact_name=demo.contact_name,
+            contact_phone=demo.contact_phone,
+            center_id=center_id,
+            status=OrganizationStatus.verified,
+            decided_at=utcnow(),
+        )
+        session.add(organization)
+        await session.flush()
+        openids = [(demo.owner_openid, MemberRole.owner)]
+        openids += [(openid, MemberRole.member) for openid in demo.member_openids]
+        for openid, role in openids:
+            user = await session.scalar(select(User).where(User.openid == openid))
+            if user is None:
+                user = User(openid=openid)
+                session.add(user)
+                await session.flush()
+            session.add(
+                Membership(
+                    organization_id=organization.id,
+                    user_id=user.id,
+                    role=role,
+                    joined_at=utcnow(),
+                )
+            )
+    if not await quotas.rules_of(session, center_id=center_id):
+        await quotas.replace_rules(session, center_id=center_id, rules=CHANGFENGWAN_QUOTAS)
+    await session.flush()
 
 
 async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) -> int:
@@ -374,6 +460,7 @@ async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) ->
         open_24h=demo.open_24h,
         requires_approval=demo.requires_approval,
         requires_real_name=demo.requires_real_name,
+        requires_organization=demo.requires_organization,
         facilities=list(demo.facilities),
         description=demo.description,
         opening_hours=[

@@ -22,6 +22,7 @@ from app.identity.real_name import build_verifier
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.ops import router as ops
+from app.organizations.router import router as organizations_router
 from app.reservations.router import router as reservations_router
 from app.spaces.router import router as spaces_router
 
@@ -63,6 +64,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         spaces_router,
         reservations_router,
         access_router,
+        organizations_router,
         admin_router,
     ):
         app.include_router(router)

@@ -218,3 +218,47 @@ async def door(api: Api, space_id: int, headers: Headers | None = None) -> tuple
     assert response.status_code == 201, response.text
     body = response.json()
     return body["id"], {"Authorization": f"Device {body['device_key']}"}
+
+
+def uscc(sequence: int) -> str:
+    """A valid unified social credit code for tests (a company registered in Putuo)."""
+    from app.organizations.uscc import check_character as uscc_check
+
+    body = f"91310107MA{sequence:07d}"
+    return body + uscc_check(body)
+
+
+async def organization(
+    api: Api, owner: Headers, *, verified: bool = True, **overrides: Any
+) -> Json:
+    body = {
+        "name": f"测试科技有限公司{next(_sequence)}",
+        "uscc": uscc(next(_sequence)),
+        "contact_name": "孙经理",
+        "contact_phone": "13800138000",
+        **overrides,
+    }
+    response = await api.client.post("/api/v1/organizations", json=body, headers=owner)
+    assert response.status_code == 201, response.text
+    result: Json = response.json()
+    if verified:
+        verify = await api.client.post(
+            f"/api/v1/admin/organizations/{result['id']}/verify", headers=await api.staff()
+        )
+        assert verify.status_code == 200, verify.text
+        result = verify.json()
+    return result
+
+
+async def member_of(api: Api, owner: Headers, organization_id: int) -> Headers:
+    """A new resident who joined ``organization_id`` through an invitation."""
+    invitation = await api.client.post(
+        f"/api/v1/organizations/{organization_id}/invitations", headers=owner
+    )
+    assert invitation.status_code == 201, invitation.text
+    colleague = await api.resident()
+    joined = await api.client.post(
+        "/api/v1/organizations/join", json={"code": invitation.json()["code"]}, headers=colleague
+    )
+    assert joined.status_code == 200, joined.text
+    return colleague

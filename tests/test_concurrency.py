@@ -20,7 +20,15 @@ from app.core.db import Database
 from app.models import HOLDING_STATUSES
 from app.reservations import service
 from app.spaces.calendar import Interval, peak_load
-from tests.factories import Api, Headers, days_ahead, slot, verified_resident
+from tests.factories import (
+    Api,
+    Headers,
+    days_ahead,
+    member_of,
+    organization,
+    slot,
+    verified_resident,
+)
 
 RACERS = 50
 TRIALS = 5
@@ -325,3 +333,33 @@ async def test_negative_control_overfills_seats_without_the_guard(
     record_property("control", dict(outcome))
     assert outcome["201"] > SEATS, outcome
     assert await seats_over_capacity(api.database) > 0
+
+
+# --- organizations: quotas ------------------------------------------------------------
+
+
+@pytest.mark.slow
+async def test_twenty_colleagues_racing_stay_within_the_weekly_quota(
+    api: Api, record_property: Callable[[str, object], None]
+) -> None:
+    """Distinct slots in two rooms of one center, a center-wide quota of 5 a week:
+    the organization's row lock, not the space lock, is what keeps this at 5."""
+    admin = await api.staff()
+    owner = await api.resident()
+    org = (await organization(api, owner))["id"]
+    colleagues = [await member_of(api, owner, org) for _ in range(20)]
+    for trial in range(TRIALS):
+        center = await api.center(admin)
+        rooms = [(await api.space(center["id"], admin))["id"] for _ in range(2)]
+        rules = [{"subject": "organization", "metric": "bookings_per_week", "max_value": 5}]
+        await api.client.put(
+            f"/api/v1/admin/centers/{center['id']}/quotas", json=rules, headers=admin
+        )
+        attempts = []
+        for index, colleague in enumerate(colleagues):
+            hour = 9 + index // 2
+            body = one_slot(rooms[index % 2], DAY, f"{hour:02d}:00", f"{hour:02d}:30")
+            attempts.append((colleague, {**body, "organization_id": org}))
+        outcome = tally(await race(api, attempts))
+        record_property(f"trial {trial}", dict(outcome))
+        assert outcome == Counter({"201": 5, "409 quota_exceeded": 15}), outcome

@@ -42,6 +42,7 @@ from app.models import (
     Space,
     User,
 )
+from app.reservations.schemas import reservation_out_loads
 from app.spaces.service import SPACE, get_space_in_scope
 
 DOOR = Text("门禁", "door")
@@ -318,7 +319,7 @@ async def reissue(
     locked = await session.scalar(
         select(Reservation)
         .where(Reservation.id == reservation_id)
-        .options(selectinload(Reservation.space))
+        .options(*reservation_out_loads())
         .with_for_update(of=Reservation)
         .execution_options(populate_existing=True)
     )

@@ -4,6 +4,16 @@ from app.models.access import AccessCode, AttemptOutcome, Door, DoorAttempt
 from app.models.base import Base
 from app.models.center import Center, CenterKind
 from app.models.identity import Staff, StaffRole, User, staff_centers
+from app.models.organization import (
+    Invitation,
+    MemberRole,
+    Membership,
+    Organization,
+    OrganizationStatus,
+    QuotaMetric,
+    QuotaRule,
+    QuotaSubject,
+)
 from app.models.reservation import (
     HOLDING_STATUSES,
     ActorKind,
@@ -28,7 +38,15 @@ __all__ = [
     "Door",
     "DoorAttempt",
     "IdempotencyKey",
+    "Invitation",
+    "MemberRole",
+    "Membership",
     "OpeningHours",
+    "Organization",
+    "OrganizationStatus",
+    "QuotaMetric",
+    "QuotaRule",
+    "QuotaSubject",
     "Reservation",
     "ReservationStatus",
     "Space",

@@ -17,6 +17,7 @@ from sqlalchemy.dialects.postgresql import ExcludeConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from app.models.base import Base, Timestamped, enum_column
+from app.models.organization import Organization
 from app.models.space import Space
 
 
@@ -73,7 +74,9 @@ class Reservation(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="RESTRICT"))
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
-    organization_id: Mapped[int | None]
+    organization_id: Mapped[int | None] = mapped_column(
+        ForeignKey("organizations.id", ondelete="RESTRICT"), index=True
+    )
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     exclusive: Mapped[bool]
@@ -85,6 +88,7 @@ class Reservation(Timestamped, Base):
     status_reason: Mapped[str | None] = mapped_column(String(200))
 
     space: Mapped[Space] = relationship(lazy="raise")
+    organization: Mapped[Organization | None] = relationship(lazy="raise")
 
 
 class IdempotencyKey(Base):

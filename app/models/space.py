@@ -72,6 +72,7 @@ class Space(Timestamped, Base):
     open_24h: Mapped[bool] = mapped_column(default=False)
     requires_approval: Mapped[bool] = mapped_column(default=False)
     requires_real_name: Mapped[bool] = mapped_column(default=False)
+    requires_organization: Mapped[bool] = mapped_column(default=False, server_default="0")
     facilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     is_active: Mapped[bool] = mapped_column(default=True)

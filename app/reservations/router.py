@@ -68,6 +68,7 @@ async def list_reservations(
     actor: CurrentActor,
     session: SessionDep,
     space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    organization_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: ReservationStatus | None = None,
     starts_from: Annotated[Instant | None, Query(alias="from")] = None,
     starts_before: Annotated[Instant | None, Query(alias="to")] = None,
@@ -76,7 +77,11 @@ async def list_reservations(
 ) -> Page[ReservationOut]:
     """Yours as a resident; those of your centers as staff. `from`/`to` select by overlap."""
     filters = service.ReservationFilter(
-        space_id=space_id, status=status, starts_from=starts_from, starts_before=starts_before
+        space_id=space_id,
+        organization_id=organization_id,
+        status=status,
+        starts_from=starts_from,
+        starts_before=starts_before,
     )
     rows, total = await service.list_reservations(
         session, actor, filters, limit=limit, offset=offset

@@ -1,6 +1,8 @@
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.core.schemas import IdField, Instant, LocalInstant, Printable
 from app.models import ActorKind, AuditEvent, Reservation, ReservationStatus
@@ -36,6 +38,11 @@ class RejectRequest(BaseModel):
     reason: Reason
 
 
+def reservation_out_loads() -> tuple[_AbstractLoad, ...]:
+    """The relationships ``ReservationOut.of`` reads: load them with the reservation."""
+    return (selectinload(Reservation.space), selectinload(Reservation.organization))
+
+
 class ReservationOut(BaseModel):
     id: int
     space_id: int
@@ -43,6 +50,7 @@ class ReservationOut(BaseModel):
     center_id: int
     user_id: int
     organization_id: int | None
+    organization_name: str | None
     start: LocalInstant
     end: LocalInstant
     status: ReservationStatus
@@ -61,6 +69,7 @@ class ReservationOut(BaseModel):
             center_id=reservation.space.center_id,
             user_id=reservation.user_id,
             organization_id=reservation.organization_id,
+            organization_name=reservation.organization.name if reservation.organization else None,
             start=reservation.starts_at,
             end=reservation.ends_at,
             status=reservation.status,

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
@@ -39,18 +39,23 @@ from app.models import (
     BookingMode,
     Center,
     Closure,
+    MemberRole,
+    Membership,
+    Organization,
+    OrganizationStatus,
     Reservation,
     ReservationStatus,
     Space,
     User,
 )
-from app.reservations.schemas import ReservationCreate
+from app.organizations.service import role_of
+from app.reservations import quotas
+from app.reservations.schemas import ReservationCreate, reservation_out_loads
 from app.spaces import calendar
 from app.spaces.calendar import Interval
 from app.spaces.service import SPACE, weekly_windows
 
 RESERVATION = Text("预约", "reservation")
-ORGANIZATION = Text("组织", "organization")
 ENTITY = "reservation"
 EXCLUSION_VIOLATION = "23P01"
 
@@ -125,6 +130,22 @@ class RealNameRequired(AppError):
     code = "real_name_required"
     title = Text("需要实名认证", "Real-name verification required")
     detail = Text("预约该空间须先完成实名认证", "Verify your real name to book this space")
+
+
+class OrganizationRequired(AppError):
+    status = 403
+    code = "organization_required"
+    title = Text("需以认证企业身份预约", "A verified organization is required")
+    detail = Text(
+        "该空间只接受已认证组织的预约，请以所属组织的名义预约",
+        "This space takes bookings on a verified organization's account only",
+    )
+
+
+class NotOrganizationMember(Forbidden):
+    code = "not_a_member"
+    title = Text("不是该组织成员", "Not a member")
+    detail = Text("只有组织成员可以代表组织预约", "Only members may book for an organization")
 
 
 class SlotTaken(AppError):
@@ -208,13 +229,13 @@ async def create_reservation(
     session: AsyncSession, codes: CodeBook, user: User, request: ReservationCreate
 ) -> Reservation:
     now = utcnow()
-    if request.organization_id is not None:
-        raise NotFound(ORGANIZATION)  # organizations are not open for booking yet
     wanted = Interval(request.start.astimezone(UTC), request.end.astimezone(UTC))
     space = await _load_space(session, request.space_id, lock=GUARD.lock_space)
     check_booking_rules(space, wanted, request.attendees, now)
     if space.requires_real_name and not user.real_name_verified:
         raise RealNameRequired()
+    organization = await _booking_organization(session, space, user, request.organization_id)
+    await quotas.enforce(session, space, user, request.organization_id, wanted, now)
     await _refuse_closures(session, space.id, wanted)
     holders = await _holders(session, space.id, wanted)
     _refuse_conflicts(space, user, wanted, request.attendees, holders)
@@ -224,7 +245,7 @@ async def create_reservation(
     reservation = Reservation(
         space_id=space.id,
         user_id=user.id,
-        organization_id=None,
+        organization_id=request.organization_id,
         starts_at=wanted.start,
         ends_at=wanted.end,
         exclusive=space.booking_mode is BookingMode.exclusive and GUARD.exclusion_constraint,
@@ -233,6 +254,7 @@ async def create_reservation(
         attendees=request.attendees,
     )
     reservation.space = space
+    reservation.organization = organization
     session.add(reservation)
     await _flush_booking(session, wanted)
     audit.record(
@@ -247,6 +269,23 @@ async def create_reservation(
     if status is Status.confirmed:
         await codes.issue(session, reservation)
     return reservation
+
+
+async def _booking_organization(
+    session: AsyncSession, space: Space, user: User, organization_id: int | None
+) -> Organization | None:
+    """The organization a booking is made for: only its members may book for it, and
+    a space that requires an organization takes only verified ones."""
+    if organization_id is None:
+        if space.requires_organization:
+            raise OrganizationRequired()
+        return None
+    organization = await session.get(Organization, organization_id)
+    if organization is None or await role_of(session, organization_id, user.id) is None:
+        raise NotOrganizationMember()
+    if space.requires_organization and organization.status is not OrganizationStatus.verified:
+        raise OrganizationRequired()
+    return organization
 
 
 def check_booking_rules(space: Space, wanted: Interval, attendees: int, now: datetime) -> None:
@@ -356,17 +395,23 @@ def _local_iso(instant: datetime) -> str:
 @dataclass(frozen=True)
 class ReservationFilter:
     space_id: int | None = None
+    organization_id: int | None = None
     status: ReservationStatus | None = None
     starts_from: datetime | None = None  # reservations ending after this instant
     starts_before: datetime | None = None  # reservations starting before this instant
 
 
 def _visible_to(actor: Actor) -> Select[Reservation]:
-    query = select(Reservation).options(selectinload(Reservation.space))
+    """Staff see their centers' reservations; a resident sees their own and those of
+    the organizations they belong to."""
+    query = select(Reservation).options(*reservation_out_loads())
     if isinstance(actor, StaffPrincipal):
         in_scope = select(Space.id).join(Center, Space.center_id == Center.id)
         return query.where(Reservation.space_id.in_(in_scope.where(actor.center_clause())))
-    return query.where(Reservation.user_id == actor.id)
+    my_organizations = select(Membership.organization_id).where(Membership.user_id == actor.id)
+    return query.where(
+        or_(Reservation.user_id == actor.id, Reservation.organization_id.in_(my_organizations))
+    )
 
 
 async def list_reservations(
@@ -375,6 +420,8 @@ async def list_reservations(
     query = _visible_to(actor)
     if filters.space_id is not None:
         query = query.where(Reservation.space_id == filters.space_id)
+    if filters.organization_id is not None:
+        query = query.where(Reservation.organization_id == filters.organization_id)
     if filters.status is not None:
         query = query.where(Reservation.status == filters.status)
     if filters.starts_from is not None:
@@ -416,7 +463,7 @@ async def _lock_for_change(
     locked = await session.scalar(
         select(Reservation)
         .where(Reservation.id == reservation_id)
-        .options(selectinload(Reservation.space))
+        .options(*reservation_out_loads())
         .with_for_update(of=Reservation)
         .execution_options(populate_existing=True)
     )
@@ -447,7 +494,14 @@ def _transition(
     )
 
 
-def can_cancel(reservation: Reservation, actor: Actor, now: datetime) -> AppError | None:
+def can_cancel(
+    reservation: Reservation, actor: Actor, now: datetime, *, owns_organization: bool
+) -> AppError | None:
+    if not isinstance(actor, StaffPrincipal):
+        if reservation.user_id != actor.id and not owns_organization:
+            return Forbidden(
+                Text("只有预约人或组织负责人可以取消", "Only the booker or the owner may cancel")
+            )
     if reservation.status not in (Status.pending, Status.confirmed):
         return InvalidTransition(status=reservation.status.value, action=CANCEL)
     if isinstance(actor, StaffPrincipal):
@@ -466,7 +520,12 @@ async def cancel(
     if isinstance(actor, StaffPrincipal) and not reason:
         raise ReasonRequired()
     reservation = await _lock_for_change(session, actor, reservation_id, lock_space=False)
-    if problem := can_cancel(reservation, actor, utcnow()):
+    owns_organization = (
+        not isinstance(actor, StaffPrincipal)
+        and reservation.organization_id is not None
+        and await role_of(session, reservation.organization_id, actor.id) is MemberRole.owner
+    )
+    if problem := can_cancel(reservation, actor, utcnow(), owns_organization=owns_organization):
         raise problem
     _transition(session, actor, reservation, Status.cancelled, "cancel", reason)
     await revoke_codes(session, reservation.id)

@@ -65,6 +65,7 @@ class SpaceCreate(BaseModel):
     opening_hours: OpeningHoursList = Field(default_factory=list)
     requires_approval: Flag = False
     requires_real_name: Flag = False
+    requires_organization: Flag = False
     facilities: FacilityList = Field(default_factory=list)
     description: LongText = ""
 
@@ -82,6 +83,7 @@ class SpaceUpdate(Patch):
     opening_hours: OpeningHoursList | None = None
     requires_approval: Flag | None = None
     requires_real_name: Flag | None = None
+    requires_organization: Flag | None = None
     facilities: FacilityList | None = None
     description: LongText | None = None
     is_active: Flag | None = None
@@ -104,6 +106,7 @@ class SpaceOut(BaseModel):
     opening_hours: list[OpeningWindow]
     requires_approval: bool
     requires_real_name: bool
+    requires_organization: bool
     facilities: list[str]
     description: str
     is_active: bool
@@ -135,6 +138,7 @@ class SpaceOut(BaseModel):
             ],
             requires_approval=space.requires_approval,
             requires_real_name=space.requires_real_name,
+            requires_organization=space.requires_organization,
             facilities=list(space.facilities),
             description=space.description,
             is_active=space.is_active,

@@ -339,6 +339,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         open_24h=data.open_24h,
         requires_approval=data.requires_approval,
         requires_real_name=data.requires_real_name,
+        requires_organization=data.requires_organization,
         facilities=list(data.facilities),
         description=data.description,
         opening_hours=[_opening_row(window) for window in windows],

@@ -1,0 +1,189 @@
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Query, Response, status
+
+from app.core.db import SessionDep
+from app.core.routing import api_router
+from app.core.schemas import Limit, Offset, Page, ResourceId
+from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
+from app.models import MemberRole, Organization, OrganizationStatus
+from app.organizations import service
+from app.organizations.schemas import (
+    InvitationOut,
+    JoinRequest,
+    MemberOut,
+    OrganizationCreate,
+    OrganizationOut,
+    QuotaUsageOut,
+    RejectRequest,
+    TransferRequest,
+)
+from app.reservations import quotas
+
+router = api_router(tags=["organizations"])
+
+
+def present(seen: service.OrganizationView) -> OrganizationOut:
+    organization = seen.organization
+    phone = organization.contact_phone
+    return OrganizationOut(
+        id=organization.id,
+        name=organization.name,
+        uscc=organization.uscc,
+        contact_name=organization.contact_name,
+        contact_phone=phone if seen.privileged else service.mask_phone(phone),
+        center_id=organization.center_id,
+        status=organization.status,
+        status_reason=organization.status_reason,
+        my_role=seen.role,
+        created_at=organization.created_at,
+    )
+
+
+def for_staff(organization: Organization) -> OrganizationOut:
+    return present(service.OrganizationView(organization, None, privileged=True))
+
+
+@router.post("/organizations", response_model=OrganizationOut, status_code=status.HTTP_201_CREATED)
+async def register(
+    body: OrganizationCreate, user: CurrentUser, session: SessionDep
+) -> OrganizationOut:
+    """Register your company; you become its owner. Staff then verify it."""
+    organization = await service.register(session, user, body)
+    return present(service.OrganizationView(organization, MemberRole.owner, True))
+
+
+@router.get("/organizations/mine", response_model=list[OrganizationOut])
+async def mine(user: CurrentUser, session: SessionDep) -> list[OrganizationOut]:
+    return [
+        present(service.OrganizationView(org, role, role is MemberRole.owner))
+        for org, role in await service.mine(session, user)
+    ]
+
+
+@router.post("/organizations/join", response_model=OrganizationOut)
+async def join(body: JoinRequest, user: CurrentUser, session: SessionDep) -> OrganizationOut:
+    """Join with an invitation code (joining again is harmless)."""
+    return present(await service.join(session, user, body.code))
+
+
+@router.get("/organizations/{organization_id}", response_model=OrganizationOut)
+async def read(
+    organization_id: ResourceId, actor: CurrentActor, session: SessionDep
+) -> OrganizationOut:
+    return present(await service.view(session, actor, organization_id))
+
+
+@router.post(
+    "/organizations/{organization_id}/invitations",
+    response_model=InvitationOut,
+    status_code=status.HTTP_201_CREATED,
+)
+async def invite(
+    organization_id: ResourceId, user: CurrentUser, session: SessionDep
+) -> InvitationOut:
+    """Owner: a one-time code for a colleague, valid for 72 hours."""
+    code, invitation = await service.invite(session, user, organization_id)
+    return InvitationOut(code=code, expires_at=invitation.expires_at)
+
+
+@router.get("/organizations/{organization_id}/members", response_model=list[MemberOut])
+async def members(
+    organization_id: ResourceId, actor: CurrentActor, session: SessionDep
+) -> list[MemberOut]:
+    return [
+        MemberOut(
+            user_id=membership.user_id,
+            role=membership.role,
+            joined_at=membership.joined_at,
+            name_masked=name,
+        )
+        for membership, name in await service.members(session, actor, organization_id)
+    ]
+
+
+@router.delete(
+    "/organizations/{organization_id}/members/{user_id}",
+    status_code=status.HTTP_204_NO_CONTENT,
+)
+async def remove_member(
+    organization_id: ResourceId, user_id: ResourceId, user: CurrentUser, session: SessionDep
+) -> Response:
+    await service.remove_member(session, user, organization_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/organizations/{organization_id}/leave", status_code=status.HTTP_204_NO_CONTENT)
+async def leave(organization_id: ResourceId, user: CurrentUser, session: SessionDep) -> Response:
+    await service.leave(session, user, organization_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/organizations/{organization_id}/transfer", response_model=OrganizationOut)
+async def transfer(
+    organization_id: ResourceId, body: TransferRequest, user: CurrentUser, session: SessionDep
+) -> OrganizationOut:
+    """Owner: hand ownership to another member (you stay as a member)."""
+    return present(await service.transfer(session, user, organization_id, body.user_id))
+
+
+@router.get("/organizations/{organization_id}/quota", response_model=list[QuotaUsageOut])
+async def quota(
+    organization_id: ResourceId,
+    actor: CurrentActor,
+    session: SessionDep,
+    week_of: Annotated[
+        dt.date | None, Query(alias="date", description="Any day of the week to show")
+    ] = None,
+) -> list[QuotaUsageOut]:
+    """Every limit on the organization's bookings, with its use in this (or the given)
+    Shanghai week; `future_bookings` counts what is booked ahead now."""
+    seen = await service.view(session, actor, organization_id)
+    usages = await quotas.organization_usage(session, seen.organization.id, week_of)
+    return [
+        QuotaUsageOut(
+            scope="space" if usage.rule.space_id is not None else "center",
+            scope_id=usage.rule.space_id or usage.rule.center_id or 0,
+            scope_name=usage.scope_name,
+            metric=usage.rule.metric,
+            limit=usage.rule.max_value,
+            used=usage.used,
+        )
+        for usage in usages
+    ]
+
+
+@router.get("/admin/organizations", response_model=Page[OrganizationOut], tags=["admin"])
+async def list_for_staff(
+    staff: CurrentStaff,
+    session: SessionDep,
+    status: Annotated[OrganizationStatus | None, Query()] = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[OrganizationOut]:
+    rows, total = await service.list_for_staff(session, staff, status, limit=limit, offset=offset)
+    items = [for_staff(organization) for organization in rows]
+    return Page(items=items, total=total, limit=limit, offset=offset)
+
+
+@router.post(
+    "/admin/organizations/{organization_id}/verify", response_model=OrganizationOut, tags=["admin"]
+)
+async def verify(
+    organization_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> OrganizationOut:
+    verified = await service.decide(session, staff, organization_id, OrganizationStatus.verified)
+    return for_staff(verified)
+
+
+@router.post(
+    "/admin/organizations/{organization_id}/reject", response_model=OrganizationOut, tags=["admin"]
+)
+async def reject(
+    organization_id: ResourceId, body: RejectRequest, staff: CurrentStaff, session: SessionDep
+) -> OrganizationOut:
+    rejected = await service.decide(
+        session, staff, organization_id, OrganizationStatus.rejected, body.reason
+    )
+    return for_staff(rejected)

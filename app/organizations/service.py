@@ -1,0 +1,378 @@
+"""Organizations: registration, staff verification, members and invitations.
+
+A company is the real booker: its members book on its account, see its
+bookings, and the owner manages who belongs. Whoever is not a member (and
+not staff covering its center) cannot tell that an organization exists: 404.
+"""
+
+import hashlib
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.centers.service import CENTER
+from app.core.clock import utcnow
+from app.core.db import is_unique_violation
+from app.core.errors import AppError, Forbidden, NotFound, OutOfScope, Text
+from app.identity.principals import Actor, StaffPrincipal
+from app.models import (
+    Center,
+    Invitation,
+    MemberRole,
+    Membership,
+    Organization,
+    OrganizationStatus,
+    User,
+)
+from app.organizations import uscc
+from app.organizations.schemas import OrganizationCreate
+
+ORGANIZATION = Text("组织", "organization")
+INVITATION_LIFETIME = timedelta(hours=72)
+ENTITY = "organization"
+
+
+class InvalidUscc(AppError):
+    status = 422
+    code = "invalid_uscc"
+    title = Text("统一社会信用代码无效", "Invalid unified social credit code")
+    detail = Text(
+        "统一社会信用代码的格式、类别或校验码不正确",
+        "The code fails its format, type or check-character rules",
+    )
+
+
+class UsccTaken(AppError):
+    status = 409
+    code = "uscc_taken"
+    title = Text("该组织已注册", "Organization already registered")
+    detail = Text(
+        "该统一社会信用代码已被注册，请联系组织负责人邀请您加入",
+        "This code is registered already; ask its owner for an invitation",
+    )
+
+
+class OwnerOnly(Forbidden):
+    code = "owner_only"
+    title = Text("仅限组织负责人", "Owner only")
+    detail = Text("只有组织负责人可以进行此操作", "Only the organization's owner may do this")
+
+
+class OwnerMustTransfer(AppError):
+    status = 409
+    code = "owner_must_transfer"
+    title = Text("请先移交负责人", "Transfer ownership first")
+    detail = Text(
+        "负责人须先把负责人身份移交给其他成员", "The owner must hand over ownership first"
+    )
+
+
+class InvitationInvalid(AppError):
+    status = 404
+    code = "invitation_invalid"
+    title = Text("邀请码无效", "Invalid invitation")
+    detail = Text("邀请码不存在、已使用或已过期", "The code is unknown, used or expired")
+
+
+class NotAMember(AppError):
+    status = 422
+    code = "not_a_member"
+    title = Text("不是组织成员", "Not a member")
+    detail = Text("该用户不是本组织成员", "That user is not a member of this organization")
+
+
+class InvalidTransition(AppError):
+    status = 409
+    code = "invalid_transition"
+    title = Text("组织状态不允许该操作", "Not allowed in this state")
+    detail = Text("组织当前为 {status}", "The organization is {status}")
+
+
+@dataclass(frozen=True)
+class OrganizationView:
+    organization: Organization
+    role: MemberRole | None
+    privileged: bool  # owner or staff: sees the full contact phone
+
+
+def mask_phone(phone: str) -> str:
+    """``138****5678``: the first three and the last four digits."""
+    digits = phone.replace("-", "")
+    return f"{digits[:3]}{'*' * (len(digits) - 7)}{digits[-4:]}"
+
+
+async def role_of(session: AsyncSession, organization_id: int, user_id: int) -> MemberRole | None:
+    role = await session.scalar(
+        select(Membership.role).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
+    return role
+
+
+async def register(session: AsyncSession, user: User, data: OrganizationCreate) -> Organization:
+    try:
+        code = uscc.validate(data.uscc)
+    except uscc.InvalidUscc:
+        raise InvalidUscc() from None
+    if data.center_id is not None and await session.get(Center, data.center_id) is None:
+        raise NotFound(CENTER)
+    if await session.scalar(select(Organization.id).where(Organization.uscc == code)):
+        raise UsccTaken()
+    organization = Organization(
+        name=data.name,
+        uscc=code,
+        contact_name=data.contact_name,
+        contact_phone=data.contact_phone,
+        center_id=data.center_id,
+        status=OrganizationStatus.pending,
+    )
+    session.add(organization)
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):  # registered a moment ago by someone else
+            raise UsccTaken() from None
+        raise
+    session.add(
+        Membership(
+            organization_id=organization.id,
+            user_id=user.id,
+            role=MemberRole.owner,
+            joined_at=utcnow(),
+        )
+    )
+    audit.record(
+        session,
+        user,
+        entity=ENTITY,
+        entity_id=organization.id,
+        action="register",
+        from_status=None,
+        to_status=organization.status.value,
+    )
+    await session.flush()
+    return organization
+
+
+async def mine(session: AsyncSession, user: User) -> Sequence[tuple[Organization, MemberRole]]:
+    rows = await session.execute(
+        select(Organization, Membership.role)
+        .join(Membership, Membership.organization_id == Organization.id)
+        .where(Membership.user_id == user.id)
+        .order_by(Organization.id)
+    )
+    return [(organization, role) for organization, role in rows]
+
+
+async def view(
+    session: AsyncSession, actor: Actor, organization_id: int, *, for_update: bool = False
+) -> OrganizationView:
+    """The organization as ``actor`` may see it: a member, or staff covering its center."""
+    query = select(Organization).where(Organization.id == organization_id)
+    if for_update:
+        query = query.with_for_update()
+    organization = await session.scalar(query)
+    if organization is None:
+        raise NotFound(ORGANIZATION)
+    if isinstance(actor, StaffPrincipal):
+        if not await _staff_covers(session, actor, organization):
+            raise NotFound(ORGANIZATION)
+        return OrganizationView(organization, None, privileged=True)
+    role = await role_of(session, organization.id, actor.id)
+    if role is None:
+        raise NotFound(ORGANIZATION)
+    return OrganizationView(organization, role, privileged=role is MemberRole.owner)
+
+
+async def _staff_covers(
+    session: AsyncSession, staff: StaffPrincipal, organization: Organization
+) -> bool:
+    if staff.is_super_admin:
+        return True
+    if organization.center_id is None:
+        return False
+    center = await session.get(Center, organization.center_id)
+    return center is not None and staff.covers_center(center)
+
+
+async def _as_owner(session: AsyncSession, user: User, organization_id: int) -> Organization:
+    seen = await view(session, user, organization_id, for_update=True)
+    if seen.role is not MemberRole.owner:
+        raise OwnerOnly()
+    return seen.organization
+
+
+# --- members -----------------------------------------------------------------------
+
+
+def _code_hash(code: str) -> str:
+    return hashlib.sha256(code.encode()).hexdigest()
+
+
+async def invite(session: AsyncSession, user: User, organization_id: int) -> tuple[str, Invitation]:
+    organization = await _as_owner(session, user, organization_id)
+    code = secrets.token_urlsafe(12)  # 96 random bits: not worth guessing
+    now = utcnow()
+    invitation = Invitation(
+        organization_id=organization.id,
+        code_hash=_code_hash(code),
+        created_by_user_id=user.id,
+        created_at=now,
+        expires_at=now + INVITATION_LIFETIME,
+    )
+    session.add(invitation)
+    await session.flush()
+    return code, invitation
+
+
+async def join(session: AsyncSession, user: User, code: str) -> OrganizationView:
+    """Join with a one-time code. Joining an organization you are in already is a no-op."""
+    invitation = await session.scalar(
+        select(Invitation).where(Invitation.code_hash == _code_hash(code)).with_for_update()
+    )
+    if invitation is None:
+        raise InvitationInvalid()
+    if await role_of(session, invitation.organization_id, user.id) is None:
+        now = utcnow()
+        used = await session.execute(
+            update(Invitation)
+            .where(
+                Invitation.id == invitation.id,
+                Invitation.used_at.is_(None),
+                Invitation.expires_at > now,
+            )
+            .values(used_at=now, used_by_user_id=user.id)
+        )
+        if not used.rowcount:  # type: ignore[attr-defined]
+            raise InvitationInvalid()
+        session.add(
+            Membership(
+                organization_id=invitation.organization_id,
+                user_id=user.id,
+                role=MemberRole.member,
+                joined_at=now,
+            )
+        )
+        await session.flush()
+    return await view(session, user, invitation.organization_id)
+
+
+async def members(
+    session: AsyncSession, actor: Actor, organization_id: int
+) -> Sequence[tuple[Membership, str | None]]:
+    seen = await view(session, actor, organization_id)
+    if not seen.privileged:
+        raise OwnerOnly()
+    rows = await session.execute(
+        select(Membership, User.name_masked)
+        .join(User, User.id == Membership.user_id)
+        .where(Membership.organization_id == organization_id)
+        .order_by(Membership.joined_at, Membership.user_id)
+    )
+    return [(membership, name) for membership, name in rows]
+
+
+async def remove_member(
+    session: AsyncSession, user: User, organization_id: int, member_id: int
+) -> None:
+    await _as_owner(session, user, organization_id)
+    if member_id == user.id:
+        raise OwnerMustTransfer()
+    membership = await session.get(Membership, (organization_id, member_id))
+    if membership is None:
+        raise NotAMember()
+    await session.delete(membership)
+    await session.flush()
+
+
+async def leave(session: AsyncSession, user: User, organization_id: int) -> None:
+    seen = await view(session, user, organization_id, for_update=True)
+    if seen.role is MemberRole.owner:
+        raise OwnerMustTransfer()
+    membership = await session.get(Membership, (organization_id, user.id))
+    assert membership is not None
+    await session.delete(membership)
+    await session.flush()
+
+
+async def transfer(
+    session: AsyncSession, user: User, organization_id: int, new_owner_id: int
+) -> OrganizationView:
+    await _as_owner(session, user, organization_id)
+    if new_owner_id == user.id:
+        return await view(session, user, organization_id)
+    successor = await session.get(Membership, (organization_id, new_owner_id))
+    if successor is None:
+        raise NotAMember()
+    current = await session.get(Membership, (organization_id, user.id))
+    assert current is not None
+    current.role = MemberRole.member
+    await session.flush()  # demote first: one owner at a time (a unique index says so)
+    successor.role = MemberRole.owner
+    await session.flush()
+    return await view(session, user, organization_id)
+
+
+# --- staff -------------------------------------------------------------------------
+
+
+async def list_for_staff(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    status: OrganizationStatus | None,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[Sequence[Organization], int]:
+    query = select(Organization)
+    if not staff.is_super_admin:
+        covered = select(Center.id).where(staff.center_clause())
+        query = query.where(Organization.center_id.in_(covered))
+    if status is not None:
+        query = query.where(Organization.status == status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = await session.scalars(query.order_by(Organization.id).limit(limit).offset(offset))
+    return rows.all(), int(total or 0)
+
+
+async def decide(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    organization_id: int,
+    to: OrganizationStatus,
+    reason: str | None = None,
+) -> Organization:
+    """Verify or reject (lock, re-check, change)."""
+    organization = await session.scalar(
+        select(Organization).where(Organization.id == organization_id).with_for_update()
+    )
+    if organization is None:
+        raise NotFound(ORGANIZATION)
+    if not await _staff_covers(session, staff, organization):
+        raise OutOfScope(what=ORGANIZATION)
+    if organization.status is to:
+        raise InvalidTransition(status=organization.status.value)
+    before = organization.status
+    organization.status = to
+    organization.status_reason = reason
+    organization.decided_by_staff_id = staff.id
+    organization.decided_at = utcnow()
+    audit.record(
+        session,
+        staff,
+        entity=ENTITY,
+        entity_id=organization.id,
+        action="verify" if to is OrganizationStatus.verified else "reject",
+        from_status=before.value,
+        to_status=to.value,
+        reason=reason,
+    )
+    await session.flush()
+    return organization
