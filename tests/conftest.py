@@ -15,6 +15,7 @@ import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import httpx
@@ -227,9 +228,28 @@ def client(api: Api) -> httpx.AsyncClient:
     return api.client
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+def _fuzz_counts() -> dict[str, int]:
     fuzzing = sys.modules.get("tests.test_schemathesis")
-    counts = getattr(fuzzing, "cases_run", None)
+    return dict(getattr(fuzzing, "cases_run", {}))
+
+
+_WORKER_FUZZ_COUNTS: dict[str, int] = {}
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker hands its counts to the controller
+        workeroutput["fuzz_counts"] = _fuzz_counts()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    for engine, count in getattr(node, "workeroutput", {}).get("fuzz_counts", {}).items():
+        _WORKER_FUZZ_COUNTS[engine] = _WORKER_FUZZ_COUNTS.get(engine, 0) + count
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    counts = _fuzz_counts() or _WORKER_FUZZ_COUNTS
     if counts:
         per_engine = ", ".join(f"{engine} {count}" for engine, count in sorted(counts.items()))
         terminalreporter.write_line(f"schemathesis cases run: {per_engine}")
