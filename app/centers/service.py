@@ -5,11 +5,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Select, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.centers.schemas import CenterCreate, CenterUpdate
-from app.core.db import is_unique_violation
+from app.core.db import flush_unique
 from app.core.errors import AlreadyExists, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
 from app.models import Center, CenterKind, Space
@@ -129,7 +128,7 @@ async def create_center(session: AsyncSession, staff: StaffPrincipal, data: Cent
         raise OutOfScope(what=DISTRICT)
     center = Center(**data.model_dump())
     session.add(center)
-    await _flush_unique(session)
+    await flush_unique(session, AlreadyExists(what=CENTER))
     return center
 
 
@@ -143,14 +142,5 @@ async def update_center(
         raise OutOfScope(what=DISTRICT)
     for field, value in changes.items():
         setattr(center, field, value)
-    await _flush_unique(session)
+    await flush_unique(session, AlreadyExists(what=CENTER))
     return center
-
-
-async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise AlreadyExists(what=CENTER) from None
-        raise

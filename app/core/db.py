@@ -109,6 +109,17 @@ def sqlstate(exc: DBAPIError) -> str | None:
     return None
 
 
+async def flush_unique(session: AsyncSession, conflict: Exception) -> None:
+    """Flush; a unique-constraint violation (a duplicate that raced past the
+    service's own check) becomes ``conflict``. Other integrity errors are bugs."""
+    try:
+        await session.flush()
+    except IntegrityError as exc:
+        if is_unique_violation(exc):
+            raise conflict from None
+        raise
+
+
 def is_unique_violation(exc: IntegrityError) -> bool:
     if sqlstate(exc) == "23505":
         return True

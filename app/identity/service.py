@@ -6,14 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import insert, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import tokens
 from app.core.clock import local_today, utcnow
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
-from app.core.db import is_unique_violation
+from app.core.db import flush_unique
 from app.core.errors import (
     AlreadyExists,
     AppError,
@@ -260,10 +259,5 @@ async def verify_real_name(
     user.real_name_verified = True
     user.real_name_provider = verifier.name
     user.real_name_verified_at = utcnow()
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if is_unique_violation(exc):  # another account took the number a moment ago
-            raise IdNumberTaken() from None
-        raise
+    await flush_unique(session, IdNumberTaken())  # another account took it a moment ago
     return user

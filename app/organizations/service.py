@@ -12,13 +12,12 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.centers.service import CENTER
 from app.core.clock import utcnow
-from app.core.db import is_unique_violation
+from app.core.db import flush_unique
 from app.core.errors import AppError, Forbidden, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
@@ -134,12 +133,7 @@ async def register(session: AsyncSession, user: User, data: OrganizationCreate) 
         status=OrganizationStatus.pending,
     )
     session.add(organization)
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if is_unique_violation(exc):  # registered a moment ago by someone else
-            raise UsccTaken() from None
-        raise
+    await flush_unique(session, UsccTaken())  # registered a moment ago by someone else
     session.add(
         Membership(
             organization_id=organization.id,

@@ -5,13 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.centers.service import get_center_in_scope
 from app.core.clock import local_day_bounds, local_today, parse_wall_clock, utcnow
-from app.core.db import is_unique_violation
+from app.core.db import flush_unique
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
 from app.models import (
@@ -347,7 +346,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
     )
     space.center = center
     session.add(space)
-    await _flush_unique(session)
+    await flush_unique(session, AlreadyExists(what=SPACE))
     return space
 
 
@@ -371,7 +370,7 @@ async def update_space(
         )
         if new_hours is not None:
             space.opening_hours = [_opening_row(window) for window in windows]
-    await _flush_unique(session)
+    await flush_unique(session, AlreadyExists(what=SPACE))
     return space
 
 
@@ -448,15 +447,6 @@ def _opening_row(window: WeeklyWindow) -> OpeningHours:
         opens_minute=window.opens_minute,
         closes_minute=window.closes_minute,
     )
-
-
-async def _flush_unique(session: AsyncSession) -> None:
-    try:
-        await session.flush()
-    except IntegrityError as exc:
-        if is_unique_violation(exc):
-            raise AlreadyExists(what=SPACE) from None
-        raise
 
 
 # --- closures ---------------------------------------------------------------
