@@ -1,0 +1,633 @@
+"""Run every bench scenario against real server processes and print a table.
+
+    python -m bench.run                 # the full bench; writes bench/RESULTS.md
+    python -m bench.run --smoke         # seconds: proves the harness still works
+
+See bench/README.md for the scenarios, the floor and the targets.
+"""
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import httpx
+
+from app.core import tokens
+from app.core.clock import SHANGHAI, local_midnight, local_today
+from bench import seed
+from bench.loadgen import Measurement, Request, burst, run_load
+
+ROOT = Path(__file__).resolve().parent.parent
+WORK = ROOT / "bench" / ".work"
+DOOR_KEY = "bench-door-key"
+PY_SPY = Path(sys.executable).with_name("py-spy")
+
+
+@dataclass(frozen=True)
+class Options:
+    seconds: float
+    repeats: int
+    connections: int
+    reservations: int
+    scale_levels: tuple[int, ...]
+    surge: int
+    memory_bookings: int
+    sqlite: bool
+    profile: bool
+    loadgen: str
+    write: Path | None
+
+
+FULL = Options(
+    seconds=10,
+    repeats=3,
+    connections=64,
+    reservations=100_000,
+    scale_levels=(10_000, 100_000, 1_000_000),
+    surge=1000,
+    memory_bookings=100_000,
+    sqlite=True,
+    profile=True,
+    loadgen="auto",
+    write=ROOT / "bench" / "RESULTS.md",
+)
+SMOKE = Options(
+    seconds=1,
+    repeats=1,
+    connections=8,
+    reservations=2_000,
+    scale_levels=(1_000, 2_000),
+    surge=30,
+    memory_bookings=0,
+    sqlite=True,
+    profile=False,
+    loadgen="auto",
+    write=None,
+)
+
+
+@dataclass
+class Row:
+    scenario: str
+    engine: str
+    measurement: Measurement | None = None
+    floor: float | None = None  # floor req/s measured in the same run
+    note: str = ""
+    target: str = ""
+    met: bool | None = None
+
+    @property
+    def ratio(self) -> float | None:
+        if self.measurement is None or not self.floor:
+            return None
+        return self.measurement.rps / self.floor
+
+
+@dataclass
+class Report:
+    rows: list[Row] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+
+# --- servers ---------------------------------------------------------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    base_url: str
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+
+@contextmanager
+def server(app: str, env: dict[str, str], ready_path: str, *, factory: bool) -> Iterator[Server]:
+    port = _free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port),
+        "--workers", "1", "--no-access-log", "--log-level", "warning",
+        "--loop", "uvloop", "--http", "httptools",
+    ]  # fmt: skip
+    if factory:
+        command.append("--factory")
+    log = open(WORK / f"server-{port}.log", "wb")  # noqa: SIM115 - closed below
+    process = subprocess.Popen(command, env={**os.environ, **env}, stdout=log, stderr=log, cwd=ROOT)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                if httpx.get(base + ready_path, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{app} did not start; see {log.name}")
+            time.sleep(0.2)
+        yield Server(process, base)
+    finally:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def app_env(database_url: str) -> dict[str, str]:
+    settings = seed.bench_settings(database_url)
+    return {
+        "ZHENDI_DATABASE_URL": database_url,
+        "ZHENDI_JWT_SECRET": settings.jwt_key,
+        "ZHENDI_PII_KEY": settings.pii_key_bytes.hex(),
+        "ZHENDI_ENV": "development",
+        "ZHENDI_DEV_LOGIN": "false",
+        "ZHENDI_DOOR_CODE_LEEWAY_MINUTES": "60",
+        "ZHENDI_LOG_LEVEL": "INFO",
+    }
+
+
+def peak_rss_mb(pid: int) -> tuple[float, float]:
+    status = Path(f"/proc/{pid}/status").read_text()
+    values = {
+        line.split(":")[0]: int(line.split()[1]) / 1024
+        for line in status.splitlines()
+        if line.startswith(("VmHWM", "VmRSS"))
+    }
+    return values["VmHWM"], values["VmRSS"]
+
+
+# --- requests ----------------------------------------------------------------------
+
+
+def user_token(database_url: str, user_id: int) -> str:
+    settings = seed.bench_settings(database_url)
+    return tokens.issue(settings, tokens.Audience.user, user_id).access_token
+
+
+def availability_requests(seeded: seed.Seeded) -> list[Request]:
+    day = seeded.busy_day.isoformat()
+    return [
+        Request("GET", f"/api/v1/spaces/{space}/availability?date={day}")
+        for space in seeded.availability_space_ids
+    ]
+
+
+def floor_read_requests(seeded: seed.Seeded) -> list[Request]:
+    day = seeded.busy_day.isoformat()
+    return [
+        Request("GET", f"/floor/spaces/{space}/reservations?date={day}")
+        for space in seeded.availability_space_ids
+    ]
+
+
+def booking_bodies(space_ids: Sequence[int], first_day: date, days: int) -> Iterator[str]:
+    """Distinct half-hour slots: every body books a different (space, slot)."""
+    for offset in range(days):
+        midnight = local_midnight(first_day + timedelta(days=offset)).astimezone(SHANGHAI)
+        for slot in range(48):
+            start = midnight + timedelta(minutes=30 * slot)
+            end = start + timedelta(minutes=30)
+            for space in space_ids:
+                yield json.dumps(
+                    {"space_id": space, "start": start.isoformat(), "end": end.isoformat()}
+                )
+
+
+class Slots:
+    """Hands out distinct booking bodies across scenarios and repeats."""
+
+    def __init__(self, space_ids: Sequence[int]) -> None:
+        self._bodies = booking_bodies(space_ids, local_today() + timedelta(days=1), 360)
+
+    def take(self, count: int) -> list[str]:
+        return [next(self._bodies) for _ in range(count)]
+
+
+def median_of(runs: Sequence[Measurement]) -> Measurement:
+    middle = sorted(runs, key=lambda run: run.rps)[len(runs) // 2]
+    return Measurement(
+        rps=statistics.median(run.rps for run in runs),
+        p50_ms=middle.p50_ms,
+        p99_ms=middle.p99_ms,
+        requests=sum(run.requests for run in runs),
+        non_2xx=sum(run.non_2xx for run in runs),
+        server_errors=sum(run.server_errors for run in runs),
+    )
+
+
+def measure(
+    options: Options,
+    base_url: str,
+    make_requests: Callable[[int], list[Request]],
+    authorization: str = "",
+    connections: int | None = None,
+) -> Measurement:
+    runs = []
+    for _ in range(options.repeats):
+        requests = make_requests(int(options.seconds * 4000) + 100)
+        runs.append(
+            run_load(
+                base_url,
+                requests,
+                seconds=options.seconds,
+                connections=connections or options.connections,
+                authorization=authorization,
+                loadgen=options.loadgen,
+            )
+        )
+    return median_of(runs)
+
+
+# --- the bench ---------------------------------------------------------------------
+
+
+def run(options: Options) -> Report:
+    WORK.mkdir(parents=True, exist_ok=True)
+    report = Report()
+    pg_url = asyncio.run(seed.fresh_postgres())
+    seeder = seed.PostgresSeeder(seed.pg_dsn())
+    seeded = asyncio.run(seeder.seed(options.scale_levels[0], options.surge, DOOR_KEY))
+    booker = f"Bearer {user_token(pg_url, seeded.booker_id)}"
+    slots = Slots(seeded.booking_space_ids)
+    floor_env = {"BENCH_FLOOR_DSN": seed.pg_dsn()}
+
+    with (
+        server("app.main:create_app", app_env(pg_url), "/readyz", factory=True) as project,
+        server("bench.floor:app", floor_env, "/docs", factory=False) as floor,
+    ):
+        scale: list[tuple[int, Measurement]] = []
+        for level in options.scale_levels:
+            asyncio.run(seeder.grow_to(seeded, level))
+            point = measure(
+                options, project.base_url, lambda n: availability_requests(seeded), connections=8
+            )
+            scale.append((seeded.reservations, point))
+            if level == options.reservations:
+                _main_scenarios(options, report, project, floor, seeded, slots, booker, pg_url)
+        _scale_rows(report, scale)
+        if options.memory_bookings:
+            _drive_bookings(options, project, slots, booker, options.memory_bookings)
+        hwm, rss = peak_rss_mb(project.pid)
+        report.rows.append(
+            Row(
+                "memory",
+                "postgresql",
+                note=f"peak RSS {hwm:.0f} MB (now {rss:.0f} MB) after "
+                f"{options.memory_bookings or 'the scenarios'} bookings",
+                target="≤ 150 MB",
+                met=hwm <= 150,
+            )
+        )
+    if options.sqlite:
+        _sqlite_scenarios(options, report)
+    return report
+
+
+def _main_scenarios(
+    options: Options,
+    report: Report,
+    project: "Server",
+    floor: "Server",
+    seeded: seed.Seeded,
+    slots: Slots,
+    booker: str,
+    pg_url: str,
+) -> None:
+    floor_read = measure(options, floor.base_url, lambda n: floor_read_requests(seeded))
+    availability = measure(options, project.base_url, lambda n: availability_requests(seeded))
+    report.rows.append(
+        Row("floor: 20-row read", "postgresql", floor_read, floor_read.rps, "raw asyncpg")
+    )
+    report.rows.append(
+        _judged(Row("availability", "postgresql", availability, floor_read.rps), 0.5)
+    )
+
+    floor_bodies = Slots(seeded.booking_space_ids)
+    floor_insert = measure(
+        options,
+        floor.base_url,
+        lambda n: [Request("POST", "/floor/reservations", body) for body in floor_bodies.take(n)],
+    )
+    book = measure(
+        options,
+        project.base_url,
+        lambda n: [Request("POST", "/api/v1/reservations", body) for body in slots.take(n)],
+        authorization=booker,
+    )
+    report.rows.append(
+        Row("floor: one INSERT", "postgresql", floor_insert, floor_insert.rps, "raw asyncpg")
+    )
+    report.rows.append(_judged(Row("book", "postgresql", book, floor_insert.rps), 0.4))
+    if book.non_2xx:
+        report.failures.append(f"book: {book.non_2xx} non-2xx answers")
+
+    code = asyncio.run(_live_code(project.base_url, seeded, booker))
+    verify = measure(
+        options,
+        project.base_url,
+        lambda n: [
+            Request("POST", f"/api/v1/doors/{seeded.door_id}/verify", json.dumps({"code": code}))
+        ],
+        authorization=f"Device {DOOR_KEY}",
+    )
+    report.rows.append(Row("verify", "postgresql", verify, floor_insert.rps, "a granted code"))
+
+    if options.profile and PY_SPY.exists():
+        report.extra += _profile(options, project, slots, booker)
+
+    _surge(options, report, project, seeded, slots, pg_url)
+
+
+async def _live_code(base_url: str, seeded: seed.Seeded, booker: str) -> str:
+    now = datetime.now(UTC).astimezone(SHANGHAI) + timedelta(minutes=1)
+    start = now.replace(second=0, microsecond=0) + timedelta(minutes=(-now.minute) % 30)
+    body = {
+        "space_id": seeded.door_space_id,
+        "start": start.isoformat(),
+        "end": (start + timedelta(hours=2)).isoformat(),
+    }
+    async with httpx.AsyncClient(base_url=base_url, headers={"Authorization": booker}) as client:
+        booked = await client.post("/api/v1/reservations", json=body)
+        booked.raise_for_status()
+        access = await client.get(f"/api/v1/reservations/{booked.json()['id']}/access")
+        access.raise_for_status()
+        return str(access.json()["door_code"])
+
+
+def _judged(row: Row, target_ratio: float) -> Row:
+    row.target = f"≥ {target_ratio:.0%} of floor"
+    row.met = row.ratio is not None and row.ratio >= target_ratio
+    return row
+
+
+def _surge(
+    options: Options,
+    report: Report,
+    project: Server,
+    seeded: seed.Seeded,
+    slots: Slots,
+    pg_url: str,
+) -> None:
+    users = [user_token(pg_url, user_id) for user_id in seeded.surge_user_ids[: options.surge]]
+    calm = burst(
+        project.base_url,
+        "/api/v1/reservations",
+        list(zip(slots.take(len(users)), users, strict=True)),
+    )
+    day = local_today() + timedelta(days=1)
+    seat = json.dumps(
+        {
+            "space_id": seeded.study_room_id,
+            "start": datetime.combine(
+                day, datetime.min.time().replace(hour=19), SHANGHAI
+            ).isoformat(),
+            "end": datetime.combine(
+                day, datetime.min.time().replace(hour=21), SHANGHAI
+            ).isoformat(),
+        }
+    )
+    surge = burst(project.base_url, "/api/v1/reservations", [(seat, token) for token in users])
+    winners = surge.statuses.get("201", 0)
+    errors = sum(count for status, count in surge.statuses.items() if status[:1] not in "24")
+    ratio = surge.seconds / calm.seconds
+    report.rows.append(
+        Row(
+            "surge",
+            "postgresql",
+            note=f"{len(users)} requests for one 10-seat slot: {winners} won, "
+            f"{surge.statuses}, drained in {surge.seconds:.2f} s vs {calm.seconds:.2f} s "
+            f"uncontended ({calm.statuses}): {ratio:.2f}×",
+            target="10 winners, 0 errors, < 2× uncontended",
+            met=winners == 10 and errors == 0 and ratio < 2,
+        )
+    )
+    if winners != min(10, len(users)) or errors:
+        report.failures.append(f"surge: {surge.statuses}")
+
+
+def _scale_rows(report: Report, scale: list[tuple[int, Measurement]]) -> None:
+    base = scale[0][1]
+    for total, point in scale:
+        growth = point.p50_ms / base.p50_ms if base.p50_ms else 0
+        report.rows.append(
+            Row(
+                f"scale: {total:,} reservations",
+                "postgresql",
+                point,
+                note=f"availability p50 {point.p50_ms:.2f} ms, {growth:.2f}× the smallest",
+                target="≤ 1.5× from 10k to 1M" if total == scale[-1][0] else "",
+                met=growth <= 1.5 if total == scale[-1][0] else None,
+            )
+        )
+
+
+def _drive_bookings(
+    options: Options, project: Server, slots: Slots, booker: str, total: int
+) -> None:
+    done = 0
+    while done < total:
+        burst_size = min(20_000, total - done)
+        measured = run_load(
+            project.base_url,
+            [Request("POST", "/api/v1/reservations", body) for body in slots.take(burst_size)],
+            seconds=60,
+            connections=options.connections,
+            authorization=booker,
+            loadgen=options.loadgen,
+        )
+        done += measured.requests
+
+
+def _profile(options: Options, project: Server, slots: Slots, booker: str) -> list[str]:
+    """Where a booking's CPU time goes: py-spy samples during booking load."""
+    raw = WORK / "book-profile.txt"
+    spy = subprocess.Popen(
+        [str(PY_SPY), "record", "--pid", str(project.pid), "--duration", "8", "--format", "raw",
+         "--output", str(raw), "--nonblocking"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    time.sleep(0.5)
+    run_load(
+        project.base_url,
+        [Request("POST", "/api/v1/reservations", body) for body in slots.take(40_000)],
+        seconds=8,
+        connections=options.connections,
+        authorization=booker,
+        loadgen=options.loadgen,
+    )
+    spy.wait(timeout=60)
+    return summarize_profile(raw)
+
+
+def summarize_profile(path: Path, top: int = 15) -> list[str]:
+    """Inclusive sample shares of the project's own functions and the libraries'."""
+    inclusive: Counter[str] = Counter()
+    total = 0
+    for line in path.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not count_text.isdigit():
+            continue
+        count = int(count_text)
+        total += count
+        seen = set()
+        for frame in stack.split(";"):
+            name = frame.split(" (")[0]
+            where = frame.split(" (")[-1].rstrip(")")
+            label = f"{name} ({_short(where)})"
+            if label not in seen:
+                seen.add(label)
+                inclusive[label] += count
+    lines = [f"py-spy, {total} samples of the server during booking load, inclusive share:"]
+    lines += [f"  {count / total:6.1%}  {label}" for label, count in inclusive.most_common(top)]
+    return lines
+
+
+def _short(where: str) -> str:
+    for marker in ("site-packages/", "/app/", "/bench/"):
+        if marker in where:
+            return where.split(marker, 1)[1]
+    return where
+
+
+def _sqlite_scenarios(options: Options, report: Report) -> None:
+    path = str(WORK / "bench.db")
+    url = seed.fresh_sqlite(path)
+    seeded = seed.seed_sqlite(path, options.reservations)
+    booker = f"Bearer {user_token(url, seeded.booker_id)}"
+    slots = Slots(seeded.booking_space_ids)
+    floors = {row.scenario: row.floor for row in report.rows if row.scenario.startswith("floor")}
+    with server("app.main:create_app", app_env(url), "/readyz", factory=True) as project:
+        availability = measure(options, project.base_url, lambda n: availability_requests(seeded))
+        book = measure(
+            options,
+            project.base_url,
+            lambda n: [Request("POST", "/api/v1/reservations", body) for body in slots.take(n)],
+            authorization=booker,
+        )
+    report.rows.append(
+        Row(
+            "availability",
+            "sqlite",
+            availability,
+            floors.get("floor: 20-row read"),
+            "vs the PostgreSQL floor",
+        )
+    )
+    report.rows.append(
+        Row("book", "sqlite", book, floors.get("floor: one INSERT"), "vs the PostgreSQL floor")
+    )
+
+
+# --- output ------------------------------------------------------------------------
+
+
+def table(report: Report) -> str:
+    lines = [
+        "| scenario | engine | req/s | p50 ms | p99 ms | floor ratio | non-2xx | target | met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    ]
+    for row in report.rows:
+        m = row.measurement
+        cells = [
+            row.scenario,
+            row.engine,
+            f"{m.rps:,.0f}" if m else "",
+            f"{m.p50_ms:.1f}" if m else "",
+            f"{m.p99_ms:.1f}" if m else "",
+            f"{row.ratio:.0%}" if row.ratio is not None else "",
+            str(m.non_2xx) if m else "",
+            row.target,
+            {True: "yes", False: "**no**", None: ""}[row.met],
+        ]
+        lines.append("| " + " | ".join(cells) + " |")
+    notes = [f"- {row.scenario} ({row.engine}): {row.note}" for row in report.rows if row.note]
+    return "\n".join(lines + [""] + notes)
+
+
+def environment() -> str:
+    versions = {}
+    for package in ("fastapi", "uvicorn", "sqlalchemy", "asyncpg", "aiosqlite", "pydantic"):
+        try:
+            from importlib.metadata import version
+
+            versions[package] = version(package)
+        except Exception:  # noqa: BLE001 - informational only
+            versions[package] = "?"
+    pg = subprocess.run(["psql", "--version"], capture_output=True, text=True).stdout.strip()
+    wrk = "wrk" if shutil.which("wrk") else "python (httpx)"
+    return (
+        f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC; {platform.platform()}; "
+        f"{os.cpu_count()} CPUs; Python {platform.python_version()}; {pg}; load: {wrk}; "
+        + ", ".join(f"{name} {value}" for name, value in versions.items())
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--smoke", action="store_true", help="tiny and fast; writes nothing")
+    parser.add_argument("--seconds", type=float)
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--no-sqlite", action="store_true")
+    parser.add_argument("--memory-bookings", type=int)
+    parser.add_argument("--loadgen", choices=["auto", "wrk", "python"])
+    parser.add_argument("--write", type=Path, help="where to write the results (markdown)")
+    args = parser.parse_args(argv)
+    options = SMOKE if args.smoke else FULL
+    changes: dict[str, object] = {}
+    if args.seconds:
+        changes["seconds"] = args.seconds
+    if args.repeats:
+        changes["repeats"] = args.repeats
+    if args.no_sqlite:
+        changes["sqlite"] = False
+    if args.memory_bookings is not None:
+        changes["memory_bookings"] = args.memory_bookings
+    if args.loadgen:
+        changes["loadgen"] = args.loadgen
+    if args.write:
+        changes["write"] = args.write
+    options = Options(**{**options.__dict__, **changes})
+
+    report = run(options)
+    text = table(report)
+    print(text)
+    for line in report.extra:
+        print(line)
+    if options.write is not None:
+        options.write.write_text(
+            f"# Bench results\n\n{environment()}\n\n{text}\n\n```\n"
+            + "\n".join(report.extra)
+            + "\n```\n"
+        )
+    for failure in report.failures:
+        print(f"FAILED: {failure}", file=sys.stderr)
+    return 1 if report.failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The bench harness in miniature, so that it cannot rot: real servers, real load,
+every scenario, seconds long. Its figures mean nothing; only that it runs does."""
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import IN_CI, PG_ADMIN_URL, TemporaryDatabases, _pg_execute
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> None:
+    temporary_databases.new("postgresql")  # skips (or fails in CI) without PostgreSQL
+    admin = PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    database = f"zhendi_bench_smoke_{os.getpid()}"
+    env = {**os.environ, "BENCH_PG_ADMIN": admin, "BENCH_PG_DATABASE": database}
+    loadgen = "python" if IN_CI else "auto"  # CI has no wrk; the fallback must work too
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.run", "--smoke", "--loadgen", loadgen],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    finally:
+        asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for scenario in ("floor: one INSERT", "availability", "book", "verify", "surge", "memory"):
+        assert f"| {scenario} |" in result.stdout
