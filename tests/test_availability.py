@@ -3,6 +3,8 @@
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from app.core.clock import local_today, utcnow
 from tests.factories import Api, days_ahead, local
@@ -135,3 +137,27 @@ async def test_availability_of_unknown_space_is_404(api: Api) -> None:
         "/api/v1/spaces/12345/availability", params={"date": days_ahead(1).isoformat()}
     )
     assert_problem(response, 404, "not_found")
+
+
+@given(
+    st.lists(
+        st.tuples(st.integers(-100, 1540), st.integers(1, 600), st.integers(1, 3)), max_size=30
+    ),
+    st.sampled_from([15, 30, 60, 90]),
+)
+def test_bucketing_finds_exactly_the_overlapping_bookings(
+    raw: list[tuple[int, int, int]], slot_minutes: int
+) -> None:
+    from app.spaces.availability import _bookings_by_slot, grid
+
+    day = date(2030, 1, 7)
+    slots = grid(day, slot_minutes)
+    midnight = slots[0].start
+    held = [
+        (midnight + start * 60.0, midnight + (start + length) * 60.0, seats)
+        for start, length, seats in raw
+    ]
+    buckets = _bookings_by_slot(held, slots)
+    for slot, bucket in zip(slots, buckets, strict=True):
+        expected = [b for b in held if b[0] < slot.end and slot.start < b[1]]
+        assert sorted(bucket) == sorted(expected)

@@ -33,7 +33,7 @@ _device_header = APIKeyHeader(
 )
 
 
-def get_codebook(request: Request) -> service.CodeBook:
+async def get_codebook(request: Request) -> service.CodeBook:
     codes: service.CodeBook = request.app.state.codebook
     return codes
 
@@ -41,7 +41,7 @@ def get_codebook(request: Request) -> service.CodeBook:
 CodeBookDep = Annotated[service.CodeBook, Depends(get_codebook)]
 
 
-def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
+async def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "device" or not key.strip():
         raise service.InvalidDeviceKey()

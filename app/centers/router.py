@@ -15,7 +15,7 @@ router = api_router("/centers", tags=["centers"])
 _NEAR_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
 
 
-def parse_near(
+async def parse_near(
     near: Annotated[
         str | None,
         Query(

@@ -6,12 +6,21 @@ dummy hash so that a login attempt costs the same whether or not the account
 exists.
 """
 
+from functools import cache
+
 from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-_hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash("zhendi-dummy-password-for-timing")
+# OWASP's Argon2id baseline (19 MiB, 2 passes). The library default takes
+# 64 MiB per hash, which dominated a worker's peak memory (bench/RESULTS.md).
+_hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+
+@cache
+def _dummy_hash() -> str:
+    """Hashed on first use, not at import: starting a worker costs no Argon2 run."""
+    return _hasher.hash("zhendi-dummy-password-for-timing")
 
 
 def hash_password(password: str) -> str:
@@ -24,7 +33,8 @@ async def hash_password_async(password: str) -> str:
 
 def _verify(password_hash: str | None, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        matches = _hasher.verify(password_hash or _dummy_hash(), password)
+        return matches and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -28,22 +28,22 @@ _staff_bearer = OAuth2PasswordBearer(
 )
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_wechat(request: Request) -> WechatClient:
+async def get_wechat(request: Request) -> WechatClient:
     wechat: WechatClient = request.app.state.wechat
     return wechat
 
 
-def get_cipher(request: Request) -> PiiCipher:
+async def get_cipher(request: Request) -> PiiCipher:
     cipher: PiiCipher = request.app.state.pii_cipher
     return cipher
 
 
-def get_real_name_verifier(request: Request) -> RealNameVerifier:
+async def get_real_name_verifier(request: Request) -> RealNameVerifier:
     verifier: RealNameVerifier = request.app.state.real_name_verifier
     return verifier
 

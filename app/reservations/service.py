@@ -39,10 +39,12 @@ from app.models import (
     BookingMode,
     Center,
     Closure,
+    Door,
     MemberRole,
     Membership,
     Organization,
     OrganizationStatus,
+    QuotaRule,
     Reservation,
     ReservationStatus,
     Space,
@@ -230,12 +232,14 @@ async def create_reservation(
 ) -> Reservation:
     now = utcnow()
     wanted = Interval(request.start.astimezone(UTC), request.end.astimezone(UTC))
-    space = await _load_space(session, request.space_id, lock=GUARD.lock_space)
+    loaded = await _load_space(session, request.space_id, lock=GUARD.lock_space)
+    space = loaded.space
     check_booking_rules(space, wanted, request.attendees, now)
     if space.requires_real_name and not user.real_name_verified:
         raise RealNameRequired()
     organization = await _booking_organization(session, space, user, request.organization_id)
-    await quotas.enforce(session, space, user, request.organization_id, wanted, now)
+    if loaded.has_quota_rules:
+        await quotas.enforce(session, space, user, request.organization_id, wanted, now)
     await _refuse_closures(session, space.id, wanted)
     holders = await _holders(session, space.id, wanted)
     _refuse_conflicts(space, user, wanted, request.attendees, holders)
@@ -266,7 +270,7 @@ async def create_reservation(
         from_status=None,
         to_status=status.value,
     )
-    if status is Status.confirmed:
+    if status is Status.confirmed and loaded.has_doors:
         await codes.issue(session, reservation)
     return reservation
 
@@ -327,18 +331,32 @@ def _refuse_conflicts(
         raise SpaceFull().with_extra(capacity=space.capacity, remaining=space.capacity - peak)
 
 
-async def _load_space(session: AsyncSession, space_id: int, *, lock: bool) -> Space:
+@dataclass(frozen=True)
+class BookingSpace:
+    space: Space
+    has_doors: bool
+    has_quota_rules: bool
+
+
+async def _load_space(session: AsyncSession, space_id: int, *, lock: bool) -> BookingSpace:
+    """The space (locked), and whether it has doors or quotas, in one statement:
+    a booking is the hot write path, and most spaces have neither."""
+    doors = select(Door.id).where(Door.space_id == Space.id, Door.is_active.is_(True))
+    rules = select(QuotaRule.id).where(
+        or_(QuotaRule.space_id == Space.id, QuotaRule.center_id == Space.center_id)
+    )
     query = (
-        select(Space)
+        select(Space, doors.exists(), rules.exists())
         .where(Space.id == space_id, Space.is_active.is_(True))
         .options(selectinload(Space.opening_hours))
     )
     if lock:
         query = query.with_for_update(of=Space)
-    space = await session.scalar(query)
-    if space is None:
+    row = (await session.execute(query)).first()
+    if row is None:
         raise NotFound(SPACE)
-    return space
+    space, has_doors, has_quota_rules = row
+    return BookingSpace(space, bool(has_doors), bool(has_quota_rules))
 
 
 async def _refuse_closures(session: AsyncSession, space_id: int, wanted: Interval) -> None:

@@ -5,11 +5,11 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.centers.service import get_center_in_scope
-from app.core.clock import local_day_bounds, local_today, parse_wall_clock, utcnow
+from app.core.clock import local_today, parse_wall_clock, utcnow
 from app.core.db import flush_unique
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
@@ -22,17 +22,16 @@ from app.models import (
     Space,
     SpaceKind,
 )
-from app.spaces import calendar
+from app.spaces import availability, calendar
 from app.spaces.calendar import Interval, WeeklyWindow
 from app.spaces.schemas import (
     ClosureCreate,
     OpeningWindow,
-    SlotStatus,
     SpaceCreate,
     SpaceUpdate,
 )
 
-SPACE = Text("空间", "space")
+SPACE = availability.SPACE
 NO_HOURS_WHEN_24H = Text(
     "全天开放的空间不应再设置开放时间", "A 24-hour space takes no opening hours"
 )
@@ -80,18 +79,11 @@ class SpaceSearch:
 
 
 @dataclass(frozen=True)
-class Slot:
-    interval: Interval
-    status: SlotStatus
-    remaining: int
-
-
-@dataclass(frozen=True)
 class DayAvailability:
-    space: Space
+    space: availability.SpaceDay
     day: date
     bookable_until: datetime
-    slots: list[Slot]
+    slots: list[tuple[availability.GridSlot, str, int]]
 
 
 def _with_details(query: Select[Space]) -> Select[Space]:
@@ -188,43 +180,18 @@ async def get_active_space(session: AsyncSession, space_id: int) -> Space:
 
 
 async def day_availability(
-    session: AsyncSession, space_id: int, day: date, now: datetime | None = None
+    connection: AsyncConnection, space_id: int, day: date, now: datetime | None = None
 ) -> DayAvailability:
     now = now or utcnow()
     if abs((day - local_today(now)).days) > AVAILABILITY_HORIZON_DAYS:
         raise DateOutOfRange(days=AVAILABILITY_HORIZON_DAYS)
-    space = await get_active_space(session, space_id)
-    day_start, day_end = local_day_bounds(day)
-    closures = await _closures_between(session, space.id, Interval(day_start, day_end))
-    opening = calendar.opening_intervals(space.open_24h, weekly_windows(space), day, day)
-    held = (await _held_seats(session, [space.id], Interval(day_start, day_end))).get(space.id, [])
-    slots = []
-    for interval in calendar.day_slots(day, space.slot_minutes):
-        status = _slot_status(interval, opening, closures, now)
-        remaining = 0
-        if status is SlotStatus.free:
-            remaining = _remaining(space, held, interval)
-            if remaining == 0:
-                status = SlotStatus.taken
-        slots.append(Slot(interval, status, remaining))
+    space = await availability.load_day(connection, space_id, day)
     return DayAvailability(
         space=space,
         day=day,
         bookable_until=calendar.booking_window_end(space.advance_days, now),
-        slots=slots,
+        slots=availability.slot_statuses(space, day, now),
     )
-
-
-def _slot_status(
-    slot: Interval, opening: Sequence[Interval], closures: Sequence[Interval], now: datetime
-) -> SlotStatus:
-    if not any(window.contains(slot) for window in opening):
-        return SlotStatus.closed
-    if any(closure.overlaps(slot) for closure in closures):
-        return SlotStatus.closed
-    if slot.start < now:
-        return SlotStatus.past
-    return SlotStatus.free
 
 
 def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interval) -> int:
@@ -268,17 +235,6 @@ async def _closed_space_ids(
         )
     )
     return set(rows.all())
-
-
-async def _closures_between(session: AsyncSession, space_id: int, span: Interval) -> list[Interval]:
-    rows = await session.execute(
-        select(Closure.starts_at, Closure.ends_at).where(
-            Closure.space_id == space_id,
-            Closure.starts_at < span.end,
-            Closure.ends_at > span.start,
-        )
-    )
-    return [Interval(start, end) for start, end in rows]
 
 
 # --- staff ------------------------------------------------------------------
