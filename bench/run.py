@@ -1,6 +1,6 @@
 """Run every bench scenario against real server processes and print a table.
 
-    python -m bench.run                 # the full bench; writes bench/RESULTS.md
+    python -m bench.run                 # the full bench; writes bench/.work/latest.md
     python -m bench.run --smoke         # seconds: proves the harness still works
 
 See bench/README.md for the scenarios, the floor and the targets.
@@ -64,7 +64,7 @@ FULL = Options(
     sqlite=True,
     profile=True,
     loadgen="auto",
-    write=ROOT / "bench" / "RESULTS.md",
+    write=WORK / "latest.md",
 )
 SMOKE = Options(
     seconds=1,
