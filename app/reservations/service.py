@@ -590,12 +590,6 @@ async def reject(
     return reservation
 
 
-def require_staff(actor: Actor) -> StaffPrincipal:
-    if not isinstance(actor, StaffPrincipal):
-        raise Forbidden(Text("仅限工作人员", "Staff only"))
-    return actor
-
-
 CANCEL = Text("取消", "cancel")
 APPROVE = Text("批准", "approve")
 REJECT = Text("拒绝", "reject")
