@@ -2,18 +2,19 @@
 
 import asyncio
 import re
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, inspect, text
+from sqlalchemy import Connection, Executable, insert, inspect, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from app.core.db import sqlstate
 from app.core.migrate import alembic_config, downgrade_engine, upgrade_engine
-from app.models import Base
+from app.models import Base, Reservation
 from tests.conftest import TemporaryDatabases
 
 
@@ -106,3 +107,58 @@ def test_postgresql_refuses_overlapping_holders_by_itself(
     kind, outcome = asyncio.run(_exclusion_constraint(temporary_databases.new("postgresql")))
     assert kind == "x"
     assert outcome == "23P01"
+
+
+async def _lengths_accepted(url: str) -> dict[str, bool]:
+    """Which booking lengths the database itself accepts, insert and update."""
+    engine = create_async_engine(url)
+    start = datetime(2030, 1, 2, 2, tzinfo=UTC)
+    outcomes = {}
+    try:
+        await upgrade_engine(engine)
+        async with engine.begin() as connection:
+            for statement in filter(str.strip, SEED_ROWS.split(";")[:3]):
+                await connection.execute(text(statement))
+            for label, length in (("a day", timedelta(days=1)), ("a day and a slot", DAY_AND_SLOT)):
+                row = {**BOOKING_ROW, "starts_at": start, "ends_at": start + length}
+                outcomes[f"insert {label}"] = await _accepted(connection, insert(Reservation), row)
+            stretch = update(Reservation).values(ends_at=start + DAY_AND_SLOT)
+            outcomes["update to a day and a slot"] = await _accepted(connection, stretch, {})
+    finally:
+        await engine.dispose()
+    return outcomes
+
+
+DAY_AND_SLOT = timedelta(days=1, minutes=30)
+BOOKING_ROW = {
+    "space_id": 1,
+    "user_id": 1,
+    "exclusive": True,
+    "status": "confirmed",
+    "purpose": "",
+    "attendees": 1,
+}
+
+
+async def _accepted(
+    connection: AsyncConnection, statement: Executable, row: dict[str, object]
+) -> bool:
+    try:
+        async with connection.begin_nested():
+            await connection.execute(statement, [row] if row else None)
+    except IntegrityError:
+        return False
+    return True
+
+
+@pytest.mark.parametrize("engine", ["sqlite", "postgresql"])
+def test_the_database_refuses_bookings_longer_than_a_day(
+    engine: str, temporary_databases: TemporaryDatabases
+) -> None:
+    """Overlap queries bound their index scans by this rule, so the database keeps it."""
+    outcomes = asyncio.run(_lengths_accepted(temporary_databases.new(engine)))
+    assert outcomes == {
+        "insert a day": True,
+        "insert a day and a slot": False,
+        "update to a day and a slot": False,
+    }

@@ -21,6 +21,7 @@ from app.models.reservation import (
     IdempotencyKey,
     Reservation,
     ReservationStatus,
+    overlapping,
 )
 from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
 
@@ -49,6 +50,7 @@ __all__ = [
     "QuotaSubject",
     "Reservation",
     "ReservationStatus",
+    "overlapping",
     "Space",
     "SpaceKind",
     "Staff",

@@ -1,14 +1,18 @@
 import enum
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import (
+    DDL,
     JSON,
     CheckConstraint,
+    ColumnElement,
     ForeignKey,
     Index,
     SmallInteger,
     String,
     UniqueConstraint,
+    and_,
+    event,
     func,
     literal_column,
     text,
@@ -40,6 +44,14 @@ HOLDING_STATUSES = (
 )
 _HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
 
+# No booking lasts longer than a day (a space's ``max_minutes`` is at most
+# 1440), and the database refuses one that would. Overlap queries rely on it:
+# "starts before the end and ends after the start" also "starts at most a day
+# before the start", which bounds the index scan to a day of rows instead of a
+# space's whole history.
+LONGEST_BOOKING = timedelta(days=1)
+LONGEST_BOOKING_MINUTES = 1440
+
 
 class Reservation(Timestamped, Base):
     """A booking of ``[starts_at, ends_at)`` in one space.
@@ -55,6 +67,9 @@ class Reservation(Timestamped, Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("attendees >= 1", name="attendees_positive"),
+        CheckConstraint(
+            "ends_at - starts_at <= interval '1 day'", name="lasts_at_most_a_day"
+        ).ddl_if(dialect="postgresql"),
         Index("ix_reservations_space_id_starts_at", "space_id", "starts_at"),
         Index("ix_reservations_user_id_starts_at", "user_id", "starts_at"),
         ExcludeConstraint(
@@ -132,3 +147,32 @@ class AuditEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(200))
+
+
+def overlapping(start: datetime, end: datetime) -> ColumnElement[bool]:
+    """Reservations overlapping ``[start, end)``, said so that the (space_id,
+    starts_at) index reads a day of rows, not the space's history."""
+    return and_(
+        Reservation.starts_at < end,
+        Reservation.ends_at > start,
+        Reservation.starts_at > start - LONGEST_BOOKING,
+    )
+
+
+def sqlite_duration_trigger(operation: str) -> str:
+    """The "at most a day" rule on SQLite, which cannot add a CHECK to an existing
+    table: a trigger refusing the row instead."""
+    return f"""
+CREATE TRIGGER reservations_lasts_at_most_a_day_{operation.lower()}
+BEFORE {operation} ON reservations
+WHEN julianday(NEW.ends_at) - julianday(NEW.starts_at) > 1
+BEGIN SELECT RAISE(ABORT, 'CHECK constraint failed: lasts_at_most_a_day'); END
+"""
+
+
+for _operation in ("INSERT", "UPDATE"):
+    event.listen(
+        Reservation.__table__,
+        "after_create",
+        DDL(sqlite_duration_trigger(_operation)).execute_if(dialect="sqlite"),  # type: ignore[no-untyped-call]
+    )

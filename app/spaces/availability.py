@@ -19,7 +19,14 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.clock import SHANGHAI, local_day_bounds
 from app.core.errors import NotFound, Text
-from app.models import HOLDING_STATUSES, Closure, OpeningHours, Reservation, Space
+from app.models import (
+    HOLDING_STATUSES,
+    Closure,
+    OpeningHours,
+    Reservation,
+    Space,
+    overlapping,
+)
 from app.spaces import calendar
 from app.spaces.calendar import WeeklyWindow
 
@@ -37,7 +44,7 @@ SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.a
                      r.attendees]::float8[]
         FROM reservations r
         WHERE r.space_id = s.id AND r.status IN ({_HOLDING})
-          AND r.starts_at < $3 AND r.ends_at > $2)
+          AND r.starts_at < $3 AND r.ends_at > $2 AND r.starts_at > $2 - interval '1 day')
 FROM spaces s WHERE s.id = $1 AND s.is_active
 """
 
@@ -129,8 +136,7 @@ async def _load_day_with_core(
         select(Reservation.starts_at, Reservation.ends_at, Reservation.attendees).where(
             Reservation.space_id == space_id,
             Reservation.status.in_(HOLDING_STATUSES),
-            Reservation.starts_at < end,
-            Reservation.ends_at > start,
+            overlapping(start, end),
         )
     )
     return SpaceDay(

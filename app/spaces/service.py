@@ -21,6 +21,7 @@ from app.models import (
     Reservation,
     Space,
     SpaceKind,
+    overlapping,
 )
 from app.spaces import availability, calendar
 from app.spaces.calendar import Interval, WeeklyWindow
@@ -214,8 +215,7 @@ async def _held_seats(
         ).where(
             Reservation.space_id.in_(space_ids),
             Reservation.status.in_(HOLDING_STATUSES),
-            Reservation.starts_at < span.end,
-            Reservation.ends_at > span.start,
+            overlapping(span.start, span.end),
         )
     )
     held: dict[int, list[tuple[Interval, int]]] = {}
