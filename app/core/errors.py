@@ -305,13 +305,13 @@ class DatabaseBusy(AppError):
 
 # PostgreSQL's "serialization failure" and "deadlock detected": the request
 # lost a race and may simply be retried. Anything else stays a bug (500).
-_RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
+RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, DBAPIError)
     code = sqlstate(exc)
-    if code in _RETRYABLE_SQLSTATES:
+    if code in RETRYABLE_SQLSTATES:
         return await _app_error(request, ConcurrentUpdate())
     if code is None and "database is locked" in str(exc.orig):
         return await _app_error(request, DatabaseBusy())

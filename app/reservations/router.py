@@ -1,16 +1,18 @@
 from typing import Annotated
 
-from fastapi import Body, Header, Query, status
-from fastapi.responses import JSONResponse
+import orjson
+from fastapi import Body, Header, Query, Request, status
+from fastapi.responses import JSONResponse, Response
 
 from app.access.router import CodeBookDep
-from app.core.db import SessionDep
+from app.core.db import Database, SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
-from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
+from app.identity import service as identity
+from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUserId
 from app.models import ReservationStatus
-from app.reservations import idempotency, service
+from app.reservations import direct, idempotency, service
 from app.reservations.schemas import (
     CancelRequest,
     HistoryEntry,
@@ -20,6 +22,7 @@ from app.reservations.schemas import (
 )
 
 router = api_router("/reservations", tags=["reservations"])
+JSON = "application/json"
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -41,25 +44,35 @@ IdempotencyKeyHeader = Annotated[
 )
 async def create_reservation(
     body: ReservationCreate,
-    user: CurrentUser,
-    session: SessionDep,
+    user_id: CurrentUserId,
+    request: Request,
     codes: CodeBookDep,
     idempotency_key: IdempotencyKeyHeader = None,
-) -> JSONResponse:
+) -> Response:
     """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
-    claimed = None
-    if idempotency_key is not None:
-        request_hash = idempotency.fingerprint(body.model_dump(mode="json"))
-        outcome = await idempotency.claim(session, user.id, idempotency_key, request_hash)
-        if isinstance(outcome, idempotency.Replay):
-            return JSONResponse(
-                outcome.body, status_code=outcome.status, headers={"Idempotent-Replayed": "true"}
-            )
-        claimed = outcome
-    reservation = await service.create_reservation(session, codes, user, body)
-    payload = ReservationOut.of(reservation).model_dump(mode="json")
-    if claimed is not None:
-        await idempotency.remember(session, claimed, status.HTTP_201_CREATED, payload)
+    database: Database = request.app.state.database
+    if idempotency_key is None:
+        booked = await direct.try_booking(database, user_id, body)
+        if booked is not None:
+            return Response(orjson.dumps(booked), status.HTTP_201_CREATED, media_type=JSON)
+    # One transaction, committed before the response is sent (as SessionDep does).
+    async with database.writer.begin() as session:
+        user = await identity.get_user(session, user_id)
+        claimed = None
+        if idempotency_key is not None:
+            request_hash = idempotency.fingerprint(body.model_dump(mode="json"))
+            outcome = await idempotency.claim(session, user.id, idempotency_key, request_hash)
+            if isinstance(outcome, idempotency.Replay):
+                return JSONResponse(
+                    outcome.body,
+                    status_code=outcome.status,
+                    headers={"Idempotent-Replayed": "true"},
+                )
+            claimed = outcome
+        reservation = await service.create_reservation(session, codes, user, body)
+        payload = ReservationOut.of(reservation).model_dump(mode="json")
+        if claimed is not None:
+            await idempotency.remember(session, claimed, status.HTTP_201_CREATED, payload)
     return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
 
 

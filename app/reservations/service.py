@@ -49,12 +49,13 @@ from app.models import (
     ReservationStatus,
     Space,
     User,
+    overlapping,
 )
 from app.organizations.service import role_of
 from app.reservations import quotas
 from app.reservations.schemas import ReservationCreate, reservation_out_loads
 from app.spaces import calendar
-from app.spaces.calendar import Interval
+from app.spaces.calendar import Interval, WeeklyWindow
 from app.spaces.service import SPACE, weekly_windows
 
 RESERVATION = Text("预约", "reservation")
@@ -234,7 +235,7 @@ async def create_reservation(
     wanted = Interval(request.start.astimezone(UTC), request.end.astimezone(UTC))
     loaded = await _load_space(session, request.space_id, lock=GUARD.lock_space)
     space = loaded.space
-    check_booking_rules(space, wanted, request.attendees, now)
+    check_booking_rules(BookingRules.of(space), wanted, request.attendees, now)
     if space.requires_real_name and not user.real_name_verified:
         raise RealNameRequired()
     organization = await _booking_organization(session, space, user, request.organization_id)
@@ -242,7 +243,9 @@ async def create_reservation(
         await quotas.enforce(session, space, user, request.organization_id, wanted, now)
     await _refuse_closures(session, space.id, wanted)
     holders = await _holders(session, space.id, wanted)
-    _refuse_conflicts(space, user, wanted, request.attendees, holders)
+    refuse_conflicts(
+        is_exclusive(space), space.capacity, user.id, wanted, request.attendees, holders
+    )
     if GUARD.delay_seconds:
         await asyncio.sleep(GUARD.delay_seconds)
     status = Status.pending if space.requires_approval else Status.confirmed
@@ -252,7 +255,7 @@ async def create_reservation(
         organization_id=request.organization_id,
         starts_at=wanted.start,
         ends_at=wanted.end,
-        exclusive=space.booking_mode is BookingMode.exclusive and GUARD.exclusion_constraint,
+        exclusive=is_exclusive(space) and GUARD.exclusion_constraint,
         status=status,
         purpose=request.purpose,
         attendees=request.attendees,
@@ -292,43 +295,80 @@ async def _booking_organization(
     return organization
 
 
-def check_booking_rules(space: Space, wanted: Interval, attendees: int, now: datetime) -> None:
+@dataclass(frozen=True)
+class BookingRules:
+    """The calendar rules a booking of one space is checked against."""
+
+    slot_minutes: int
+    min_minutes: int
+    max_minutes: int
+    advance_days: int
+    open_24h: bool
+    capacity: int
+    windows: Sequence[WeeklyWindow]
+
+    @classmethod
+    def of(cls, space: Space) -> "BookingRules":
+        return cls(
+            slot_minutes=space.slot_minutes,
+            min_minutes=space.min_minutes,
+            max_minutes=space.max_minutes,
+            advance_days=space.advance_days,
+            open_24h=space.open_24h,
+            capacity=space.capacity,
+            windows=weekly_windows(space),
+        )
+
+
+def check_booking_rules(
+    rules: BookingRules, wanted: Interval, attendees: int, now: datetime
+) -> None:
     """The calendar rules of invariant 3, cheapest first."""
     if wanted.end <= wanted.start:
         raise InvalidInterval()
-    slot = space.slot_minutes
+    slot = rules.slot_minutes
     if not (calendar.is_aligned(wanted.start, slot) and calendar.is_aligned(wanted.end, slot)):
         raise NotAligned(slot=slot)
     minutes = (wanted.end - wanted.start) / timedelta(minutes=1)
-    if not space.min_minutes <= minutes <= space.max_minutes:
-        raise InvalidDuration(min=space.min_minutes, max=space.max_minutes)
+    if not rules.min_minutes <= minutes <= rules.max_minutes:
+        raise InvalidDuration(min=rules.min_minutes, max=rules.max_minutes)
     if wanted.start < now:
         raise InThePast()
-    window_end = calendar.booking_window_end(space.advance_days, now)
+    window_end = calendar.booking_window_end(rules.advance_days, now)
     if wanted.start >= window_end:
-        raise OutsideBookingWindow(days=space.advance_days, until=_local_text(window_end))
-    if not calendar.within_opening_hours(space.open_24h, weekly_windows(space), wanted):
+        raise OutsideBookingWindow(days=rules.advance_days, until=local_text(window_end))
+    if not calendar.within_opening_hours(rules.open_24h, rules.windows, wanted):
         raise OutsideOpeningHours()
-    if attendees > space.capacity:
-        raise TooManyAttendees(capacity=space.capacity)
+    if attendees > rules.capacity:
+        raise TooManyAttendees(capacity=rules.capacity)
 
 
-def _refuse_conflicts(
-    space: Space, user: User, wanted: Interval, attendees: int, holders: Sequence[Holder]
+def refuse_conflicts(
+    exclusive: bool,
+    capacity: int,
+    user_id: int,
+    wanted: Interval,
+    attendees: int,
+    holders: Sequence[Holder],
 ) -> None:
-    if space.booking_mode is BookingMode.exclusive:
+    """Invariants 1, 2 and 5 as the holders read under the space lock show them."""
+    if exclusive:
         if holders:
             first = min(holders, key=lambda holder: holder.interval.start).interval
-            raise SlotTaken(start=_local_text(first.start), end=_local_text(first.end)).with_extra(
-                conflict={"start": _local_iso(first.start), "end": _local_iso(first.end)}
+            raise SlotTaken(start=local_text(first.start), end=local_text(first.end)).with_extra(
+                conflict={"start": local_iso(first.start), "end": local_iso(first.end)}
             )
         return
-    if any(holder.user_id == user.id for holder in holders):
+    if any(holder.user_id == user_id for holder in holders):
         raise AlreadyBooked()
     seats = [(holder.interval, holder.attendees) for holder in holders]
     peak = calendar.peak_load(seats, wanted)
-    if peak + attendees > space.capacity:
-        raise SpaceFull().with_extra(capacity=space.capacity, remaining=space.capacity - peak)
+    if peak + attendees > capacity:
+        raise SpaceFull().with_extra(capacity=capacity, remaining=capacity - peak)
+
+
+def is_exclusive(space: Space) -> bool:
+    return space.booking_mode is BookingMode.exclusive
 
 
 @dataclass(frozen=True)
@@ -381,8 +421,7 @@ async def _holders(
     ).where(
         Reservation.space_id == space_id,
         Reservation.status.in_(HOLDING_STATUSES),
-        Reservation.starts_at < wanted.end,
-        Reservation.ends_at > wanted.start,
+        overlapping(wanted.start, wanted.end),
     )
     if excluding is not None:
         query = query.where(Reservation.id != excluding)
@@ -395,15 +434,19 @@ async def _flush_booking(session: AsyncSession, wanted: Interval) -> None:
         await session.flush()
     except IntegrityError as exc:
         if sqlstate(exc) == EXCLUSION_VIOLATION:  # the constraint caught what the lock did not
-            raise SlotTaken(start=_local_text(wanted.start), end=_local_text(wanted.end)) from None
+            raise slot_taken(wanted) from None
         raise
 
 
-def _local_text(instant: datetime) -> str:
+def slot_taken(wanted: Interval) -> SlotTaken:
+    return SlotTaken(start=local_text(wanted.start), end=local_text(wanted.end))
+
+
+def local_text(instant: datetime) -> str:
     return instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def _local_iso(instant: datetime) -> str:
+def local_iso(instant: datetime) -> str:
     return instant.astimezone(SHANGHAI).isoformat()
 
 
@@ -570,9 +613,15 @@ async def approve(
     wanted = Interval(reservation.starts_at, reservation.ends_at)
     await _refuse_closures(session, reservation.space_id, wanted)
     holders = await _holders(session, reservation.space_id, wanted, excluding=reservation.id)
-    requester = await session.get(User, reservation.user_id)
-    assert requester is not None
-    _refuse_conflicts(reservation.space, requester, wanted, reservation.attendees, holders)
+    space = reservation.space
+    refuse_conflicts(
+        is_exclusive(space),
+        space.capacity,
+        reservation.user_id,
+        wanted,
+        reservation.attendees,
+        holders,
+    )
     _transition(session, staff, reservation, Status.confirmed, "approve")
     await session.flush()
     await codes.issue(session, reservation)
