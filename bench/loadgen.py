@@ -25,6 +25,7 @@ class Request:
     method: str
     path: str
     body: str = ""
+    idempotency_key: str = ""
 
 
 @dataclass(frozen=True)
@@ -41,7 +42,7 @@ def _write_requests(requests: Sequence[Request]) -> str:
     handle = tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False)
     with handle:
         for item in requests:
-            handle.write(f"{item.method}\t{item.path}\t{item.body}\n")
+            handle.write(f"{item.method}\t{item.path}\t{item.idempotency_key}\t{item.body}\n")
     return handle.name
 
 
@@ -127,10 +128,7 @@ async def _python_load(
             index += connections
             sent = time.perf_counter()
             response = await client.request(
-                item.method,
-                item.path,
-                content=item.body or None,
-                headers={**headers, "Content-Type": "application/json"} if item.body else headers,
+                item.method, item.path, content=item.body or None, headers=_headers(headers, item)
             )
             latencies.append(time.perf_counter() - sent)
             statuses[response.status_code] += 1
@@ -148,6 +146,15 @@ async def _python_load(
         non_2xx=sum(count for status, count in statuses.items() if not 200 <= status < 300),
         server_errors=sum(count for status, count in statuses.items() if status >= 500),
     )
+
+
+def _headers(common: dict[str, str], item: Request) -> dict[str, str]:
+    headers = dict(common)
+    if item.body:
+        headers["Content-Type"] = "application/json"
+    if item.idempotency_key:
+        headers["Idempotency-Key"] = item.idempotency_key
+    return headers
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ import statistics
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -345,6 +346,26 @@ def _main_scenarios(
     report.rows.append(_judged(Row("book", "postgresql", book, floor_insert.rps), 0.4))
     if book.non_2xx:
         report.failures.append(f"book: {book.non_2xx} non-2xx answers")
+    keyed = measure(
+        options,
+        project.base_url,
+        lambda n: [
+            Request("POST", "/api/v1/reservations", body, f"bench-{uuid.uuid4().hex}")
+            for body in slots.take(n)
+        ],
+        authorization=booker,
+    )
+    report.rows.append(
+        Row(
+            "book with Idempotency-Key",
+            "postgresql",
+            keyed,
+            floor_insert.rps,
+            "a fresh key per request: the transactional path",
+        )
+    )
+    if keyed.non_2xx:
+        report.failures.append(f"book with Idempotency-Key: {keyed.non_2xx} non-2xx answers")
 
     code = asyncio.run(_live_code(project.base_url, seeded, booker))
     verify = measure(

@@ -1,5 +1,5 @@
 -- Replays requests from a file, one per line, each thread taking its own share:
---   METHOD <TAB> PATH <TAB> BODY (BODY may be empty)
+--   METHOD <TAB> PATH <TAB> IDEMPOTENCY-KEY <TAB> BODY (key and body may be empty)
 -- BENCH_REQUESTS names the file, BENCH_AUTH an Authorization header value.
 -- done() prints one JSON line the runner parses.
 
@@ -16,8 +16,8 @@ function init(args)
   requests = {}
   local file = io.open(os.getenv("BENCH_REQUESTS"), "r")
   for line in file:lines() do
-    local method, path, body = line:match("^(%u+)\t([^\t]+)\t?(.*)$")
-    table.insert(requests, {method, path, body})
+    local method, path, key, body = line:match("^(%u+)\t([^\t]+)\t([^\t]*)\t(.*)$")
+    table.insert(requests, {method, path, body, key})
   end
   file:close()
   step = tonumber(os.getenv("BENCH_THREADS"))
@@ -33,6 +33,7 @@ function request()
   local headers = {}
   if auth and auth ~= "" then headers["Authorization"] = auth end
   if item[3] ~= "" then headers["Content-Type"] = "application/json" end
+  if item[4] ~= "" then headers["Idempotency-Key"] = item[4] end
   return wrk.format(item[1], item[2], headers, item[3] ~= "" and item[3] or nil)
 end
 
