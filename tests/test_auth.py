@@ -1,5 +1,6 @@
 """Logging in (WeChat, dev codes, staff passwords) and what a token may open."""
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from datetime import timedelta
 
@@ -211,6 +212,18 @@ async def test_bad_staff_tokens_are_401(api: Api, claims: dict[str, object]) -> 
     response = await api.client.get("/api/v1/admin/centers", headers=bearer(token))
     assert_problem(response, 401, "invalid_token")
     assert response.headers["www-authenticate"] == "Bearer"
+
+
+async def test_a_token_that_worked_stops_working_when_it_expires(api: Api) -> None:
+    """Verified tokens are remembered for speed, but never past their expiry."""
+    await api.create_staff_row()
+    expires = int(utcnow().timestamp()) + 2
+    token = forge(api.app.state.settings, exp=expires)
+    first = await api.client.get("/api/v1/admin/centers", headers=bearer(token))
+    assert first.status_code == 200, first.text
+    await asyncio.sleep(expires + 1.1 - utcnow().timestamp())
+    later = await api.client.get("/api/v1/admin/centers", headers=bearer(token))
+    assert_problem(later, 401, "invalid_token")
 
 
 async def test_unsigned_token_is_401(api: Api) -> None:

@@ -3,8 +3,8 @@
 import json
 import logging
 import re
+import secrets
 import time
-import uuid
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -138,7 +138,7 @@ class ObservabilityMiddleware:
         started = time.perf_counter()
         request_id = _header(scope, b"x-request-id") or ""
         if not _REQUEST_ID.fullmatch(request_id):
-            request_id = uuid.uuid4().hex
+            request_id = secrets.token_hex(16)
         status = 500
 
         async def send_with_id(message: Message) -> None:

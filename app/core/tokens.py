@@ -7,6 +7,7 @@ with the same subject id.
 """
 
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,7 +58,27 @@ def issue(settings: Settings, audience: Audience, subject_id: int) -> IssuedToke
     return IssuedToken(access_token=token, expires_in=minutes * 60)
 
 
+# Verified tokens, so that a resident's next request skips the HMAC and JSON work
+# (a booking's largest single cost after the database). Keyed by the exact token,
+# secret and audience; an entry is used only until the token's own expiry.
+_VERIFIED: OrderedDict[tuple[str, str, Audience], tuple[TokenClaims, int]] = OrderedDict()
+_VERIFIED_MAX = 4096
+
+
 def verify(settings: Settings, audience: Audience, token: str) -> TokenClaims:
+    key = (token, settings.jwt_key, audience)
+    cached = _VERIFIED.get(key)
+    if cached is not None and cached[1] > utcnow().timestamp():
+        _VERIFIED.move_to_end(key)
+        return cached[0]
+    claims, expires = _decode(settings, audience, token)
+    _VERIFIED[key] = (claims, expires)
+    if len(_VERIFIED) > _VERIFIED_MAX:
+        _VERIFIED.popitem(last=False)
+    return claims
+
+
+def _decode(settings: Settings, audience: Audience, token: str) -> tuple[TokenClaims, int]:
     try:
         claims = jwt.decode(
             token,
@@ -69,6 +90,7 @@ def verify(settings: Settings, audience: Audience, token: str) -> TokenClaims:
         )
         subject_id = int(claims["sub"])
         issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=utcnow().tzinfo)
+        expires = int(claims["exp"])
     except (JWTError, KeyError, TypeError, ValueError, OverflowError) as exc:
         raise TokenRejected(str(exc)) from None
-    return TokenClaims(subject_id=subject_id, audience=audience, issued_at=issued_at)
+    return TokenClaims(subject_id=subject_id, audience=audience, issued_at=issued_at), expires

@@ -92,12 +92,14 @@ async def current_user(
 
 
 async def current_user_id(
-    settings: SettingsDep,
+    request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
 ) -> int:
     """The resident a valid token names, without reading the database: for the hot
-    path that reads the user together with everything else it needs."""
+    path that reads the user together with everything else it needs (and with
+    one dependency less to resolve per request)."""
     token = credentials.credentials if credentials else None
+    settings: Settings = request.app.state.settings
     return _claims(settings, tokens.Audience.user, token).subject_id
 
 

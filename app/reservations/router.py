@@ -5,6 +5,7 @@ from fastapi import Body, Header, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
 from app.access.router import CodeBookDep
+from app.access.service import CodeBook
 from app.core.db import Database, SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
@@ -46,7 +47,6 @@ async def create_reservation(
     body: ReservationCreate,
     user_id: CurrentUserId,
     request: Request,
-    codes: CodeBookDep,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
@@ -69,6 +69,7 @@ async def create_reservation(
                     headers={"Idempotent-Replayed": "true"},
                 )
             claimed = outcome
+        codes: CodeBook = request.app.state.codebook
         reservation = await service.create_reservation(session, codes, user, body)
         payload = ReservationOut.of(reservation).model_dump(mode="json")
         if claimed is not None:
