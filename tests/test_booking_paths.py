@@ -49,10 +49,10 @@ class PathSpy:
         self.outcomes: list[str] = []
         self._real = direct.try_booking
 
-    async def __call__(self, *args: Any) -> dict[str, Any] | None:
-        booked = await self._real(*args)
-        self.outcomes.append("direct" if booked is not None else "transactional")
-        return booked
+    async def __call__(self, *args: Any) -> direct.Booked | direct.Replayed | None:
+        answer = await self._real(*args)
+        self.outcomes.append("transactional" if answer is None else type(answer).__name__)
+        return answer
 
 
 @pytest.fixture
@@ -80,8 +80,45 @@ async def test_which_bookings_take_the_direct_path(api: Api, spy: PathSpy) -> No
 
     await _book(api, resident, meeting_room["id"])
     await _book(api, resident, study_room["id"])
-    await _book(api, resident, keyed_room["id"], idempotency_key="retry-safe-1")
+    first = await _book(api, resident, keyed_room["id"], idempotency_key="retry-safe-1")
+    again = await _book(api, resident, keyed_room["id"], idempotency_key="retry-safe-1")
 
-    # The keyed booking never asks: its key is claimed in the booking's transaction.
-    expected = ["direct" if postgres else "transactional", "transactional"]
-    assert spy.outcomes == expected
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    if postgres:
+        assert spy.outcomes == ["Booked", "transactional", "Booked", "Replayed"]
+    else:
+        assert spy.outcomes == ["transactional"] * 4
+
+
+async def test_a_key_first_used_on_the_transactional_path_replays_on_the_direct_one(
+    api: Api, spy: PathSpy
+) -> None:
+    """A key claimed by a booking that took the transactional path (here: the
+    space had a quota rule, since removed) is honoured by the direct path too."""
+    staff = await api.staff()
+    resident = await api.resident()
+    space = await api.space(headers=staff)
+    quotas = f"/api/v1/admin/spaces/{space['id']}/quotas"
+    rule = [{"subject": "user", "metric": "bookings_per_week", "max_value": 5}]
+    added = await api.client.put(quotas, json=rule, headers=staff)
+    assert added.status_code == 200, added.text
+    first = await _book(api, resident, space["id"], idempotency_key="across-paths")
+    removed = await api.client.put(quotas, json=[], headers=staff)
+    assert removed.status_code == 200, removed.text
+    again = await _book(api, resident, space["id"], idempotency_key="across-paths")
+    assert again.json() == first.json()
+    assert again.headers["Idempotent-Replayed"] == "true"
+    other = await book(
+        api,
+        {**resident, "Idempotency-Key": "across-paths"},
+        space["id"],
+        DAY,
+        "16:00",
+        "17:00",
+    )
+    assert other.status_code == 422
+    assert other.json()["code"] == "idempotency_key_reused"
+    postgres = api.database.engine.dialect.name == "postgresql"
+    # On PostgreSQL the reused key is refused by the direct path itself.
+    assert spy.outcomes == (["transactional", "Replayed"] if postgres else ["transactional"] * 3)

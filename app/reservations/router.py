@@ -1,6 +1,5 @@
 from typing import Annotated
 
-import orjson
 from fastapi import Body, Header, Query, Request, status
 from fastapi.responses import JSONResponse, Response
 
@@ -24,6 +23,7 @@ from app.reservations.schemas import (
 
 router = api_router("/reservations", tags=["reservations"])
 JSON = "application/json"
+REPLAYED = {"Idempotent-Replayed": "true"}
 
 IdempotencyKeyHeader = Annotated[
     str | None,
@@ -51,10 +51,11 @@ async def create_reservation(
 ) -> Response:
     """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
     database: Database = request.app.state.database
-    if idempotency_key is None:
-        booked = await direct.try_booking(database, user_id, body)
-        if booked is not None:
-            return Response(orjson.dumps(booked), status.HTTP_201_CREATED, media_type=JSON)
+    answer = await direct.try_booking(database, user_id, body, idempotency_key)
+    if isinstance(answer, direct.Booked):
+        return Response(answer.body, status.HTTP_201_CREATED, media_type=JSON)
+    if isinstance(answer, direct.Replayed):
+        return Response(answer.body, status.HTTP_201_CREATED, media_type=JSON, headers=REPLAYED)
     # One transaction, committed before the response is sent (as SessionDep does).
     async with database.writer.begin() as session:
         user = await identity.get_user(session, user_id)
@@ -63,11 +64,7 @@ async def create_reservation(
             request_hash = idempotency.fingerprint(body.model_dump(mode="json"))
             outcome = await idempotency.claim(session, user.id, idempotency_key, request_hash)
             if isinstance(outcome, idempotency.Replay):
-                return JSONResponse(
-                    outcome.body,
-                    status_code=outcome.status,
-                    headers={"Idempotent-Replayed": "true"},
-                )
+                return JSONResponse(outcome.body, status_code=outcome.status, headers=REPLAYED)
             claimed = outcome
         codes: CodeBook = request.app.state.codebook
         reservation = await service.create_reservation(session, codes, user, body)
