@@ -74,7 +74,7 @@ SMOKE = Options(
     reservations=2_000,
     scale_levels=(1_000, 2_000),
     surge=30,
-    memory_bookings=0,
+    memory_bookings=200,
     sqlite=True,
     profile=False,
     loadgen="auto",
@@ -291,19 +291,17 @@ def run(options: Options) -> Report:
             if level == options.reservations:
                 _main_scenarios(options, report, project, floor, seeded, slots, booker, pg_url)
         _scale_rows(report, scale)
-        if options.memory_bookings:
-            _drive_bookings(options, project, slots, booker, options.memory_bookings)
         hwm, rss = peak_rss_mb(project.pid)
         report.rows.append(
             Row(
-                "memory",
+                "memory, every scenario",
                 "postgresql",
-                note=f"peak RSS {hwm:.0f} MB (now {rss:.0f} MB) after "
-                f"{options.memory_bookings or 'the scenarios'} bookings",
-                target="≤ 150 MB",
-                met=hwm <= 150,
+                note=f"peak RSS {hwm:.0f} MB (now {rss:.0f} MB) of the worker that served "
+                "every scenario above, the surge's burst of connections included",
             )
         )
+    if options.memory_bookings:
+        report.rows.append(_memory_after_bookings(options, pg_url, slots, booker))
     if options.sqlite:
         _sqlite_scenarios(options, report)
     return report
@@ -361,7 +359,7 @@ def _main_scenarios(
             "postgresql",
             keyed,
             floor_insert.rps,
-            "a fresh key per request: the transactional path",
+            "a fresh key per request, claimed in the booking's own write",
         )
     )
     if keyed.non_2xx:
@@ -467,21 +465,39 @@ def _scale_rows(report: Report, scale: list[tuple[int, Measurement]]) -> None:
         )
 
 
+def _memory_after_bookings(options: Options, pg_url: str, slots: Slots, booker: str) -> Row:
+    """The target's own terms: a fresh worker, ``memory_bookings`` bookings, its peak RSS."""
+    with server("app.main:create_app", app_env(pg_url), "/readyz", factory=True) as worker:
+        start, _ = peak_rss_mb(worker.pid)
+        booked = _drive_bookings(options, worker, slots, booker, options.memory_bookings)
+        hwm, rss = peak_rss_mb(worker.pid)
+    return Row(
+        "memory",
+        "postgresql",
+        note=f"peak RSS {hwm:.0f} MB (now {rss:.0f} MB, {start:.0f} MB at start) of a fresh "
+        f"worker after {booked:,} bookings",
+        target="≤ 150 MB",
+        met=hwm <= 150,
+    )
+
+
 def _drive_bookings(
     options: Options, project: Server, slots: Slots, booker: str, total: int
-) -> None:
+) -> int:
+    """Book until ``total`` bookings succeeded; short runs, so that no body repeats."""
     done = 0
     while done < total:
-        burst_size = min(20_000, total - done)
+        bodies = slots.take(min(20_000, total - done) + 5_000)
         measured = run_load(
             project.base_url,
-            [Request("POST", "/api/v1/reservations", body) for body in slots.take(burst_size)],
-            seconds=60,
+            [Request("POST", "/api/v1/reservations", body) for body in bodies],
+            seconds=min(5.0, (total - done) / 1_000 + 1),
             connections=options.connections,
             authorization=booker,
             loadgen=options.loadgen,
         )
-        done += measured.requests
+        done += measured.requests - measured.non_2xx
+    return done
 
 
 def _profile(options: Options, project: Server, slots: Slots, booker: str) -> list[str]:

@@ -33,5 +33,15 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
     finally:
         asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
     assert result.returncode == 0, result.stdout + result.stderr
-    for scenario in ("floor: one INSERT", "availability", "book", "verify", "surge", "memory"):
+    scenarios = (
+        "floor: one INSERT",
+        "availability",
+        "book",
+        "book with Idempotency-Key",
+        "verify",
+        "surge",
+        "memory, every scenario",
+        "memory",
+    )
+    for scenario in scenarios:
         assert f"| {scenario} |" in result.stdout
