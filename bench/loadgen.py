@@ -36,6 +36,8 @@ class Measurement:
     requests: int
     non_2xx: int
     server_errors: int
+    server_cpu_us: float | None = None  # CPU per request, filled in by bench.run
+    postgres_cpu_us: float | None = None
 
 
 def _write_requests(requests: Sequence[Request]) -> str:

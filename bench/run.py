@@ -8,6 +8,7 @@ See bench/README.md for the scenarios, the floor and the targets.
 
 import argparse
 import asyncio
+import dataclasses
 import json
 import os
 import platform
@@ -32,6 +33,7 @@ from app.core import tokens
 from app.core.clock import SHANGHAI, local_midnight, local_today
 from bench import seed
 from bench.loadgen import Measurement, Request, burst, run_load
+from bench.seed import SLOT
 
 ROOT = Path(__file__).resolve().parent.parent
 WORK = ROOT / "bench" / ".work"
@@ -238,27 +240,65 @@ def median_of(runs: Sequence[Measurement]) -> Measurement:
         requests=sum(run.requests for run in runs),
         non_2xx=sum(run.non_2xx for run in runs),
         server_errors=sum(run.server_errors for run in runs),
+        server_cpu_us=_median_or_none([run.server_cpu_us for run in runs]),
+        postgres_cpu_us=_median_or_none([run.postgres_cpu_us for run in runs]),
     )
+
+
+def _median_or_none(values: Sequence[float | None]) -> float | None:
+    known = [value for value in values if value is not None]
+    return statistics.median(known) if known else None
+
+
+def process_cpu_seconds(pid: int | str) -> float:
+    """User + system CPU time of one process, from /proc."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU time of every local PostgreSQL process (the pools keep their backends alive)."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and "(postgres)" in (entry / "stat").read_text():
+                total += process_cpu_seconds(entry.name)
+        except OSError:
+            continue  # exited meanwhile
+    return total
 
 
 def measure(
     options: Options,
-    base_url: str,
+    target: Server,
     make_requests: Callable[[int], list[Request]],
     authorization: str = "",
     connections: int | None = None,
+    postgres: bool = True,
 ) -> Measurement:
+    """Median of ``options.repeats`` runs, with the CPU each request cost the
+    server process and (when it is the database) PostgreSQL."""
     runs = []
     for _ in range(options.repeats):
         requests = make_requests(int(options.seconds * 4000) + 100)
+        server_before = process_cpu_seconds(target.pid)
+        postgres_before = postgres_cpu_seconds() if postgres else 0.0
+        measured = run_load(
+            target.base_url,
+            requests,
+            seconds=options.seconds,
+            connections=connections or options.connections,
+            authorization=authorization,
+            loadgen=options.loadgen,
+        )
+        served = max(measured.requests, 1)
+        server_cpu = process_cpu_seconds(target.pid) - server_before
+        postgres_cpu = postgres_cpu_seconds() - postgres_before if postgres else None
         runs.append(
-            run_load(
-                base_url,
-                requests,
-                seconds=options.seconds,
-                connections=connections or options.connections,
-                authorization=authorization,
-                loadgen=options.loadgen,
+            dataclasses.replace(
+                measured,
+                server_cpu_us=server_cpu / served * 1e6,
+                postgres_cpu_us=None if postgres_cpu is None else postgres_cpu / served * 1e6,
             )
         )
     return median_of(runs)
@@ -285,7 +325,7 @@ def run(options: Options) -> Report:
         for level in options.scale_levels:
             asyncio.run(seeder.grow_to(seeded, level))
             point = measure(
-                options, project.base_url, lambda n: availability_requests(seeded), connections=8
+                options, project, lambda n: availability_requests(seeded), connections=8
             )
             scale.append((seeded.reservations, point))
             if level == options.reservations:
@@ -317,8 +357,8 @@ def _main_scenarios(
     booker: str,
     pg_url: str,
 ) -> None:
-    floor_read = measure(options, floor.base_url, lambda n: floor_read_requests(seeded))
-    availability = measure(options, project.base_url, lambda n: availability_requests(seeded))
+    floor_read = measure(options, floor, lambda n: floor_read_requests(seeded))
+    availability = measure(options, project, lambda n: availability_requests(seeded))
     report.rows.append(
         Row("floor: 20-row read", "postgresql", floor_read, floor_read.rps, "raw asyncpg")
     )
@@ -329,12 +369,12 @@ def _main_scenarios(
     floor_bodies = Slots(seeded.booking_space_ids)
     floor_insert = measure(
         options,
-        floor.base_url,
+        floor,
         lambda n: [Request("POST", "/floor/reservations", body) for body in floor_bodies.take(n)],
     )
     book = measure(
         options,
-        project.base_url,
+        project,
         lambda n: [Request("POST", "/api/v1/reservations", body) for body in slots.take(n)],
         authorization=booker,
     )
@@ -346,7 +386,7 @@ def _main_scenarios(
         report.failures.append(f"book: {book.non_2xx} non-2xx answers")
     keyed = measure(
         options,
-        project.base_url,
+        project,
         lambda n: [
             Request("POST", "/api/v1/reservations", body, f"bench-{uuid.uuid4().hex}")
             for body in slots.take(n)
@@ -368,7 +408,7 @@ def _main_scenarios(
     code = asyncio.run(_live_code(project.base_url, seeded, booker))
     verify = measure(
         options,
-        project.base_url,
+        project,
         lambda n: [
             Request("POST", f"/api/v1/doors/{seeded.door_id}/verify", json.dumps({"code": code}))
         ],
@@ -379,7 +419,7 @@ def _main_scenarios(
     if options.profile and PY_SPY.exists():
         report.extra += _profile(options, project, slots, booker)
 
-    _surge(options, report, project, seeded, slots, pg_url)
+    _surge(options, report, project, seeded, pg_url)
 
 
 async def _live_code(base_url: str, seeded: seed.Seeded, booker: str) -> str:
@@ -409,14 +449,24 @@ def _surge(
     report: Report,
     project: Server,
     seeded: seed.Seeded,
-    slots: Slots,
     pg_url: str,
 ) -> None:
     users = [user_token(pg_url, user_id) for user_id in seeded.surge_user_ids[: options.surge]]
+    # The uncontended baseline books the same study room the same way, each
+    # resident a different half hour (from the day after the surge's slot).
+    first = local_midnight(local_today() + timedelta(days=2))
+    calm_bodies = [
+        json.dumps(
+            {
+                "space_id": seeded.study_room_id,
+                "start": (first + SLOT * index).astimezone(SHANGHAI).isoformat(),
+                "end": (first + SLOT * (index + 1)).astimezone(SHANGHAI).isoformat(),
+            }
+        )
+        for index in range(len(users))
+    ]
     calm = burst(
-        project.base_url,
-        "/api/v1/reservations",
-        list(zip(slots.take(len(users)), users, strict=True)),
+        project.base_url, "/api/v1/reservations", list(zip(calm_bodies, users, strict=True))
     )
     day = local_today() + timedelta(days=1)
     seat = json.dumps(
@@ -579,12 +629,15 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
     slots = Slots(seeded.booking_space_ids)
     floors = {row.scenario: row.floor for row in report.rows if row.scenario.startswith("floor")}
     with server("app.main:create_app", app_env(url), "/readyz", factory=True) as project:
-        availability = measure(options, project.base_url, lambda n: availability_requests(seeded))
+        availability = measure(
+            options, project, lambda n: availability_requests(seeded), postgres=False
+        )
         book = measure(
             options,
-            project.base_url,
+            project,
             lambda n: [Request("POST", "/api/v1/reservations", body) for body in slots.take(n)],
             authorization=booker,
+            postgres=False,
         )
     report.rows.append(
         Row(
@@ -605,8 +658,9 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
 
 def table(report: Report) -> str:
     lines = [
-        "| scenario | engine | req/s | p50 ms | p99 ms | floor ratio | non-2xx | target | met |",
-        "| --- | --- | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+        "| scenario | engine | req/s | p50 ms | p99 ms | floor ratio | non-2xx"
+        " | server CPU µs/req | PostgreSQL CPU µs/req | target | met |",
+        "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in report.rows:
         m = row.measurement
@@ -618,6 +672,8 @@ def table(report: Report) -> str:
             f"{m.p99_ms:.1f}" if m else "",
             f"{row.ratio:.0%}" if row.ratio is not None else "",
             str(m.non_2xx) if m else "",
+            f"{m.server_cpu_us:,.0f}" if m and m.server_cpu_us is not None else "",
+            f"{m.postgres_cpu_us:,.0f}" if m and m.postgres_cpu_us is not None else "",
             row.target,
             {True: "yes", False: "**no**", None: ""}[row.met],
         ]
