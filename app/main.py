@@ -39,6 +39,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.connect(settings, **engine_overrides)
+        await database.open()
         async with WechatClient.http_client(settings) as http:
             app.state.database = database
             app.state.wechat = WechatClient(settings, http)

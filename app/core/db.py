@@ -9,15 +9,16 @@ so a deferred transaction would let two check-then-insert writers interleave).
 """
 
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Annotated, Any
 
+import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
-    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -76,6 +77,10 @@ class Database:
     writer: async_sessionmaker[AsyncSession]
     # Single-statement reads on PostgreSQL skip BEGIN/COMMIT: two round trips saved.
     autocommit: AsyncEngine
+    # PostgreSQL only, opened by ``open()``: bare driver connections for the hot
+    # paths' single statements (see ``driver``).
+    driver_pool: "asyncpg.Pool[asyncpg.Record] | None" = None
+    pool_size: int = 0
 
     @classmethod
     def connect(cls, settings: Settings, **engine_overrides: Any) -> "Database":
@@ -89,10 +94,44 @@ class Database:
             reader=async_sessionmaker(engine, expire_on_commit=False),
             writer=async_sessionmaker(write_engine, expire_on_commit=False),
             autocommit=autocommit,
+            pool_size=settings.database_pool_size,
         )
 
+    async def open(self) -> None:
+        """Open the driver pool (PostgreSQL); its connections are made as needed."""
+        if self.engine.dialect.name != "postgresql":
+            return
+        dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        self.driver_pool = await asyncpg.create_pool(
+            dsn, min_size=0, max_size=self.pool_size, reset=_nothing_to_reset
+        )
+
+    @asynccontextmanager
+    async def driver(self) -> AsyncIterator[asyncpg.Connection]:
+        """A bare asyncpg connection, outside any transaction, for one statement at a
+        time. Checking one out costs a quarter of an SQLAlchemy checkout (measured
+        in bench/: 27 against 89 µs), which the hot paths pay on every request."""
+        assert self.driver_pool is not None, "driver() is for PostgreSQL, after open()"
+        async with self.driver_pool.acquire() as connection:
+            yield connection
+
     async def dispose(self) -> None:
+        if self.driver_pool is not None:
+            await self.driver_pool.close()
         await self.engine.dispose()
+
+
+async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
+    """The driver pool's connections run single autocommit statements and change
+    no session state, so the default reset (a round trip per release) is skipped."""
+
+
+async def get_database(request: Request) -> Database:
+    database: Database = request.app.state.database
+    return database
+
+
+DatabaseDep = Annotated[Database, Depends(get_database)]
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -103,17 +142,9 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
         yield session
 
 
-async def read_connection(request: Request) -> AsyncIterator[AsyncConnection]:
-    """A bare connection for a hot read that needs no ORM and no transaction."""
-    database: Database = request.app.state.database
-    async with database.autocommit.connect() as connection:
-        yield connection
-
-
 # scope="function": the commit happens when the endpoint returns, before the
 # response is sent, so a client never sees a 201 for a write that failed.
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
-ReadConnectionDep = Annotated[AsyncConnection, Depends(read_connection, scope="function")]
 
 
 def sqlstate(exc: DBAPIError) -> str | None:

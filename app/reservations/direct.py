@@ -143,14 +143,13 @@ async def try_booking(
     """Book (or replay the key's first answer) and return the response body, or
     ``None`` if this booking needs the transactional path. Raises the same
     problems as the transactional path."""
-    if request.organization_id is not None or database.engine.dialect.name != "postgresql":
+    if request.organization_id is not None or database.driver_pool is None:
         return None
     key = None
     if idempotency_key is not None:
         key = _Key(idempotency_key, idempotency.fingerprint(request.model_dump(mode="json")))
-    async with database.autocommit.connect() as connection:
-        raw = await connection.get_raw_connection()
-        return await _try_booking(raw.driver_connection, user_id, request, key)
+    async with database.driver() as driver:
+        return await _try_booking(driver, user_id, request, key)
 
 
 async def _try_booking(

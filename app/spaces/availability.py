@@ -1,7 +1,7 @@
 """A space's day, slot by slot: the hottest read (every calendar a mini-program draws).
 
 Written lean on purpose (see bench/RESULTS.md): one round trip and no ORM. On
-PostgreSQL a single statement, sent through the driver outside any
+PostgreSQL a single statement, sent on a bare driver connection outside any
 transaction, returns the space's rules with its opening hours, the day's
 closures and the holding bookings as arrays of epoch seconds; SQLite runs the
 same reads through SQLAlchemy Core. The slot grid and its RFC 3339 strings are
@@ -12,12 +12,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from functools import lru_cache
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.clock import SHANGHAI, local_day_bounds
+from app.core.db import Database
 from app.core.errors import NotFound, Text
 from app.models import (
     HOLDING_STATUSES,
@@ -83,27 +83,27 @@ def grid(day: date, slot_minutes: int) -> tuple[GridSlot, ...]:
     )
 
 
-async def load_day(connection: AsyncConnection, space_id: int, day: date) -> SpaceDay:
+async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
     start, end = local_day_bounds(day)
-    if connection.dialect.name == "postgresql":
-        raw = await connection.get_raw_connection()
-        driver: Any = raw.driver_connection
+    if database.driver_pool is None:
+        async with database.autocommit.connect() as connection:
+            return await _load_day_with_core(connection, space_id, start, end)
+    async with database.driver() as driver:
         row = await driver.fetchrow(_POSTGRES_DAY, space_id, start, end)
-        if row is None:
-            raise NotFound(SPACE)
-        slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
-        return SpaceDay(
-            space_id,
-            slot,
-            capacity,
-            exclusive,
-            open_24h,
-            advance,
-            [WeeklyWindow(*window) for window in hours],
-            [(closure[0], closure[1]) for closure in closures],
-            [(booking[0], booking[1], int(booking[2])) for booking in held],
-        )
-    return await _load_day_with_core(connection, space_id, start, end)
+    if row is None:
+        raise NotFound(SPACE)
+    slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
+    return SpaceDay(
+        space_id,
+        slot,
+        capacity,
+        exclusive,
+        open_24h,
+        advance,
+        [WeeklyWindow(*window) for window in hours],
+        [(closure[0], closure[1]) for closure in closures],
+        [(booking[0], booking[1], int(booking[2])) for booking in held],
+    )
 
 
 async def _load_day_with_core(

@@ -5,7 +5,7 @@ import orjson
 from fastapi import Query, Response
 
 from app.core.clock import SHANGHAI
-from app.core.db import ReadConnectionDep, SessionDep
+from app.core.db import DatabaseDep, SessionDep
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.models import SpaceKind
@@ -49,12 +49,12 @@ async def read_space(space_id: ResourceId, session: SessionDep) -> SpaceOut:
 @router.get("/{space_id}/availability", response_model=AvailabilityOut)
 async def read_availability(
     space_id: ResourceId,
-    connection: ReadConnectionDep,
+    database: DatabaseDep,
     date: Annotated[dt.date, Query(description="Shanghai calendar day, YYYY-MM-DD")],
 ) -> Response:
     """The day's slots: `free`, `taken`, `closed` (outside hours or a closure) or `past`,
     with `remaining` seats (or 1/0 rooms)."""
-    day = await service.day_availability(connection, space_id, date)
+    day = await service.day_availability(database, space_id, date)
     # Serialized once, by hand: the hottest read skips response-model validation.
     body = {
         "space_id": day.space.space_id,

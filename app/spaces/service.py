@@ -5,12 +5,12 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import Select, delete, func, select
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
 from app.centers.service import get_center_in_scope
 from app.core.clock import local_today, parse_wall_clock, utcnow
-from app.core.db import flush_unique
+from app.core.db import Database, flush_unique
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
 from app.models import (
@@ -181,12 +181,12 @@ async def get_active_space(session: AsyncSession, space_id: int) -> Space:
 
 
 async def day_availability(
-    connection: AsyncConnection, space_id: int, day: date, now: datetime | None = None
+    database: Database, space_id: int, day: date, now: datetime | None = None
 ) -> DayAvailability:
     now = now or utcnow()
     if abs((day - local_today(now)).days) > AVAILABILITY_HORIZON_DAYS:
         raise DateOutOfRange(days=AVAILABILITY_HORIZON_DAYS)
-    space = await availability.load_day(connection, space_id, day)
+    space = await availability.load_day(database, space_id, day)
     return DayAvailability(
         space=space,
         day=day,
