@@ -58,9 +58,9 @@ def issue(settings: Settings, audience: Audience, subject_id: int) -> IssuedToke
     return IssuedToken(access_token=token, expires_in=minutes * 60)
 
 
-# Verified tokens, so that a resident's next request skips the HMAC and JSON work
-# (a booking's largest single cost after the database). Keyed by the exact token,
-# secret and audience; an entry is used only until the token's own expiry.
+# Verified tokens, so that a resident's next request skips python-jose's decode
+# (~40 µs, about 4 % of a booking's CPU, measured in bench/). Keyed by the exact
+# token, secret and audience; an entry is used only until the token's own expiry.
 _VERIFIED: OrderedDict[tuple[str, str, Audience], tuple[TokenClaims, int]] = OrderedDict()
 _VERIFIED_MAX = 4096
 
