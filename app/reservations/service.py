@@ -336,7 +336,7 @@ def check_booking_rules(
         raise InThePast()
     window_end = calendar.booking_window_end(rules.advance_days, now)
     if wanted.start >= window_end:
-        raise OutsideBookingWindow(days=rules.advance_days, until=local_text(window_end))
+        raise OutsideBookingWindow(days=rules.advance_days, until=_local_text(window_end))
     if not calendar.within_opening_hours(rules.open_24h, rules.windows, wanted):
         raise OutsideOpeningHours()
     if attendees > rules.capacity:
@@ -351,12 +351,12 @@ def refuse_conflicts(
     attendees: int,
     holders: Sequence[Holder],
 ) -> None:
-    """Invariants 1, 2 and 5 as the holders read under the space lock show them."""
+    """Invariants 1, 2 and 5, against the holders read for this booking."""
     if exclusive:
         if holders:
             first = min(holders, key=lambda holder: holder.interval.start).interval
-            raise SlotTaken(start=local_text(first.start), end=local_text(first.end)).with_extra(
-                conflict={"start": local_iso(first.start), "end": local_iso(first.end)}
+            raise SlotTaken(start=_local_text(first.start), end=_local_text(first.end)).with_extra(
+                conflict={"start": _local_iso(first.start), "end": _local_iso(first.end)}
             )
         return
     if any(holder.user_id == user_id for holder in holders):
@@ -439,14 +439,14 @@ async def _flush_booking(session: AsyncSession, wanted: Interval) -> None:
 
 
 def slot_taken(wanted: Interval) -> SlotTaken:
-    return SlotTaken(start=local_text(wanted.start), end=local_text(wanted.end))
+    return SlotTaken(start=_local_text(wanted.start), end=_local_text(wanted.end))
 
 
-def local_text(instant: datetime) -> str:
+def _local_text(instant: datetime) -> str:
     return instant.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M")
 
 
-def local_iso(instant: datetime) -> str:
+def _local_iso(instant: datetime) -> str:
     return instant.astimezone(SHANGHAI).isoformat()
 
 
