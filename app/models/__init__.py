@@ -15,6 +15,7 @@ from app.models.organization import (
     QuotaSubject,
 )
 from app.models.reservation import (
+    HOLDING_SQL,
     HOLDING_STATUSES,
     ActorKind,
     AuditEvent,
@@ -26,6 +27,7 @@ from app.models.reservation import (
 from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
 
 __all__ = [
+    "HOLDING_SQL",
     "HOLDING_STATUSES",
     "AccessCode",
     "AttemptOutcome",

@@ -42,7 +42,8 @@ HOLDING_STATUSES = (
     ReservationStatus.confirmed,
     ReservationStatus.checked_in,
 )
-_HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
+# The same statuses as a SQL list, for hand-written statements.
+HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
 
 # No booking lasts longer than a day (a space's ``max_minutes`` is at most
 # 1440), and the database refuses one that would. Overlap queries rely on it:
@@ -80,7 +81,7 @@ class Reservation(Timestamped, Base):
                 ),
                 "&&",
             ),
-            where=text(f"exclusive AND status IN ({_HOLDING_SQL})"),
+            where=text(f"exclusive AND status IN ({HOLDING_SQL})"),
             using="gist",
             name="reservations_no_overlap",
         ).ddl_if(dialect="postgresql"),

@@ -41,13 +41,11 @@ import orjson
 from app.core.clock import SHANGHAI, utcnow
 from app.core.db import Database
 from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, InvalidToken, NotFound
-from app.models import HOLDING_STATUSES, ReservationStatus
+from app.models import HOLDING_SQL, ReservationStatus
 from app.reservations import idempotency, service
 from app.reservations.schemas import ReservationCreate
 from app.spaces.calendar import Interval, WeeklyWindow
 from app.spaces.service import SPACE
-
-_HOLDING = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
 
 # From users, so that an unknown caller is told so before an unknown space.
 _READ = f"""
@@ -63,7 +61,7 @@ SELECT s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.sl
   ARRAY(SELECT ARRAY[extract(epoch FROM r.starts_at), extract(epoch FROM r.ends_at),
                      r.attendees, r.user_id]::float8[]
         FROM reservations r
-        WHERE r.space_id = s.id AND r.status IN ({_HOLDING})
+        WHERE r.space_id = s.id AND r.status IN ({HOLDING_SQL})
           AND r.starts_at < $4 AND r.ends_at > $3 AND r.starts_at > $3 - interval '1 day'),
   nextval('reservations_id_seq'),
   k.request_hash, k.response_status, k.response_body::text, k.created_at

@@ -20,6 +20,7 @@ from app.core.clock import SHANGHAI, local_day_bounds
 from app.core.db import Database
 from app.core.errors import NotFound, Text
 from app.models import (
+    HOLDING_SQL,
     HOLDING_STATUSES,
     Closure,
     OpeningHours,
@@ -33,7 +34,6 @@ from app.spaces.calendar import WeeklyWindow
 Span = tuple[float, float]  # [start, end) in epoch seconds
 SPACE = Text("空间", "space")
 
-_HOLDING = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
 _POSTGRES_DAY = f"""
 SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days,
   ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
@@ -43,7 +43,7 @@ SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.a
   ARRAY(SELECT ARRAY[extract(epoch FROM r.starts_at), extract(epoch FROM r.ends_at),
                      r.attendees]::float8[]
         FROM reservations r
-        WHERE r.space_id = s.id AND r.status IN ({_HOLDING})
+        WHERE r.space_id = s.id AND r.status IN ({HOLDING_SQL})
           AND r.starts_at < $3 AND r.ends_at > $2 AND r.starts_at > $2 - interval '1 day')
 FROM spaces s WHERE s.id = $1 AND s.is_active
 """
