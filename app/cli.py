@@ -8,6 +8,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
+from app.core import server
 from app.core.config import InsecureSettingsError, Settings
 from app.core.db import Database
 from app.core.errors import AppError
@@ -59,6 +60,15 @@ def _serve(args: argparse.Namespace) -> None:
         workers=args.workers,
         access_log=False,  # the app logs each request itself, without personal data
         log_level=settings.log_level.lower(),
+        # Slow clients must not hold connections: see app/core/server.py.
+        http=server.http_protocol(
+            header_timeout=args.header_timeout, body_timeout=args.body_timeout
+        ),
+        timeout_keep_alive=args.keep_alive,
+        limit_concurrency=args.limit_concurrency,
+        backlog=args.backlog,
+        proxy_headers=args.proxy_headers,
+        forwarded_allow_ips=args.forwarded_allow_ips,
     )
 
 
@@ -120,6 +130,39 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8000)
     serve.add_argument("--workers", type=int, default=1)
     serve.add_argument("--demo", action="store_true", help="load the demo centers and accounts")
+    limits = serve.add_argument_group("server limits (README: Server limits and a reverse proxy)")
+    limits.add_argument(
+        "--header-timeout", type=server.positive_seconds, default=server.HEADER_TIMEOUT_SECONDS,
+        metavar="SECONDS", help="close a connection whose request line and headers take longer, "
+        "from their first byte (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--body-timeout", type=server.positive_seconds, default=server.BODY_TIMEOUT_SECONDS,
+        metavar="SECONDS", help="answer 408 and close when a whole request body takes longer, "
+        "from the end of the headers (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--keep-alive", type=server.positive_count, default=5, metavar="SECONDS",
+        help="close a connection idle this long between requests (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--limit-concurrency", type=server.positive_count, default=1000, metavar="N",
+        help="connections or requests at once per worker; 503 beyond (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--backlog", type=server.positive_count, default=2048, metavar="N",
+        help="connections the OS queues before they are accepted (default: %(default)s)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--proxy-headers", action=argparse.BooleanOptionalAction, default=True,
+        help="take the client address and scheme from X-Forwarded-For/-Proto when the "
+        "connection comes from --forwarded-allow-ips (default: on)",
+    )  # fmt: skip
+    limits.add_argument(
+        "--forwarded-allow-ips", metavar="IPS",
+        help="comma-separated addresses or networks of the trusted reverse proxies, '*' for "
+        "any (default: $FORWARDED_ALLOW_IPS, else 127.0.0.1,::1, the loopback addresses)",
+    )  # fmt: skip
     serve.set_defaults(handler=_serve)
 
     db = commands.add_parser("db", help="database schema")
