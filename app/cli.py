@@ -82,6 +82,9 @@ def _seed_demo(_args: argparse.Namespace) -> None:
     from app import demo
 
     settings = _settings()
+    if settings.is_production:
+        # The demo's staff password and door key are public: never in production.
+        sys.exit("zhendi: seed-demo is for development only")
     asyncio.run(upgrade(settings.database_url))
     report = asyncio.run(demo.seed_demo_database(settings))
     print(

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access.service import device_key_hash
+from app.access.service import device_key_hash, ensure_keypad
 from app.core.clock import parse_wall_clock, utcnow
 from app.core.config import Settings
 from app.core.db import Database
@@ -477,14 +477,20 @@ async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) ->
                 name=demo.door,
                 device_key_hash=device_key_hash(DEMO_DOOR_KEY),
                 is_active=True,
-                consecutive_failures=0,
             )
         )
+        await ensure_keypad(session, space.id)
         await session.flush()
     return 1
 
 
+class DemoRefusedInProduction(RuntimeError):
+    """The demo's staff password and door key are published in the README."""
+
+
 async def seed_demo_database(settings: Settings) -> SeedReport:
+    if settings.is_production:
+        raise DemoRefusedInProduction("demo data is for development only")
     database = Database.connect(settings)
     try:
         async with database.writer.begin() as session:

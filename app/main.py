@@ -8,8 +8,10 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.access.locks import build_locks
 from app.access.router import router as access_router
 from app.access.service import CodeBook
+from app.accounts.router import router as accounts_router
 from app.admin.router import router as admin_router
 from app.centers.router import router as centers_router
 from app.core.config import Settings
@@ -17,8 +19,9 @@ from app.core.crypto import PiiCipher
 from app.core.db import Database
 from app.core.errors import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
-from app.identity.real_name import build_verifier
+from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.ops import router as ops
@@ -40,11 +43,16 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.connect(settings, **engine_overrides)
         await database.open()
-        async with WechatClient.http_client(settings) as http:
+        async with (
+            WechatClient.http_client(settings) as http,
+            real_name.http_client(settings) as identity_http,
+        ):
             app.state.database = database
             app.state.wechat = WechatClient(settings, http)
             app.state.pii_cipher = PiiCipher(settings.pii_key_bytes)
-            app.state.real_name_verifier = build_verifier(settings)
+            app.state.real_name_verifier = real_name.build_verifier(settings, identity_http)
+            app.state.limiter = Limiter.build(settings)
+            app.state.locks = build_locks(settings)
             app.state.codebook = CodeBook(
                 cipher=app.state.pii_cipher,
                 leeway=timedelta(minutes=settings.door_code_leeway_minutes),
@@ -54,11 +62,15 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
             finally:
                 await database.dispose()
 
+    docs = settings.docs_on
     app = FastAPI(
         title="Zhendi 阵地",
         version="0.1.0",
         summary="Booking backend for Shanghai's Party-Masses Service Centers",
         lifespan=lifespan,
+        openapi_url="/openapi.json" if docs else None,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -69,6 +81,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reservations_router,
         access_router,
         organizations_router,
+        accounts_router,
         admin_router,
     ):
         app.include_router(router)

@@ -161,10 +161,14 @@ class PostgresSeeder:
         try:
             seeded = await self._seed(connection, reservations, surge_users)
             seeded.door_id = await connection.fetchval(
-                "INSERT INTO doors (space_id, name, device_key_hash, is_active,"
-                " consecutive_failures) VALUES ($1, 'bench', $2, true, 0) RETURNING id",
+                "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
+                " updated_at) VALUES ($1, 'bench', $2, true, now(), now()) RETURNING id",
                 seeded.door_space_id,
                 device_key_hash(door_key),
+            )
+            await connection.execute(
+                "INSERT INTO keypads (space_id) VALUES ($1) ON CONFLICT DO NOTHING",
+                seeded.door_space_id,
             )
             return seeded
         finally:

@@ -11,7 +11,7 @@ import asyncio
 import socket
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
@@ -66,12 +66,25 @@ def _build(fake: FakeWechat) -> Starlette:
 
 @contextmanager
 def serve_fake_wechat() -> Iterator[FakeWechat]:
+    fakes: list[FakeWechat] = []
+
+    def build(base_url: str) -> Starlette:
+        fakes.append(FakeWechat(base_url=base_url))
+        return _build(fakes[0])
+
+    with serve(build):
+        yield fakes[0]
+
+
+@contextmanager
+def serve(build: Callable[[str], Starlette]) -> Iterator[str]:
+    """Serve the app ``build(base_url)`` makes on a free local port, over real HTTP."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    fake = FakeWechat(base_url=f"http://127.0.0.1:{port}")
+    base_url = f"http://127.0.0.1:{port}"
     config = uvicorn.Config(
-        _build(fake), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
+        build(base_url), host="127.0.0.1", port=port, log_level="warning", lifespan="off"
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -79,10 +92,10 @@ def serve_fake_wechat() -> Iterator[FakeWechat]:
     deadline = time.monotonic() + 10
     while not server.started:
         if time.monotonic() > deadline:
-            raise RuntimeError("fake WeChat server did not start")
+            raise RuntimeError("fake server did not start")
         time.sleep(0.01)
     try:
-        yield fake
+        yield base_url
     finally:
         server.should_exit = True
         thread.join(timeout=10)

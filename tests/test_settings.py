@@ -15,6 +15,7 @@ GOOD_PRODUCTION = {
     "pii_key": secrets.token_hex(32),
     "wechat_app_id": "wx123",
     "wechat_app_secret": "s3cret",
+    "real_name_verifier": "counter",
 }
 
 
@@ -33,11 +34,62 @@ def test_a_complete_production_configuration_starts() -> None:
         ({"pii_key": None}, "ZHENDI_PII_KEY"),
         ({"pii_key": "0" * 64}, "ZHENDI_PII_KEY"),
         ({"wechat_app_secret": None}, "ZHENDI_WECHAT_APP_ID"),
+        # Long enough, but guessable: a repeated character or a short repeated pattern.
+        ({"jwt_secret": "a" * 32}, "ZHENDI_JWT_SECRET"),
+        ({"jwt_secret": "correcthorsebatterystaple-correcthorse"}, "ZHENDI_JWT_SECRET"),
+        ({"pii_key": "0123" * 16}, "ZHENDI_PII_KEY"),
+        ({"pii_key": "deadbeef" * 8}, "ZHENDI_PII_KEY"),
+        ({"wechat_api_base": "http://api.weixin.qq.com"}, "ZHENDI_WECHAT_API_BASE"),
+        ({"real_name_verifier": "format_only"}, "ZHENDI_REAL_NAME_VERIFIER"),
+        (
+            {
+                "real_name_verifier": "http",
+                "real_name_http_url": "http://idcheck.example.com/verify",
+                "real_name_http_token": "appcode",
+            },
+            "ZHENDI_REAL_NAME_HTTP_URL",
+        ),
+        ({"lock_adapter": "log"}, "ZHENDI_LOCK_ADAPTER"),
+        ({"metrics_token": "metrics"}, "ZHENDI_METRICS_TOKEN"),
     ],
 )
 def test_production_refuses_insecure_defaults(change: dict[str, object], complaint: str) -> None:
     with pytest.raises((InsecureSettingsError, ValidationError), match=complaint):
         Settings.model_validate({**GOOD_PRODUCTION, **change})
+
+
+def test_production_accepts_random_secrets_and_an_https_verifier() -> None:
+    settings = Settings.model_validate(
+        {
+            **GOOD_PRODUCTION,
+            "real_name_verifier": "http",
+            "real_name_http_url": "https://idcheck.example.com/verify",
+            "real_name_http_token": "appcode",
+            "lock_adapter": "mqtt",
+            "metrics_token": secrets.token_urlsafe(32),
+        }
+    )
+    assert settings.effective_lock_adapter == "mqtt"
+    assert not settings.docs_on
+
+
+def test_production_defaults_close_what_development_opens() -> None:
+    production = Settings.model_validate(GOOD_PRODUCTION)
+    assert (production.docs_on, production.effective_lock_adapter) == (False, "none")
+    development = Settings()
+    assert (development.docs_on, development.effective_lock_adapter) == (True, "log")
+    assert Settings.model_validate({**GOOD_PRODUCTION, "docs_enabled": True}).docs_on
+
+
+def test_the_http_verifier_needs_its_url_and_credentials() -> None:
+    with pytest.raises(ValidationError, match="ZHENDI_REAL_NAME_HTTP_URL"):
+        Settings(real_name_verifier="http")
+
+
+@pytest.mark.parametrize("limit", ["often", "10 per fortnight", ""])
+def test_rate_limits_must_parse(limit: str) -> None:
+    with pytest.raises(ValidationError, match="not a rate limit"):
+        Settings(rate_limit_wechat_per_ip=limit)
 
 
 def test_settings_come_from_zhendi_environment(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -7,20 +7,23 @@ from fastapi.responses import JSONResponse
 from fastapi.security import APIKeyHeader
 
 from app.access import service
+from app.access.locks import LockAdapter
 from app.access.schemas import (
     AccessOut,
     DoorCreate,
     DoorOut,
     DoorWithKey,
+    UnlockRequest,
+    UnlockResult,
     VerifyRequest,
     VerifyResult,
 )
-from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import app_error_response, problem_responses
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, ResourceId
-from app.identity.dependencies import CurrentStaff, CurrentUser
+from app.identity.dependencies import CurrentStaff, CurrentUser, LimiterDep
+from app.models import Door
 from app.reservations.schemas import ReservationOut
 
 router = api_router(tags=["access"])
@@ -38,7 +41,13 @@ async def get_codebook(request: Request) -> service.CodeBook:
     return codes
 
 
+async def get_locks(request: Request) -> LockAdapter:
+    locks: LockAdapter = request.app.state.locks
+    return locks
+
+
 CodeBookDep = Annotated[service.CodeBook, Depends(get_codebook)]
+LocksDep = Annotated[LockAdapter, Depends(get_locks)]
 
 
 async def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
@@ -62,17 +71,44 @@ async def verify_code(
     request: Request,
 ) -> JSONResponse:
     """Asked by a lock: does this code open this door now? Every attempt is logged
-    (never the code itself); too many wrong codes lock the door out (429)."""
+    (never the code itself). A code that does not open now is `denied`, whatever
+    the reason; too many wrong codes at the space's doors lock its keypad out
+    for a while (429 with Retry-After)."""
     door = await service.authenticate_door(session, door_id, key)
-    verdict = await service.verify_code(session, codes, door, body.code)
-    if verdict.locked_until is not None:
+    verdict, locked_out = await service.verify_code(session, codes, door, body.code)
+    if locked_out is not None:
         # Answered without raising, so that the logged attempt still commits.
-        locked_out = service.DoorLockedOut(verdict.locked_until, utcnow())
         return app_error_response(request, locked_out)
-    result = VerifyResult(
-        granted=verdict.granted, reason=verdict.outcome, reservation_id=verdict.reservation_id
-    )
+    if verdict.granted:
+        result = VerifyResult(granted=True, reason="granted", reservation_id=verdict.reservation_id)
+    else:
+        result = VerifyResult(granted=False, reason="denied", reservation_id=None)
     return JSONResponse(result.model_dump(mode="json"))
+
+
+@router.post(
+    "/reservations/{reservation_id}/unlock",
+    response_model=UnlockResult,
+    responses=problem_responses(429, 503),
+)
+async def unlock(
+    reservation_id: ResourceId,
+    body: UnlockRequest,
+    user: CurrentUser,
+    session: SessionDep,
+    locks: LocksDep,
+    limiter: LimiterDep,
+) -> UnlockResult:
+    """Open a door of your booking's space from the app, while its door code would
+    work. A way in that no stranger's wrong codes can shut; logged like a code,
+    and the first one checks you in."""
+    await limiter.hit(limiter.rules.unlock_per_user, str(user.id))
+    verdict = await service.unlock(session, locks, user, reservation_id, body.door_id)
+    return UnlockResult(
+        granted=verdict.granted,
+        reason="granted" if verdict.granted else "outside_window",
+        reservation_id=reservation_id,
+    )
 
 
 @router.get("/reservations/{reservation_id}/access", response_model=AccessOut)
@@ -102,22 +138,31 @@ async def reissue_code(
 )
 async def create_door(body: DoorCreate, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
     door, key = await service.create_door(session, staff, body.space_id, body.name)
-    return DoorWithKey(**dict(DoorOut.of(door)), device_key=key)
+    return DoorWithKey(**dict(await _door_out(session, door)), device_key=key)
 
 
 @router.get("/admin/doors", response_model=list[DoorOut], tags=["admin"])
 async def list_doors(
     space_id: Annotated[int, Query(ge=1, le=MAX_ID)], staff: CurrentStaff, session: SessionDep
 ) -> list[DoorOut]:
-    return [DoorOut.of(door) for door in await service.list_doors(session, staff, space_id)]
+    doors = await service.list_doors(session, staff, space_id)
+    lockouts = await service.keypad_lockouts(session, [space_id])
+    return [DoorOut.of(door, lockouts.get(door.space_id)) for door in doors]
 
 
 @router.post("/admin/doors/{door_id}/rotate-key", response_model=DoorWithKey, tags=["admin"])
 async def rotate_key(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
     door, key = await service.rotate_door_key(session, staff, door_id)
-    return DoorWithKey(**dict(DoorOut.of(door)), device_key=key)
+    return DoorWithKey(**dict(await _door_out(session, door)), device_key=key)
 
 
 @router.post("/admin/doors/{door_id}/clear-lockout", response_model=DoorOut, tags=["admin"])
 async def clear_lockout(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorOut:
-    return DoorOut.of(await service.clear_lockout(session, staff, door_id))
+    """Reopen the keypad of this door's space (shared by all its doors): the
+    lockout ends and the wrong codes typed so far stop counting."""
+    return await _door_out(session, await service.clear_lockout(session, staff, door_id))
+
+
+async def _door_out(session: SessionDep, door: Door) -> DoorOut:
+    lockouts = await service.keypad_lockouts(session, [door.space_id])
+    return DoorOut.of(door, lockouts.get(door.space_id))

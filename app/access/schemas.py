@@ -1,9 +1,10 @@
-from typing import Annotated
+from datetime import datetime
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import IdField, LocalInstant, ShortText
-from app.models import AttemptOutcome, Door
+from app.models import Door
 
 DoorCode = Annotated[str, StringConstraints(pattern=r"^\d{8}$")]
 
@@ -20,17 +21,19 @@ class DoorOut(BaseModel):
     space_id: int
     name: str
     is_active: bool
-    locked_until: LocalInstant | None
+    locked_until: LocalInstant | None = Field(
+        description="Until when the space's keypad refuses codes (shared by its doors)"
+    )
     created_at: LocalInstant
 
     @classmethod
-    def of(cls, door: Door) -> "DoorOut":
+    def of(cls, door: Door, locked_until: datetime | None) -> "DoorOut":
         return cls(
             id=door.id,
             space_id=door.space_id,
             name=door.name,
             is_active=door.is_active,
-            locked_until=door.locked_until,
+            locked_until=locked_until,
             created_at=door.created_at,
         )
 
@@ -48,9 +51,26 @@ class VerifyRequest(BaseModel):
 
 
 class VerifyResult(BaseModel):
+    """What a lock is told. A code that does not open the door now is "denied",
+    whatever the reason: a guesser learns nothing about codes of later bookings."""
+
     granted: bool
-    reason: AttemptOutcome
+    reason: Literal["granted", "denied"]
     reservation_id: int | None
+
+
+class UnlockRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    door_id: IdField
+
+
+class UnlockResult(BaseModel):
+    """What the owner is told: they may know their own booking's window."""
+
+    granted: bool
+    reason: Literal["granted", "outside_window"]
+    reservation_id: int
 
 
 class AccessOut(BaseModel):

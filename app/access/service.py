@@ -7,12 +7,18 @@ lock's question. Within one space no two live codes with overlapping windows
 are equal (checked under the booking's space lock, and by an exclusion
 constraint on PostgreSQL).
 
-Guessing is bounded per door, in the database, so the budget holds across
-processes and restarts: ``FAILURES_BEFORE_LOCKOUT`` wrong codes in a row lock
-the door for ``LOCKOUT``, and wrong codes at a space's doors within any 24
-hours are capped by ``failure_cap``, sized so that an attacker's chance of
-hitting any live code within a code's lifetime stays at or below 1e-6:
-k live codes x failures / 10^8 <= 100 / 10^8.
+Guessing is bounded per space (all its doors share one keypad budget), in
+the database, so the budget holds across doors, processes and restarts. The
+budget is checked before the code is looked at: while the keypad is locked
+out, no code is tried at all. Wrong codes within the last day (since staff
+last cleared the keypad) lock it out for escalating short periods
+(``lockout_after``): none for the first four, 15 minutes at the fifth, then
+doubling with each further one. Any code that does not open the door now,
+a wrong one or a real one of a later booking, gets the same answer and
+counts the same, so the lock tells a guesser nothing. A booking's owner
+always has a way in that no stranger can exhaust: the app unlock
+(``unlock``), authenticated by their own token. The bound this gives is
+worked out in the README ("Guessing a door code").
 """
 
 import hashlib
@@ -22,10 +28,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.access.locks import DoorRef, LockAdapter
 from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.crypto import PiiCipher, Sealed
@@ -33,29 +41,36 @@ from app.core.errors import AppError, NotAuthenticated, NotFound, Text
 from app.identity.principals import StaffPrincipal
 from app.models import (
     AccessCode,
+    AttemptMethod,
     AttemptOutcome,
-    BookingMode,
     Door,
     DoorAttempt,
+    Keypad,
+    Membership,
     Reservation,
     ReservationStatus,
     Space,
     User,
 )
 from app.reservations.schemas import reservation_out_loads
-from app.spaces.service import SPACE, get_space_in_scope
+from app.spaces.service import get_space_in_scope
 
 DOOR = Text("门禁", "door")
+RESERVATION = Text("预约", "reservation")
+# Bookings whose code opens the door (inside its window).
+LIVE = (ReservationStatus.confirmed, ReservationStatus.checked_in)
 ACCESS_CODE = Text("门禁密码", "door code")
 CODE_DIGITS = 8
 CODE_SPACE = 100_000_000  # 10 ** CODE_DIGITS
 FAILURES_BEFORE_LOCKOUT = 5
-LOCKOUT = timedelta(minutes=15)
+FIRST_LOCKOUT = timedelta(minutes=15)
+LONGEST_LOCKOUT = timedelta(hours=24)
 FAILURE_WINDOW = timedelta(hours=24)
-MAX_FAILURES_PER_WINDOW = 10
-# k live codes x failures per code lifetime, over 10^8 codes: at most 1e-6.
-GUESS_BUDGET = CODE_SPACE // 1_000_000
+# The most wrong codes the schedule lets through at one space in any 24 hours,
+# against a guesser who types the moment each lockout ends (a test recomputes it).
+MOST_FAILURES_PER_DAY = 11
 _ISSUE_ATTEMPTS = 20
+FAILURES = (AttemptOutcome.unknown_code, AttemptOutcome.outside_window)
 ENTITY = "reservation"
 
 
@@ -120,11 +135,18 @@ async def create_door(
         name=name,
         device_key_hash=device_key_hash(device_key),
         is_active=True,
-        consecutive_failures=0,
     )
     session.add(door)
+    await ensure_keypad(session, space.id)
     await session.flush()
     return door, device_key
+
+
+async def ensure_keypad(session: AsyncSession, space_id: int) -> None:
+    """The space's keypad row, created with its first door."""
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    await session.execute(insert(Keypad).values(space_id=space_id).on_conflict_do_nothing())
 
 
 async def _door_in_scope(session: AsyncSession, staff: StaffPrincipal, door_id: int) -> Door:
@@ -133,6 +155,15 @@ async def _door_in_scope(session: AsyncSession, staff: StaffPrincipal, door_id: 
         raise NotFound(DOOR)
     await get_space_in_scope(session, staff, door.space_id)
     return door
+
+
+async def keypad_lockouts(
+    session: AsyncSession, space_ids: Sequence[int]
+) -> dict[int, datetime | None]:
+    rows = await session.execute(
+        select(Keypad.space_id, Keypad.locked_until).where(Keypad.space_id.in_(space_ids))
+    )
+    return {row.space_id: row.locked_until for row in rows}
 
 
 async def rotate_door_key(
@@ -147,10 +178,21 @@ async def rotate_door_key(
 
 
 async def clear_lockout(session: AsyncSession, staff: StaffPrincipal, door_id: int) -> Door:
-    """Staff reopen a door locked by wrong codes (after checking on site)."""
+    """Staff reopen the keypad of the door's space (after checking on site): the
+    lockout ends and the wrong codes typed so far stop counting."""
     door = await _door_in_scope(session, staff, door_id)
-    door.locked_until = None
-    door.consecutive_failures = 0
+    keypad = await _lock_keypad(session, door.space_id)
+    keypad.locked_until = None
+    keypad.cleared_at = utcnow()
+    audit.record(
+        session,
+        staff,
+        entity="door",
+        entity_id=door.id,
+        action="clear_lockout",
+        from_status=None,
+        to_status=None,
+    )
     await session.flush()
     return door
 
@@ -274,17 +316,37 @@ class Access:
     door_ids: list[int]
 
 
-async def read_access(
-    session: AsyncSession, codes: CodeBook, user: User, reservation_id: int
-) -> Access:
-    """The owner's door code. Nobody else, staff included, ever reads it."""
+async def _owned_reservation(session: AsyncSession, user: User, reservation_id: int) -> Reservation:
+    """``user``'s own reservation. One made on an organization's account stays
+    theirs only while they are a member: someone removed from the company (or
+    who left) no longer reads its code or opens its door."""
     reservation = await session.scalar(
         select(Reservation).where(Reservation.id == reservation_id, Reservation.user_id == user.id)
     )
     if reservation is None:
-        raise NotFound(Text("预约", "reservation"))
-    live = (ReservationStatus.confirmed, ReservationStatus.checked_in)
-    access = await _live_code(session, reservation.id) if reservation.status in live else None
+        raise NotFound(RESERVATION)
+    if reservation.organization_id is not None and not await _is_member(
+        session, reservation.organization_id, user.id
+    ):
+        raise NoAccessCode()
+    return reservation
+
+
+async def _is_member(session: AsyncSession, organization_id: int, user_id: int) -> bool:
+    found = await session.scalar(
+        select(Membership.user_id).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
+    return found is not None
+
+
+async def read_access(
+    session: AsyncSession, codes: CodeBook, user: User, reservation_id: int
+) -> Access:
+    """The owner's door code. Nobody else, staff included, ever reads it."""
+    reservation = await _owned_reservation(session, user, reservation_id)
+    access = await _live_code(session, reservation.id) if reservation.status in LIVE else None
     if access is None:
         raise NoAccessCode()
     door_ids = (
@@ -312,7 +374,7 @@ async def reissue(
         .options(selectinload(Reservation.space).selectinload(Space.center))
     )
     if reservation is None or not staff.covers_center(reservation.space.center):
-        raise NotFound(Text("预约", "reservation"))
+        raise NotFound(RESERVATION)
     await session.execute(
         select(Space.id).where(Space.id == reservation.space_id).with_for_update()
     )
@@ -324,7 +386,7 @@ async def reissue(
         .execution_options(populate_existing=True)
     )
     assert locked is not None
-    if locked.status not in (ReservationStatus.confirmed, ReservationStatus.checked_in):
+    if locked.status not in LIVE:
         raise CannotReissue()
     await revoke_codes(session, locked.id)
     if await codes.issue(session, locked) is None:
@@ -341,19 +403,17 @@ async def reissue(
     return locked
 
 
-# --- the lock asks ---------------------------------------------------------------
+# --- the lock asks, the owner unlocks -------------------------------------------
 
 
-def failure_cap(space: Space) -> int:
-    """Wrong codes allowed at a space's doors in any 24 hours.
-
-    At most ``2 x capacity`` codes of a shared space are live at once (a
-    full house, and the next one inside the leeway before it starts); an
-    exclusive space has at most 2. The cap keeps live codes x failures
-    within ``GUESS_BUDGET``.
-    """
-    units = space.capacity if space.booking_mode is BookingMode.shared else 1
-    return max(1, min(MAX_FAILURES_PER_WINDOW, GUESS_BUDGET // (2 * units)))
+def lockout_after(failures: int) -> timedelta | None:
+    """How long the keypad stays shut after the ``failures``-th wrong code of
+    the window: not at all for the first four, 15 minutes at the fifth, then
+    twice as long with each further one (at most a day)."""
+    if failures < FAILURES_BEFORE_LOCKOUT:
+        return None
+    doublings = min(failures - FAILURES_BEFORE_LOCKOUT, 7)
+    return min(FIRST_LOCKOUT * (1 << doublings), LONGEST_LOCKOUT)
 
 
 @dataclass(frozen=True)
@@ -362,33 +422,51 @@ class Verdict:
     reservation_id: int | None = None
     locked_until: datetime | None = None
 
+    def locked_out(self, now: datetime) -> "DoorLockedOut | None":
+        """The 429 to answer while the keypad is shut, counted from ``now``."""
+        if self.locked_until is None:
+            return None
+        return DoorLockedOut(self.locked_until, now)
+
     @property
     def granted(self) -> bool:
         return self.outcome is AttemptOutcome.granted
 
 
-async def verify_code(session: AsyncSession, codes: CodeBook, door: Door, code: str) -> Verdict:
-    """Answer a lock: does ``code`` open ``door`` now? Every attempt is logged."""
+async def _lock_keypad(session: AsyncSession, space_id: int) -> Keypad:
+    """The space's keypad, locked: attempts at any of its doors queue here."""
+    query = select(Keypad).where(Keypad.space_id == space_id).with_for_update()
+    keypad = await session.scalar(query)
+    if keypad is None:  # a door made before keypads existed, or by hand
+        await ensure_keypad(session, space_id)
+        keypad = await session.scalar(query)
+        assert keypad is not None
+    return keypad
+
+
+async def verify_code(
+    session: AsyncSession, codes: CodeBook, door: Door, code: str
+) -> tuple[Verdict, "DoorLockedOut | None"]:
+    """Answer a lock: does ``code`` open ``door`` now? Every attempt is logged.
+
+    The keypad's budget comes first: while it is locked out the code is not
+    looked at, so neither another door nor a cleared lockout buys a guess.
+    """
     now = utcnow()
-    space = await session.get(Space, door.space_id)
-    if space is None:  # pragma: no cover - doors are deleted with their space
-        raise NotFound(SPACE)
-    if door.locked_until is not None and now < door.locked_until:
-        verdict = Verdict(AttemptOutcome.locked_out, locked_until=door.locked_until)
+    keypad = await _lock_keypad(session, door.space_id)
+    if keypad.locked_until is not None and now < keypad.locked_until:
+        verdict = Verdict(AttemptOutcome.locked_out, locked_until=keypad.locked_until)
     else:
         verdict = await _check(session, codes, door, code, now)
-        if verdict.outcome is AttemptOutcome.unknown_code:
-            await _count_failure(session, door, space, now)
-        elif verdict.granted:
-            door.consecutive_failures = 0
-            await _check_in(session, verdict.reservation_id)
-    session.add(
-        DoorAttempt(
-            door_id=door.id, at=now, outcome=verdict.outcome, reservation_id=verdict.reservation_id
-        )
-    )
+        if verdict.granted:
+            await check_in_by_door(session, verdict.reservation_id)
+        else:
+            failures = 1 + await _failures_since(session, door.space_id, keypad, now)
+            if lockout := lockout_after(failures):
+                keypad.locked_until = now + lockout
+    _log_attempt(session, door, now, verdict, AttemptMethod.code)
     await session.flush()
-    return verdict
+    return verdict, verdict.locked_out(now)
 
 
 async def _check(
@@ -396,53 +474,59 @@ async def _check(
 ) -> Verdict:
     candidates = (
         await session.execute(
-            select(
-                AccessCode.valid_from, AccessCode.valid_until, Reservation.id, Reservation.status
-            )
+            select(AccessCode.valid_from, AccessCode.valid_until, Reservation.id)
             .join(Reservation, Reservation.id == AccessCode.reservation_id)
             .where(
                 AccessCode.space_id == door.space_id,
                 AccessCode.lookup == codes.lookup(door.space_id, code),
                 AccessCode.revoked_at.is_(None),
-                Reservation.status.in_((ReservationStatus.confirmed, ReservationStatus.checked_in)),
+                Reservation.status.in_(LIVE),
             )
         )
     ).all()
-    for valid_from, valid_until, reservation_id, _status in candidates:
+    for valid_from, valid_until, reservation_id in candidates:
         if valid_from <= now < valid_until:
             return Verdict(AttemptOutcome.granted, reservation_id=reservation_id)
-    if candidates:
+    if candidates:  # logged for staff; the lock hears the same "denied" as for a wrong code
         return Verdict(AttemptOutcome.outside_window, reservation_id=candidates[0][2])
     return Verdict(AttemptOutcome.unknown_code)
 
 
-async def _count_failure(session: AsyncSession, door: Door, space: Space, now: datetime) -> None:
-    door.consecutive_failures += 1
-    if door.consecutive_failures >= FAILURES_BEFORE_LOCKOUT:
-        door.consecutive_failures = 0
-        door.locked_until = now + LOCKOUT
-    cap = failure_cap(space)
-    recent = (
-        await session.scalars(
-            select(DoorAttempt.at)
-            .join(Door, Door.id == DoorAttempt.door_id)
-            .where(
-                Door.space_id == space.id,
-                DoorAttempt.outcome == AttemptOutcome.unknown_code,
-                DoorAttempt.at > now - FAILURE_WINDOW,
-            )
-            .order_by(DoorAttempt.at.desc())
-            .limit(cap)
+async def _failures_since(
+    session: AsyncSession, space_id: int, keypad: Keypad, now: datetime
+) -> int:
+    """Wrong codes typed at the space's doors in the window, since the last clear."""
+    since = now - FAILURE_WINDOW
+    if keypad.cleared_at is not None and keypad.cleared_at > since:
+        since = keypad.cleared_at
+    count = await session.scalar(
+        select(func.count(DoorAttempt.id))
+        .join(Door, Door.id == DoorAttempt.door_id)
+        .where(
+            Door.space_id == space_id,
+            DoorAttempt.method == AttemptMethod.code,
+            DoorAttempt.outcome.in_(FAILURES),
+            DoorAttempt.at > since,
         )
-    ).all()
-    failures = [now, *recent]  # this attempt is logged after the check
-    if len(failures) >= cap:
-        # Closed until the oldest of the last `cap` failures leaves the window.
-        reopens = failures[cap - 1] + FAILURE_WINDOW
-        door.locked_until = max(door.locked_until or reopens, reopens)
+    )
+    return int(count or 0)
 
 
-async def _check_in(session: AsyncSession, reservation_id: int | None) -> None:
+def _log_attempt(
+    session: AsyncSession, door: Door, now: datetime, verdict: Verdict, method: AttemptMethod
+) -> None:
+    session.add(
+        DoorAttempt(
+            door_id=door.id,
+            at=now,
+            outcome=verdict.outcome,
+            method=method,
+            reservation_id=verdict.reservation_id,
+        )
+    )
+
+
+async def check_in_by_door(session: AsyncSession, reservation_id: int | None) -> None:
     """The first unlock checks the booking in (a compare-and-swap on its status)."""
     if reservation_id is None:
         return
@@ -462,3 +546,39 @@ async def _check_in(session: AsyncSession, reservation_id: int | None) -> None:
             to_status=ReservationStatus.checked_in.value,
             reason="door unlocked",
         )
+
+
+async def unlock(
+    session: AsyncSession, locks: LockAdapter, user: User, reservation_id: int, door_id: int
+) -> Verdict:
+    """The booking's owner opens a door of its space from the app, inside the
+    window of the booking's code. No keypad budget applies: the caller is
+    proved by their own token, so a stranger's wrong codes cannot shut them
+    out. Logged like a code attempt; the first unlock checks the booking in.
+    """
+    now = utcnow()
+    reservation = await _owned_reservation(session, user, reservation_id)
+    door = await session.scalar(
+        select(Door).where(
+            Door.id == door_id,
+            Door.space_id == reservation.space_id,
+            Door.is_active.is_(True),
+        )
+    )
+    if door is None:
+        raise NotFound(DOOR)
+    access = await _live_code(session, reservation.id) if reservation.status in LIVE else None
+    if access is None:
+        raise NoAccessCode()
+    if not access.valid_from <= now < access.valid_until:
+        verdict = Verdict(AttemptOutcome.outside_window, reservation_id=reservation.id)
+        _log_attempt(session, door, now, verdict, AttemptMethod.app)
+        return verdict
+    verdict = Verdict(AttemptOutcome.granted, reservation_id=reservation.id)
+    _log_attempt(session, door, now, verdict, AttemptMethod.app)
+    await check_in_by_door(session, reservation.id)
+    await session.flush()
+    # Told last, inside the transaction: if the door cannot be reached, nothing
+    # is logged as opened and the booking is not checked in.
+    await locks.open(DoorRef(door.id, door.device_key_hash), reservation.id)
+    return verdict

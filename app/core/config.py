@@ -12,12 +12,29 @@ import secrets
 from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
+from limits import parse_many
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from zxcvbn import zxcvbn
 
 PLACEHOLDER_SECRETS = frozenset({"", "changeme", "change-me", "secret", "dev", "test", "zhendi"})
 MIN_JWT_SECRET_LENGTH = 32
+# zxcvbn's estimate of the guesses a secret takes: 10^30 is about 100 bits. A
+# random 32-character secret estimates at 10^32; "a" * 32 or "0123" * 16 at 10^3.
+MIN_SECRET_GUESSES_LOG10 = 30.0
+RealNameVerifierName = Literal["format_only", "http", "counter"]
+LockAdapterName = Literal["mqtt", "log", "none"]
+
+
+def secret_strength(secret: str) -> float:
+    """log10 of the guesses zxcvbn estimates ``secret`` takes (it reads 72 characters)."""
+    return float(zxcvbn(secret[:72])["guesses_log10"])
+
+
+def _is_https(url: str) -> bool:
+    return urlsplit(url).scheme == "https"
 
 
 class InsecureSettingsError(RuntimeError):
@@ -46,8 +63,46 @@ class Settings(BaseSettings):
     # None: on in development when no WeChat credentials are configured.
     dev_login: bool | None = None
 
-    real_name_provider: Literal["format_only"] = "format_only"
+    # How a claimed name and ID number are checked (app/identity/real_name.py).
+    real_name_verifier: RealNameVerifierName = "format_only"
+    real_name_http_url: str | None = None
+    real_name_http_auth_scheme: str = "APPCODE"
+    real_name_http_token: SecretStr | None = None
+    real_name_http_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    real_name_http_name_field: str = "name"
+    real_name_http_id_field: str = "idcard"
+    real_name_http_result_path: str = "result.res"
+    real_name_http_match_values: list[str] = ["1"]
+    real_name_http_mismatch_values: list[str] = ["2"]
+
     door_code_leeway_minutes: int = Field(default=10, ge=0, le=120)
+    # How a door is told to open for an app unlock (app/access/locks.py). None:
+    # "log" in development (nothing opens, a line is logged), "none" in production.
+    lock_adapter: LockAdapterName | None = None
+    mqtt_url: str = "mqtt://127.0.0.1:1883"
+    mqtt_topic_prefix: str = "zhendi/doors"
+    mqtt_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
+
+    # Shared rate limits (and, later, caches) for every process; memory otherwise.
+    redis_url: str | None = None
+    redis_key_prefix: str = Field(default="zhendi", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
+    # Rate limits, in the ``limits`` notation ("10 per 15 minutes; 30 per day").
+    # Staff logins count failed attempts only; the others count every request.
+    rate_limit_login_per_username: str = "10 per 15 minutes; 30 per day"
+    rate_limit_login_per_ip: str = "30 per 15 minutes"
+    rate_limit_wechat_per_ip: str = "300 per minute"
+    rate_limit_real_name_per_user: str = "5 per hour; 10 per day"
+    rate_limit_unlock_per_user: str = "10 per minute"
+
+    # Personal data kept only as long as needed (``zhendi purge-personal-data``).
+    door_attempt_retention_days: int = Field(default=90, ge=1, le=3650)
+    audit_personal_data_retention_days: int = Field(default=365, ge=1, le=3650)
+
+    # /metrics needs ``Authorization: Bearer <token>`` when set; without one it is
+    # open in development and closed (404) in production.
+    metrics_token: SecretStr | None = None
+    # /docs, /redoc and /openapi.json. None: on in development, off in production.
+    docs_enabled: bool | None = None
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
@@ -66,6 +121,32 @@ class Settings(BaseSettings):
             raise ValueError("ZHENDI_PII_KEY must be 64 hexadecimal characters (32 bytes)")
         return value
 
+    @field_validator(
+        "rate_limit_login_per_username",
+        "rate_limit_login_per_ip",
+        "rate_limit_wechat_per_ip",
+        "rate_limit_real_name_per_user",
+        "rate_limit_unlock_per_user",
+    )
+    @classmethod
+    def _rate_limit_parses(cls, value: str) -> str:
+        try:
+            parse_many(value)
+        except ValueError:
+            raise ValueError(f"not a rate limit: {value!r} (e.g. '10 per 15 minutes')") from None
+        return value
+
+    @model_validator(mode="after")
+    def _http_verifier_is_configured(self) -> Self:
+        if self.real_name_verifier == "http" and not (
+            self.real_name_http_url and self.real_name_http_token
+        ):
+            raise ValueError(
+                "ZHENDI_REAL_NAME_VERIFIER=http needs ZHENDI_REAL_NAME_HTTP_URL "
+                "and ZHENDI_REAL_NAME_HTTP_TOKEN"
+            )
+        return self
+
     @model_validator(mode="after")
     def _production_refuses_insecure_defaults(self) -> Self:
         if self.env != "production":
@@ -74,15 +155,36 @@ class Settings(BaseSettings):
         if self.dev_login:
             problems.append("ZHENDI_DEV_LOGIN must be off")
         secret = self.jwt_secret.get_secret_value() if self.jwt_secret else ""
-        if secret.lower() in PLACEHOLDER_SECRETS or len(secret) < MIN_JWT_SECRET_LENGTH:
+        if (
+            secret.lower() in PLACEHOLDER_SECRETS
+            or len(secret) < MIN_JWT_SECRET_LENGTH
+            or secret_strength(secret) < MIN_SECRET_GUESSES_LOG10
+        ):
             problems.append(
                 f"ZHENDI_JWT_SECRET must be set to a random value of at least "
-                f"{MIN_JWT_SECRET_LENGTH} characters"
+                f"{MIN_JWT_SECRET_LENGTH} characters (e.g. `openssl rand -base64 48`)"
             )
-        if self.pii_key is None or len(set(self.pii_key.get_secret_value())) < 4:
-            problems.append("ZHENDI_PII_KEY must be set to a random 32-byte hex key")
+        pii_key = self.pii_key.get_secret_value() if self.pii_key else ""
+        if not pii_key or secret_strength(pii_key) < MIN_SECRET_GUESSES_LOG10:
+            problems.append(
+                "ZHENDI_PII_KEY must be set to a random 32-byte hex key (`openssl rand -hex 32`)"
+            )
         if not (self.wechat_app_id and self.wechat_app_secret):
             problems.append("ZHENDI_WECHAT_APP_ID and ZHENDI_WECHAT_APP_SECRET must be set")
+        if not _is_https(self.wechat_api_base):
+            problems.append("ZHENDI_WECHAT_API_BASE must be an https:// URL")
+        if self.real_name_verifier == "format_only":
+            problems.append(
+                "ZHENDI_REAL_NAME_VERIFIER=format_only checks no identity: use http or counter"
+            )
+        if self.real_name_http_url and not _is_https(self.real_name_http_url):
+            problems.append("ZHENDI_REAL_NAME_HTTP_URL must be an https:// URL")
+        if self.lock_adapter == "log":
+            problems.append("ZHENDI_LOCK_ADAPTER=log opens no door: use mqtt or none")
+        if self.metrics_token is not None and (
+            secret_strength(self.metrics_token.get_secret_value()) < MIN_SECRET_GUESSES_LOG10
+        ):
+            problems.append("ZHENDI_METRICS_TOKEN must be a random value")
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
@@ -94,6 +196,20 @@ class Settings(BaseSettings):
     @property
     def wechat_configured(self) -> bool:
         return bool(self.wechat_app_id and self.wechat_app_secret)
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    @property
+    def docs_on(self) -> bool:
+        return self.docs_enabled if self.docs_enabled is not None else not self.is_production
+
+    @property
+    def effective_lock_adapter(self) -> LockAdapterName:
+        if self.lock_adapter is not None:
+            return self.lock_adapter
+        return "none" if self.is_production else "log"
 
     @property
     def dev_login_enabled(self) -> bool:

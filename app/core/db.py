@@ -147,6 +147,17 @@ async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(unit_of_work, scope="function")]
 
 
+async def read_only(request: Request) -> AsyncIterator[AsyncSession]:
+    """A read transaction even for a POST: for work that must not hold SQLite's
+    write lock while it runs (checking a password takes tens of milliseconds)."""
+    database: Database = request.app.state.database
+    async with database.reader.begin() as session:
+        yield session
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(read_only, scope="function")]
+
+
 def sqlstate(exc: DBAPIError) -> str | None:
     """The SQLSTATE of a PostgreSQL error (asyncpg), or None on other engines."""
     original = getattr(exc, "orig", None)

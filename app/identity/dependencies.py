@@ -10,6 +10,7 @@ from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, InvalidToken, NotAuthenticated, Text
+from app.core.ratelimit import Limiter
 from app.identity import service
 from app.identity.principals import Actor, StaffPrincipal
 from app.identity.real_name import RealNameVerifier
@@ -48,7 +49,20 @@ async def get_real_name_verifier(request: Request) -> RealNameVerifier:
     return verifier
 
 
+async def get_limiter(request: Request) -> Limiter:
+    limiter: Limiter = request.app.state.limiter
+    return limiter
+
+
+def client_address(request: Request) -> str:
+    """The caller's IP address: the peer, or the client a trusted reverse proxy
+    named (uvicorn's ``--forwarded-allow-ips``)."""
+    return request.client.host if request.client else "unknown"
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
+LimiterDep = Annotated[Limiter, Depends(get_limiter)]
+ClientAddress = Annotated[str, Depends(client_address)]
 WechatDep = Annotated[WechatClient, Depends(get_wechat)]
 CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
 RealNameVerifierDep = Annotated[RealNameVerifier, Depends(get_real_name_verifier)]

@@ -18,6 +18,7 @@ from app.core.errors import (
     AppError,
     InvalidCredentials,
     InvalidToken,
+    NotAuthenticated,
     Text,
     UnprocessableInput,
 )
@@ -34,11 +35,22 @@ USERNAME_PATTERN = r"^[a-z0-9][a-z0-9._-]{2,49}$"
 STAFF = Text("工作人员账号", "staff account")
 
 
+class AccountDeactivated(NotAuthenticated):
+    code = "account_deactivated"
+    title = Text("账号已停用", "Account deactivated")
+    detail = Text(
+        "该账号已被工作人员停用，如有疑问请联系服务中心",
+        "Staff deactivated this account; contact a service center",
+    )
+
+
 async def login_with_wechat(
     session: AsyncSession, settings: Settings, wechat: WechatClient, code: str
 ) -> tuple[User, tokens.IssuedToken]:
     identity = await _identify(settings, wechat, code)
     user = await _upsert_user(session, identity)
+    if not user.is_active:
+        raise AccountDeactivated()
     return user, tokens.issue(settings, tokens.Audience.user, user.id)
 
 
@@ -78,9 +90,13 @@ async def _upsert_user(session: AsyncSession, identity: WechatIdentity) -> User:
 
 
 async def get_user(session: AsyncSession, user_id: int) -> User:
+    """The user a token names. Read on every request, so deactivating a user (or
+    erasing the account) stops their tokens at once."""
     user = await session.get(User, user_id)
-    if user is None:
+    if user is None or user.erased_at is not None:
         raise InvalidToken()
+    if not user.is_active:
+        raise AccountDeactivated()
     return user
 
 
@@ -199,11 +215,31 @@ class GuardianConsentRequired(AppError):
 
 
 class IdNumberTaken(AppError):
+    """Staff only: residents get ``RealNameNotAccepted`` instead, which does not
+    tell them whether a number is registered."""
+
     status = 409
     code = "id_number_taken"
     title = Text("该身份证已绑定其他账号", "ID number already bound")
     detail = Text(
-        "一个身份证号码只能绑定一个账号", "One ID number can be bound to one account only"
+        "该号码已绑定其他账号；如本人确认无误，请使用“更正绑定”",
+        "The number is bound to another account; use rebind if the holder proved it is theirs",
+    )
+
+
+class RealNameNotAccepted(AppError):
+    """One answer for "the name does not match" and "the number is bound to
+    someone else", so that the endpoint cannot be used to test whether a
+    number is registered (both paths also ask the verifier and the database)."""
+
+    status = 409
+    code = "real_name_not_accepted"
+    title = Text("实名认证未通过", "Real name not accepted")
+    detail = Text(
+        "姓名与身份证号码未通过核验，或该号码无法绑定本账号。"
+        "如确为本人证件，请携带身份证到任一党群服务中心柜台办理",
+        "The name and number did not pass the check, or the number cannot be bound to this "
+        "account. If it is your card, bring it to a service center's counter",
     )
 
 
@@ -214,10 +250,15 @@ class AlreadyVerified(AppError):
     detail = Text("该账号已绑定其他身份证号码", "This account is bound to another ID number")
 
 
-class RealNameMismatch(AppError):
-    status = 422
-    code = "real_name_mismatch"
-    title = Text("姓名与身份证号码不符", "Name and ID number do not match")
+def parse_id_number(id_number: str) -> id_numbers.IdNumber:
+    """A valid number of someone at least 14 years old, or the problem saying why not."""
+    try:
+        parsed = id_numbers.parse(id_number, local_today())
+    except id_numbers.InvalidIdNumber:
+        raise InvalidIdNumberError() from None
+    if parsed.age_on(local_today()) < MINIMUM_AGE:
+        raise GuardianConsentRequired()
+    return parsed
 
 
 async def verify_real_name(
@@ -230,34 +271,59 @@ async def verify_real_name(
 ) -> User:
     """Bind a verified name and ID number to ``user``: at most one account per number.
 
-    The number is kept only as ciphertext and as a keyed hash; the response
-    and the logs see masked forms, and the birth date is never stored apart.
+    The verifier is asked and the number looked up whatever the outcome, and
+    a mismatch and a number bound elsewhere get the same answer: a resident
+    learns nothing about other people's numbers here.
     """
-    try:
-        parsed = id_numbers.parse(id_number, local_today())
-    except id_numbers.InvalidIdNumber:
-        raise InvalidIdNumberError() from None
-    if parsed.age_on(local_today()) < MINIMUM_AGE:
-        raise GuardianConsentRequired()
+    parsed = parse_id_number(id_number)
     index = cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
     if user.real_name_verified:
         if user.id_number_index == index:
             return user  # verifying the same number again changes nothing
         raise AlreadyVerified()
-    if not await verifier.matches(name, parsed):
-        raise RealNameMismatch()
-    holder = await session.scalar(select(User.id).where(User.id_number_index == index))
-    if holder is not None:
-        raise IdNumberTaken()
+    matches = await verifier.matches(name, parsed)
+    holder = await holder_of(session, index)
+    if not matches or holder is not None:
+        raise RealNameNotAccepted()
+    bind_real_name(cipher, user, parsed, name, provider=verifier.name)
+    await flush_unique(session, RealNameNotAccepted())  # another account took it a moment ago
+    return user
+
+
+async def holder_of(session: AsyncSession, index: str) -> int | None:
+    """The account the number with this blind index is bound to, if any."""
+    return await session.scalar(select(User.id).where(User.id_number_index == index))
+
+
+def bind_real_name(
+    cipher: PiiCipher, user: User, parsed: id_numbers.IdNumber, name: str, *, provider: str
+) -> None:
+    """Seal the number and the name onto ``user`` (the caller flushes).
+
+    The number and name are kept only as ciphertext and as a keyed hash; the
+    responses and the logs see masked forms, and the birth date is never
+    stored apart.
+    """
     sealed_number = cipher.seal(ID_NUMBER_PURPOSE, parsed.value)
-    user.id_number_index = index
+    user.id_number_index = cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
     user.id_number_sealed = sealed_number.ciphertext
     user.name_sealed = cipher.seal(NAME_PURPOSE, name).ciphertext
     user.pii_key_version = sealed_number.key_version
     user.id_number_masked = parsed.masked
     user.name_masked = id_numbers.mask_name(name)
     user.real_name_verified = True
-    user.real_name_provider = verifier.name
+    user.real_name_provider = provider
     user.real_name_verified_at = utcnow()
-    await flush_unique(session, IdNumberTaken())  # another account took it a moment ago
-    return user
+
+
+def clear_real_name(user: User) -> None:
+    """Forget the real name bound to ``user``: the ciphertext and the blind index go."""
+    user.id_number_index = None
+    user.id_number_sealed = None
+    user.name_sealed = None
+    user.pii_key_version = None
+    user.id_number_masked = None
+    user.name_masked = None
+    user.real_name_verified = False
+    user.real_name_provider = None
+    user.real_name_verified_at = None

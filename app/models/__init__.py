@@ -1,6 +1,6 @@
 """Every ORM model, imported in one place for Alembic and the services."""
 
-from app.models.access import AccessCode, AttemptOutcome, Door, DoorAttempt
+from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
 from app.models.base import Base
 from app.models.center import Center, CenterKind
 from app.models.identity import Staff, StaffRole, User, staff_centers
@@ -30,6 +30,7 @@ __all__ = [
     "HOLDING_SQL",
     "HOLDING_STATUSES",
     "AccessCode",
+    "AttemptMethod",
     "AttemptOutcome",
     "ActorKind",
     "AuditEvent",
@@ -42,6 +43,7 @@ __all__ = [
     "DoorAttempt",
     "IdempotencyKey",
     "Invitation",
+    "Keypad",
     "MemberRole",
     "Membership",
     "OpeningHours",

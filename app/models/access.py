@@ -19,12 +19,7 @@ from app.models.base import Base, Timestamped, enum_column
 
 class Door(Timestamped, Base):
     """A smart lock on a space's door. It authenticates with its own device key,
-    stored only as a SHA-256 hash (the key is 256 random bits, shown once).
-
-    The failure budget lives here, in the database, so it holds across
-    processes and restarts: consecutive failures lead to a lockout, and the
-    failures of the last 24 hours are capped.
-    """
+    stored only as a SHA-256 hash (the key is 256 random bits, shown once)."""
 
     __tablename__ = "doors"
 
@@ -33,8 +28,24 @@ class Door(Timestamped, Base):
     name: Mapped[str] = mapped_column(String(100))
     device_key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     is_active: Mapped[bool] = mapped_column(default=True)
-    consecutive_failures: Mapped[int] = mapped_column(SmallInteger, default=0)
+
+
+class Keypad(Base):
+    """The guessing budget of one space's doors, shared by all of them.
+
+    Every code typed at any door of the space locks this row first, so the
+    count of wrong codes holds across doors, processes and restarts. Wrong
+    codes since ``cleared_at`` (and within the last day) decide the lockout;
+    staff clearing it sets ``cleared_at``, so older failures stop counting.
+    """
+
+    __tablename__ = "keypads"
+
+    space_id: Mapped[int] = mapped_column(
+        ForeignKey("spaces.id", ondelete="CASCADE"), primary_key=True
+    )
     locked_until: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
 
 
 class AccessCode(Base):
@@ -83,14 +94,22 @@ class AccessCode(Base):
 
 class AttemptOutcome(enum.StrEnum):
     granted = "granted"
-    unknown_code = "unknown_code"  # a failure: counts against the door's budget
+    # Both are failures that count against the keypad's budget, and the lock is
+    # told the same "denied" for both: a code of a later booking must not be
+    # distinguishable from a wrong one. Only staff see the difference here.
+    unknown_code = "unknown_code"
     outside_window = "outside_window"  # a real code, too early or too late
-    locked_out = "locked_out"
+    locked_out = "locked_out"  # refused before the code was looked at
+
+
+class AttemptMethod(enum.StrEnum):
+    code = "code"  # typed at the lock, asked by the lock
+    app = "app"  # the booking's owner unlocked from the app
 
 
 class DoorAttempt(Base):
-    """Every code typed at a door: when, what came of it, for which reservation.
-    The code typed is never stored."""
+    """Every attempt to open a door: when, how, what came of it, for which
+    reservation. The code typed is never stored."""
 
     __tablename__ = "door_attempts"
     __table_args__ = (Index("ix_door_attempts_door_id_at", "door_id", "at"),)
@@ -99,6 +118,11 @@ class DoorAttempt(Base):
     door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
     at: Mapped[datetime]
     outcome: Mapped[AttemptOutcome] = mapped_column(enum_column(AttemptOutcome, "attempt_outcome"))
+    method: Mapped[AttemptMethod] = mapped_column(
+        enum_column(AttemptMethod, "attempt_method"),
+        default=AttemptMethod.code,
+        server_default=AttemptMethod.code.value,
+    )
     reservation_id: Mapped[int | None] = mapped_column(
         ForeignKey("reservations.id", ondelete="SET NULL")
     )

@@ -9,6 +9,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -37,6 +38,11 @@ class User(Timestamped, Base):
     real_name_provider: Mapped[str | None] = mapped_column(String(30))
     real_name_verified_at: Mapped[datetime | None]
     last_login_at: Mapped[datetime | None]
+    # A deactivated user's tokens stop working at once (every request reads this row).
+    is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # Set when the user erased their account: personal data gone, bookings kept
+    # anonymously for the statistics.
+    erased_at: Mapped[datetime | None]
 
 
 class StaffRole(enum.StrEnum):

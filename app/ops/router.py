@@ -1,10 +1,13 @@
 """Liveness, readiness and Prometheus metrics."""
 
+import hmac
+
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import Text, problem_response, request_language
 
@@ -47,6 +50,34 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready"})
 
 
-async def metrics() -> Response:
-    """Prometheus text exposition."""
+async def metrics(request: Request) -> Response:
+    """Prometheus text exposition, for the scraper only.
+
+    With ``ZHENDI_METRICS_TOKEN`` set the scraper sends it as a bearer token;
+    without one the endpoint is open in development and absent in production,
+    where route names and traffic are nobody else's business.
+    """
+    settings: Settings = request.app.state.settings
+    if settings.metrics_token is None:
+        if settings.is_production:
+            return _problem(request, 404, "not_found", NOT_FOUND)
+    elif not _bearer_matches(request, settings.metrics_token.get_secret_value()):
+        response = _problem(request, 401, "invalid_token", METRICS_TOKEN_REQUIRED)
+        response.headers["WWW-Authenticate"] = "Bearer"
+        return response
     return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+
+NOT_FOUND = Text("资源不存在", "Not found")
+METRICS_TOKEN_REQUIRED = Text("需要监控令牌", "The metrics token is required")
+
+
+def _bearer_matches(request: Request, token: str) -> bool:
+    scheme, _, given = request.headers.get("authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip(), token)
+
+
+def _problem(request: Request, status: int, code: str, title: Text) -> JSONResponse:
+    return problem_response(
+        request, status=status, code=code, title=title.render(request_language(request))
+    )

@@ -42,7 +42,9 @@ def present(seen: service.OrganizationView) -> OrganizationOut:
 
 
 def for_staff(organization: Organization) -> OrganizationOut:
-    return present(service.OrganizationView(organization, None, privileged=True))
+    """Lists and decisions show staff the masked phone; the whole number is one
+    logged read away (``GET /organizations/{id}``)."""
+    return present(service.OrganizationView(organization, None, privileged=False))
 
 
 @router.post("/organizations", response_model=OrganizationOut, status_code=status.HTTP_201_CREATED)
@@ -72,7 +74,7 @@ async def join(body: JoinRequest, user: CurrentUser, session: SessionDep) -> Org
 async def read(
     organization_id: ResourceId, actor: CurrentActor, session: SessionDep
 ) -> OrganizationOut:
-    return present(await service.view(session, actor, organization_id))
+    return present(await service.read(session, actor, organization_id))
 
 
 @router.post(

@@ -31,6 +31,7 @@ from app.models import (
 )
 from app.organizations import uscc
 from app.organizations.schemas import OrganizationCreate
+from app.reservations.service import cancel_live_bookings
 
 ORGANIZATION = Text("组织", "organization")
 INVITATION_LIFETIME = timedelta(hours=72)
@@ -185,6 +186,24 @@ async def view(
     return OrganizationView(organization, role, privileged=role is MemberRole.owner)
 
 
+async def read(session: AsyncSession, actor: Actor, organization_id: int) -> OrganizationView:
+    """The organization with its contact: a staff member sees the whole phone
+    number, personal data, so their read is logged."""
+    seen = await view(session, actor, organization_id)
+    if isinstance(actor, StaffPrincipal):
+        audit.record(
+            session,
+            actor,
+            entity=ENTITY,
+            entity_id=organization_id,
+            action="read_contact",
+            from_status=None,
+            to_status=None,
+        )
+        await session.flush()
+    return seen
+
+
 async def _staff_covers(
     session: AsyncSession, staff: StaffPrincipal, organization: Organization
 ) -> bool:
@@ -282,8 +301,7 @@ async def remove_member(
     membership = await session.get(Membership, (organization_id, member_id))
     if membership is None:
         raise NotAMember()
-    await session.delete(membership)
-    await session.flush()
+    await _depart(session, user, membership, MEMBER_REMOVED)
 
 
 async def leave(session: AsyncSession, user: User, organization_id: int) -> None:
@@ -292,6 +310,24 @@ async def leave(session: AsyncSession, user: User, organization_id: int) -> None
         raise OwnerMustTransfer()
     membership = await session.get(Membership, (organization_id, user.id))
     assert membership is not None
+    await _depart(session, user, membership, MEMBER_LEFT)
+
+
+MEMBER_REMOVED = "预约人已被移出组织"
+MEMBER_LEFT = "预约人已退出组织"
+
+
+async def _depart(session: AsyncSession, actor: User, membership: Membership, reason: str) -> None:
+    """End a membership. What the member booked on the organization's account
+    is cancelled and its door codes revoked: they saw those codes, and the
+    company's room is no longer theirs to open."""
+    await cancel_live_bookings(
+        session,
+        actor,
+        user_id=membership.user_id,
+        organization_id=membership.organization_id,
+        reason=reason,
+    )
     await session.delete(membership)
     await session.flush()
 

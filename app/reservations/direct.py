@@ -41,6 +41,7 @@ import orjson
 from app.core.clock import SHANGHAI, utcnow
 from app.core.db import Database
 from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, InvalidToken, NotFound
+from app.identity.service import AccountDeactivated
 from app.models import HOLDING_SQL, ReservationStatus
 from app.reservations import idempotency, service
 from app.reservations.schemas import ReservationCreate
@@ -51,7 +52,7 @@ from app.spaces.service import SPACE
 _READ = f"""
 SELECT s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
   s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
-  s.requires_real_name, s.requires_organization, u.real_name_verified,
+  s.requires_real_name, s.requires_organization, u.real_name_verified, u.is_active,
   ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
         FROM opening_hours h WHERE h.space_id = s.id),
   EXISTS (SELECT FROM doors d WHERE d.space_id = s.id AND d.is_active),
@@ -160,9 +161,11 @@ async def _try_booking(
     if row is None:
         raise InvalidToken()  # the token names a user who no longer exists
     (space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes, advance,
-     open_24h, requires_approval, requires_real_name, requires_organization, verified, hours,
-     has_doors, has_quota_rules, closure, held, reservation_id, stored_hash, stored_status,
+     open_24h, requires_approval, requires_real_name, requires_organization, verified, active,
+     hours, has_doors, has_quota_rules, closure, held, reservation_id, stored_hash, stored_status,
      stored_body, stored_at) = row  # fmt: skip
+    if not active:
+        raise AccountDeactivated()
     now = utcnow()
     if key is not None and stored_hash is not None:
         if stored_at < now - idempotency.KEY_LIFETIME:

@@ -51,7 +51,6 @@ from app.models import (
     User,
     overlapping,
 )
-from app.organizations.service import role_of
 from app.reservations import quotas
 from app.reservations.schemas import ReservationCreate, reservation_out_loads
 from app.spaces import calendar
@@ -288,11 +287,19 @@ async def _booking_organization(
             raise OrganizationRequired()
         return None
     organization = await session.get(Organization, organization_id)
-    if organization is None or await role_of(session, organization_id, user.id) is None:
+    if organization is None or await _role_in(session, organization_id, user.id) is None:
         raise NotOrganizationMember()
     if space.requires_organization and organization.status is not OrganizationStatus.verified:
         raise OrganizationRequired()
     return organization
+
+
+async def _role_in(session: AsyncSession, organization_id: int, user_id: int) -> MemberRole | None:
+    return await session.scalar(
+        select(Membership.role).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
 
 
 @dataclass(frozen=True)
@@ -534,7 +541,7 @@ async def _lock_for_change(
 
 def _transition(
     session: AsyncSession,
-    actor: Actor,
+    actor: Actor | None,
     reservation: Reservation,
     to: ReservationStatus,
     action: str,
@@ -584,7 +591,7 @@ async def cancel(
     owns_organization = (
         not isinstance(actor, StaffPrincipal)
         and reservation.organization_id is not None
-        and await role_of(session, reservation.organization_id, actor.id) is MemberRole.owner
+        and await _role_in(session, reservation.organization_id, actor.id) is MemberRole.owner
     )
     if problem := can_cancel(reservation, actor, utcnow(), owns_organization=owns_organization):
         raise problem
@@ -592,6 +599,37 @@ async def cancel(
     await revoke_codes(session, reservation.id)
     await session.flush()
     return reservation
+
+
+async def cancel_live_bookings(
+    session: AsyncSession,
+    actor: Actor | None,
+    *,
+    user_id: int,
+    reason: str,
+    organization_id: int | None = None,
+    real_name_spaces_only: bool = False,
+) -> list[int]:
+    """Cancel what ``user_id`` still holds (pending, confirmed or checked in, not
+    over yet) and revoke its door codes: for a member who left an organization
+    (its bookings only), a user staff deactivated, or an account that lost its
+    real name (bookings of spaces that require one). Returns the ids."""
+    query = select(Reservation).where(
+        Reservation.user_id == user_id,
+        Reservation.status.in_(HOLDING_STATUSES),
+        Reservation.ends_at > utcnow(),
+    )
+    if organization_id is not None:
+        query = query.where(Reservation.organization_id == organization_id)
+    if real_name_spaces_only:
+        needing = select(Space.id).where(Space.requires_real_name.is_(True))
+        query = query.where(Reservation.space_id.in_(needing))
+    rows = (await session.scalars(query.order_by(Reservation.id).with_for_update())).all()
+    for reservation in rows:
+        _transition(session, actor, reservation, Status.cancelled, "cancel", reason)
+        await revoke_codes(session, reservation.id)
+    await session.flush()
+    return [reservation.id for reservation in rows]
 
 
 def can_approve(reservation: Reservation, now: datetime) -> AppError | None:
