@@ -124,6 +124,28 @@ def _create_staff(args: argparse.Namespace) -> None:
     print(f"Created {args.role} {args.username!r} (id {staff_id}).")
 
 
+def _purge_personal_data(_args: argparse.Namespace) -> None:
+    from app.accounts.service import purge_personal_data
+    from app.core.clock import utcnow
+
+    settings = _settings()
+
+    async def run() -> str:
+        database = Database.connect(settings)
+        try:
+            async with database.writer.begin() as session:
+                purged = await purge_personal_data(session, settings, utcnow())
+        finally:
+            await database.dispose()
+        return (
+            f"{purged.door_attempts_deleted} door attempts deleted, "
+            f"{purged.audit_events_cleared} audit events stripped of personal details."
+        )
+
+    asyncio.run(upgrade(settings.database_url))
+    print(asyncio.run(run()))
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zhendi", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -186,6 +208,12 @@ def build_parser() -> argparse.ArgumentParser:
         "--center", type=int, action="append", help="for center_admin; repeat for several"
     )
     staff.set_defaults(handler=_create_staff)
+
+    purge = commands.add_parser(
+        "purge-personal-data",
+        help="delete door attempts and strip audit details past their retention (run daily)",
+    )
+    purge.set_defaults(handler=_purge_personal_data)
     return parser
 
 

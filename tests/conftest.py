@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import secrets
+import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -50,6 +51,17 @@ async def _pg_execute(url: str, *statements: str) -> None:
             await connection.execute(statement)
     finally:
         await connection.close()
+
+
+def require_service(name: str, host: str, port: int) -> None:
+    """Skip (fail under CI) when a local service the test talks to is not running."""
+    try:
+        socket.create_connection((host, port), timeout=2).close()
+    except OSError as exc:
+        message = f"{name} at {host}:{port} is not reachable: {exc}"
+        if IN_CI:
+            pytest.fail(f"{message} (CI=true requires it)", pytrace=False)
+        pytest.skip(message)
 
 
 def _postgres_unavailable(reason: str) -> None:
@@ -214,6 +226,18 @@ async def running(settings: Settings, *, clean_up: bool = True) -> AsyncIterator
 
 @pytest.fixture
 async def api(settings: Settings) -> AsyncIterator[Api]:
+    async with running(settings) as running_api:
+        yield running_api
+
+
+# Wide enough that the code of the next half-hour slot is live now.
+DOOR_LEEWAY_MINUTES = 60
+
+
+@pytest.fixture
+async def doors_api(database_url: str) -> AsyncIterator[Api]:
+    """The app with door codes that work from an hour before the start."""
+    settings = make_settings(database_url, door_code_leeway_minutes=DOOR_LEEWAY_MINUTES)
     async with running(settings) as running_api:
         yield running_api
 

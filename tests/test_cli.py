@@ -125,3 +125,12 @@ def test_serve_demo_from_an_empty_directory(tmp_path: Path) -> None:
     assert demo.DEMO_STAFF_PASSWORD in output  # the demo accounts are printed
     assert (tmp_path / "zhendi.db").exists()
     assert (tmp_path / "zhendi-dev-secrets.json").exists()
+
+
+def test_purge_personal_data_runs_from_the_command_line(
+    tmp_path: Path, temporary_databases: TemporaryDatabases
+) -> None:
+    url = temporary_databases.new("sqlite")
+    result = run(tmp_path, "purge-personal-data", database_url=url)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("0 door attempts deleted, 0 audit events")

@@ -1,6 +1,5 @@
 """Doors and door codes: issued to the owner, checked by the lock, guessing bounded."""
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,18 +9,11 @@ from sqlalchemy import select
 from app.access import service as access
 from app.core.clock import SHANGHAI, utcnow
 from app.models import AuditEvent, DoorAttempt
-from tests.conftest import make_settings, running
+from tests.conftest import DOOR_LEEWAY_MINUTES, make_settings, running
 from tests.factories import Api, Headers, book, days_ahead, door, verified_resident
 from tests.test_errors import assert_problem
 
-LEEWAY_MINUTES = 60  # wide enough that the next half-hour slot's code is live now
-
-
-@pytest.fixture
-async def doors_api(database_url: str) -> AsyncIterator[Api]:
-    settings = make_settings(database_url, door_code_leeway_minutes=LEEWAY_MINUTES)
-    async with running(settings) as api:
-        yield api
+LEEWAY_MINUTES = DOOR_LEEWAY_MINUTES
 
 
 async def study_room(api: Api, **overrides: Any) -> int:

@@ -47,6 +47,11 @@ CHECKS = [
 ]
 
 
+# Operations that end the fuzzing caller's account (erase it, deactivate it):
+# run last, so that every other operation is fuzzed as a signed-in caller.
+ENDS_THE_ACCOUNT = {("DELETE", "/api/v1/me"), ("POST", "/api/v1/admin/users/{user_id}/deactivate")}
+
+
 def _operations() -> list[tuple[str, str, GenerationMode]]:
     """Every operation, positively; negatively too when it takes any input."""
     document = create_app(Settings(database_url="sqlite+aiosqlite://")).openapi()
@@ -56,7 +61,7 @@ def _operations() -> list[tuple[str, str, GenerationMode]]:
             operations.append((method.upper(), path, GenerationMode.POSITIVE))
             if spec.get("parameters") or spec.get("requestBody"):
                 operations.append((method.upper(), path, GenerationMode.NEGATIVE))
-    return sorted(operations)
+    return sorted(operations, key=lambda op: ((op[0], op[1]) in ENDS_THE_ACCOUNT, op))
 
 
 OPERATIONS = _operations()

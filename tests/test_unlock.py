@@ -15,7 +15,7 @@ from sqlalchemy import select
 from app.access.locks import command_signature
 from app.access.service import device_key_hash
 from app.models import DoorAttempt
-from tests.conftest import make_settings, running
+from tests.conftest import make_settings, require_service, running
 from tests.factories import (
     Api,
     Headers,
@@ -39,6 +39,7 @@ def topic_prefix() -> str:
 
 @pytest.fixture
 async def unlock_api(database_url: str, topic_prefix: str) -> AsyncIterator[Api]:
+    require_service("Mosquitto (MQTT)", MQTT_HOST, MQTT_PORT)
     settings = make_settings(
         database_url,
         door_code_leeway_minutes=LEEWAY_MINUTES,
