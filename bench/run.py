@@ -208,7 +208,9 @@ def floor_read_requests(seeded: seed.Seeded) -> list[Request]:
     ]
 
 
-def booking_bodies(space_ids: Sequence[int], first_day: date, days: int) -> Iterator[str]:
+def booking_bodies(
+    space_ids: Sequence[int], first_day: date, days: int, extra: dict[str, object]
+) -> Iterator[str]:
     """Distinct half-hour slots: every body books a different (space, slot)."""
     for offset in range(days):
         midnight = local_midnight(first_day + timedelta(days=offset)).astimezone(SHANGHAI)
@@ -217,15 +219,20 @@ def booking_bodies(space_ids: Sequence[int], first_day: date, days: int) -> Iter
             end = start + timedelta(minutes=30)
             for space in space_ids:
                 yield json.dumps(
-                    {"space_id": space, "start": start.isoformat(), "end": end.isoformat()}
+                    {
+                        "space_id": space,
+                        "start": start.isoformat(),
+                        "end": end.isoformat(),
+                        **extra,
+                    }
                 )
 
 
 class Slots:
     """Hands out distinct booking bodies across scenarios and repeats."""
 
-    def __init__(self, space_ids: Sequence[int]) -> None:
-        self._bodies = booking_bodies(space_ids, local_today() + timedelta(days=1), 360)
+    def __init__(self, space_ids: Sequence[int], **extra: object) -> None:
+        self._bodies = booking_bodies(space_ids, local_today() + timedelta(days=1), 360, extra)
 
     def take(self, count: int) -> list[str]:
         return [next(self._bodies) for _ in range(count)]
@@ -363,7 +370,7 @@ def _main_scenarios(
         Row("floor: 20-row read", "postgresql", floor_read, floor_read.rps, "raw asyncpg")
     )
     report.rows.append(
-        _judged(Row("availability", "postgresql", availability, floor_read.rps), 0.5)
+        _judged(Row("availability", "postgresql", availability, floor_read.rps), 0.6)
     )
 
     floor_bodies = Slots(seeded.booking_space_ids)
@@ -381,9 +388,53 @@ def _main_scenarios(
     report.rows.append(
         Row("floor: one INSERT", "postgresql", floor_insert, floor_insert.rps, "raw asyncpg")
     )
-    report.rows.append(_judged(Row("book", "postgresql", book, floor_insert.rps), 0.4))
+    report.rows.append(
+        _judged(Row("book: exclusive meeting room", "postgresql", book, floor_insert.rps), 0.45)
+    )
     if book.non_2xx:
         report.failures.append(f"book: {book.non_2xx} non-2xx answers")
+    seats = Slots([seeded.seat_space_id])
+    seat = measure(
+        options,
+        project,
+        lambda n: [Request("POST", "/api/v1/reservations", body) for body in seats.take(n)],
+        authorization=booker,
+    )
+    report.rows.append(
+        _judged(
+            Row(
+                "book: study-room seat with a door code",
+                "postgresql",
+                seat,
+                floor_insert.rps,
+                "a 10-seat room with a door; each booking draws and seals a code",
+            ),
+            0.40,
+        )
+    )
+    if seat.non_2xx:
+        report.failures.append(f"book a seat: {seat.non_2xx} non-2xx answers")
+    company = Slots(seeded.quota_space_ids, organization_id=seeded.organization_id)
+    quota = measure(
+        options,
+        project,
+        lambda n: [Request("POST", "/api/v1/reservations", body) for body in company.take(n)],
+        authorization=booker,
+    )
+    report.rows.append(
+        _judged(
+            Row(
+                "book: company account under a quota rule",
+                "postgresql",
+                quota,
+                floor_insert.rps,
+                "a verified company's member, a weekly quota over the center's rooms",
+            ),
+            0.35,
+        )
+    )
+    if quota.non_2xx:
+        report.failures.append(f"book under a quota: {quota.non_2xx} non-2xx answers")
     keyed = measure(
         options,
         project,
@@ -414,7 +465,9 @@ def _main_scenarios(
         ],
         authorization=f"Device {DOOR_KEY}",
     )
-    report.rows.append(Row("verify", "postgresql", verify, floor_insert.rps, "a granted code"))
+    report.rows.append(
+        _judged(Row("verify", "postgresql", verify, floor_insert.rps, "a granted code"), 0.40)
+    )
 
     if options.profile and PY_SPY.exists():
         report.extra += _profile(options, project, slots, booker)
@@ -622,15 +675,31 @@ def _short(where: str) -> str:
 
 
 def _sqlite_scenarios(options: Options, report: Report) -> None:
+    """The embedded default against its own floor: FastAPI and aiosqlite doing the
+    same INSERT and 20-row read (bench/floor_sqlite.py), on the same file."""
     path = str(WORK / "bench.db")
     url = seed.fresh_sqlite(path)
     seeded = seed.seed_sqlite(path, options.reservations)
     booker = f"Bearer {user_token(url, seeded.booker_id)}"
     slots = Slots(seeded.booking_space_ids)
-    floors = {row.scenario: row.floor for row in report.rows if row.scenario.startswith("floor")}
-    with server("app.main:create_app", app_env(url), "/readyz", factory=True) as project:
+    seats = Slots([seeded.seat_space_id])
+    floor_env = {"BENCH_FLOOR_SQLITE": path}
+    with (
+        server("app.main:create_app", app_env(url), "/readyz", factory=True) as project,
+        server("bench.floor_sqlite:app", floor_env, "/docs", factory=False) as floor,
+    ):
+        floor_read = measure(options, floor, lambda n: floor_read_requests(seeded), postgres=False)
         availability = measure(
             options, project, lambda n: availability_requests(seeded), postgres=False
+        )
+        floor_bodies = Slots(seeded.booking_space_ids)
+        floor_insert = measure(
+            options,
+            floor,
+            lambda n: [
+                Request("POST", "/floor/reservations", body) for body in floor_bodies.take(n)
+            ],
+            postgres=False,
         )
         book = measure(
             options,
@@ -639,18 +708,25 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
             authorization=booker,
             postgres=False,
         )
-    report.rows.append(
-        Row(
-            "availability",
-            "sqlite",
-            availability,
-            floors.get("floor: 20-row read"),
-            "vs the PostgreSQL floor",
+        seat = measure(
+            options,
+            project,
+            lambda n: [Request("POST", "/api/v1/reservations", body) for body in seats.take(n)],
+            authorization=booker,
+            postgres=False,
         )
-    )
-    report.rows.append(
-        Row("book", "sqlite", book, floors.get("floor: one INSERT"), "vs the PostgreSQL floor")
-    )
+    report.rows += [
+        Row("floor: 20-row read", "sqlite", floor_read, floor_read.rps, "raw aiosqlite"),
+        _judged(Row("availability", "sqlite", availability, floor_read.rps), 0.5),
+        Row("floor: one INSERT", "sqlite", floor_insert, floor_insert.rps, "raw aiosqlite"),
+        _judged(Row("book: exclusive meeting room", "sqlite", book, floor_insert.rps), 0.35),
+        _judged(
+            Row("book: study-room seat with a door code", "sqlite", seat, floor_insert.rps), 0.35
+        ),
+    ]
+    for name, measured in (("book", book), ("book a seat", seat)):
+        if measured.non_2xx:
+            report.failures.append(f"sqlite {name}: {measured.non_2xx} non-2xx answers")
 
 
 # --- output ------------------------------------------------------------------------

@@ -20,6 +20,11 @@ PG_DATABASE = os.environ.get("BENCH_PG_DATABASE", "zhendi_bench")
 SLOT = timedelta(minutes=30)
 AVAILABILITY_SPACES = 20
 BOOKING_SPACES = 200
+QUOTA_SPACES = 20
+# Bookings per Shanghai week the bench company may make: the quota is checked
+# on every booking, and the bench never reaches it.
+QUOTA_PER_WEEK = 30_000
+BENCH_USCC = "91310107MA1G8XY01M"
 
 
 def pg_dsn(database: str = PG_DATABASE) -> str:
@@ -33,6 +38,12 @@ class Seeded:
     availability_space_ids: list[int] = field(default_factory=list)
     booking_space_ids: list[int] = field(default_factory=list)
     study_room_id: int = 0
+    # A 10-seat study room with a door: every booking of a seat gets a door code.
+    seat_space_id: int = 0
+    # Meeting rooms of a center whose bookings on a company's account count
+    # against a weekly quota; the booker owns the verified company.
+    quota_space_ids: list[int] = field(default_factory=list)
+    organization_id: int = 0
     door_space_id: int = 0
     door_id: int = 0
     filler_space_ids: list[int] = field(default_factory=list)
@@ -82,6 +93,15 @@ def fresh_sqlite(path: str) -> str:
             os.remove(path + suffix)
     url = f"sqlite+aiosqlite:///{path}"
     asyncio.run(upgrade(url))
+    db = sqlite3.connect(path)
+    try:  # the SQLite floor's own table, shaped like reservations (bench/floor_sqlite.py)
+        schema = db.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'reservations'"
+        ).fetchone()[0]
+        db.execute(schema.replace("reservations", "floor_reservations", 1))
+        db.commit()
+    finally:
+        db.close()
     return url
 
 
@@ -160,19 +180,45 @@ class PostgresSeeder:
         connection = await asyncpg.connect(self.dsn)
         try:
             seeded = await self._seed(connection, reservations, surge_users)
-            seeded.door_id = await connection.fetchval(
-                "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
-                " updated_at) VALUES ($1, 'bench', $2, true, now(), now()) RETURNING id",
-                seeded.door_space_id,
-                device_key_hash(door_key),
-            )
-            await connection.execute(
-                "INSERT INTO keypads (space_id) VALUES ($1) ON CONFLICT DO NOTHING",
-                seeded.door_space_id,
-            )
+            seeded.door_id = await self._door(connection, seeded.door_space_id, door_key)
+            await self._door(connection, seeded.seat_space_id, f"{door_key}-seats")
+            await self._quota(connection, seeded)
             return seeded
         finally:
             await connection.close()
+
+    async def _door(self, db: asyncpg.Connection, space_id: int, key: str) -> int:
+        door_id: int = await db.fetchval(
+            "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
+            " updated_at) VALUES ($1, 'bench', $2, true, now(), now()) RETURNING id",
+            space_id,
+            device_key_hash(key),
+        )
+        await db.execute(
+            "INSERT INTO keypads (space_id) VALUES ($1) ON CONFLICT DO NOTHING", space_id
+        )
+        return door_id
+
+    async def _quota(self, db: asyncpg.Connection, seeded: Seeded) -> None:
+        """The booker's verified company, and its weekly quota on the quota center."""
+        seeded.organization_id = await db.fetchval(
+            "INSERT INTO organizations (name, uscc, contact_name, contact_phone, status,"
+            " created_at, updated_at) VALUES ('基准科技有限公司', $1, '孙经理', '13800138000',"
+            " 'verified', now(), now()) RETURNING id",
+            BENCH_USCC,
+        )
+        await db.execute(
+            "INSERT INTO organization_members (organization_id, user_id, role, joined_at)"
+            " VALUES ($1, $2, 'owner', now())",
+            seeded.organization_id,
+            seeded.booker_id,
+        )
+        await db.execute(
+            "INSERT INTO quota_rules (center_id, subject, metric, max_value)"
+            " SELECT center_id, 'organization', 'bookings_per_week', $2 FROM spaces WHERE id = $1",
+            seeded.quota_space_ids[0],
+            QUOTA_PER_WEEK,
+        )
 
     async def _seed(self, db: asyncpg.Connection, reservations: int, surge_users: int) -> Seeded:
         seeded = Seeded()
@@ -198,6 +244,24 @@ class PostgresSeeder:
         seeded.door_space_id = (
             await self._spaces(db, center, "门禁", 1, booking_mode="shared", capacity=1000)
         )[0]
+        seeded.seat_space_id = (
+            await self._spaces(
+                db,
+                center,
+                "座位",
+                1,
+                kind="study_room",
+                booking_mode="shared",
+                capacity=10,
+                requires_real_name=True,
+            )
+        )[0]
+        quota_center = await db.fetchval(
+            "INSERT INTO centers (name, kind, district, street, address, lat, lng, description)"
+            " VALUES ('限额中心', 'street_center', '普陀区', '', '上海', 31.22, 121.39, '')"
+            " RETURNING id"
+        )
+        seeded.quota_space_ids = await self._spaces(db, quota_center, "限额", QUOTA_SPACES)
         seeded.booker_id = await db.fetchval(
             "INSERT INTO users (openid, real_name_verified) VALUES ('bench-booker', true)"
             " RETURNING id"
@@ -278,10 +342,10 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
         center = cursor.lastrowid
         assert center is not None
 
-        def spaces(prefix: str, count: int) -> list[int]:
+        def spaces(prefix: str, count: int, **overrides: object) -> list[int]:
             ids = []
             for n in range(count):
-                row = _space_row(center, f"{prefix}{n}")
+                row = _space_row(center, f"{prefix}{n}", **overrides)
                 row["created_at"] = row["updated_at"] = datetime.now(UTC).strftime(
                     "%Y-%m-%d %H:%M:%S.%f"
                 )
@@ -296,6 +360,20 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
 
         seeded.availability_space_ids = spaces("查询", AVAILABILITY_SPACES)
         seeded.booking_space_ids = spaces("预约", BOOKING_SPACES)
+        seeded.seat_space_id = spaces(
+            "座位",
+            1,
+            kind="study_room",
+            booking_mode="shared",
+            capacity=10,
+            requires_real_name=True,
+        )[0]
+        db.execute(
+            "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
+            " updated_at) VALUES (?, 'bench', ?, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            (seeded.seat_space_id, device_key_hash("bench-door-key-seats")),
+        )
+        db.execute("INSERT INTO keypads (space_id) VALUES (?)", (seeded.seat_space_id,))
         cursor = db.execute(
             "INSERT INTO users (openid, real_name_verified, created_at, updated_at)"
             " VALUES ('bench-booker', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
