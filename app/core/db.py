@@ -9,14 +9,14 @@ so a deferred transaction would let two check-then-insert writers interleave).
 """
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import event
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -48,7 +48,22 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         "pool_pre_ping": False,
     }
     options.update(overrides)
-    return create_async_engine(settings.database_url, **options)
+    engine = create_async_engine(settings.database_url, **options)
+    _configure_postgresql(engine)
+    return engine
+
+
+def _configure_postgresql(engine: AsyncEngine) -> None:
+    """Never keep a connection the server has dropped: a failure that
+    ``connection_lost`` recognizes counts as a disconnect even where
+    SQLAlchemy's own test (is the socket closed yet?) would not, so the
+    connection is invalidated rather than returned to the pool, and the error
+    says so."""
+
+    @event.listens_for(engine.sync_engine, "handle_error")
+    def _invalidate_broken(context: ExceptionContext) -> None:
+        if not context.is_disconnect and connection_lost(context.original_exception):
+            context.is_disconnect = True
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -113,7 +128,19 @@ class Database:
         27 against 89 µs), which the hot paths pay on every request."""
         assert self.driver_pool is not None, "driver() is for PostgreSQL, after open()"
         async with self.driver_pool.acquire() as connection:
-            yield connection
+            try:
+                yield connection
+            except BaseException as exc:
+                if not _still_usable(exc):
+                    # Closed, never released: its protocol may be wedged or a
+                    # statement may still run on it. (asyncpg 0.32 aborts a wedged
+                    # connection and waits out a cancelled statement itself; this
+                    # does not depend on it.) The pool reconnects when needed. If
+                    # the socket already closed, asyncpg has freed the slot and the
+                    # proxy refuses every call: nothing is left to do.
+                    with suppress(asyncpg.InterfaceError):
+                        connection.terminate()
+                raise
 
     async def dispose(self) -> None:
         if self.driver_pool is not None:
@@ -124,6 +151,20 @@ class Database:
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
     """The driver pool's connections run single autocommit statements and change
     no session state, so the default reset (a round trip per release) is skipped."""
+
+
+def _still_usable(exc: BaseException) -> bool:
+    """Whether a driver connection may go back to the pool after ``exc`` escaped
+    while it was checked out. After an error the server reported for a statement
+    (a constraint, a deadlock) the connection is ready for the next one, and an
+    exception of ours (a refused booking) is raised between statements. Anything
+    else (a broken connection, a client-side driver error, a cancelled or timed
+    out statement) leaves it in a state nobody should inherit."""
+    if isinstance(exc, asyncpg.PostgresError):
+        return not connection_lost(exc)
+    return isinstance(exc, Exception) and not isinstance(
+        exc, asyncpg.InterfaceError | asyncpg.exceptions.InternalClientError | OSError
+    )
 
 
 async def get_database(request: Request) -> Database:
@@ -158,14 +199,80 @@ async def read_only(request: Request) -> AsyncIterator[AsyncSession]:
 ReadSessionDep = Annotated[AsyncSession, Depends(read_only, scope="function")]
 
 
-def sqlstate(exc: DBAPIError) -> str | None:
-    """The SQLSTATE of a PostgreSQL error (asyncpg), or None on other engines."""
+def sqlstate(exc: BaseException) -> str | None:
+    """The SQLSTATE of a PostgreSQL error, raw from asyncpg or wrapped by
+    SQLAlchemy, or None (other errors, other engines)."""
     original = getattr(exc, "orig", None)
-    for candidate in (original, getattr(original, "__cause__", None)):
+    for candidate in (exc, original, getattr(original, "__cause__", None)):
         code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
         if code:
             return str(code)
     return None
+
+
+# Besides class 08 (connection exception): the server is shutting down or
+# terminated this backend (57P01 admin_shutdown, 57P02 crash_shutdown), is not
+# accepting connections yet (57P03 cannot_connect_now), or has no slot left
+# (53300 too_many_connections).
+CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
+# asyncpg's own words for a connection (or the pool) that is gone. Its other
+# InterfaceErrors (wrong arguments, concurrent use of one connection) are bugs.
+_CLOSED_MESSAGES = frozenset({"connection is closed", "pool is closing", "pool is closed"})
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether ``exc`` says that the database connection broke or could not be
+    made, rather than that a statement failed: the request did not get an
+    answer from the database and may be retried on another connection.
+
+    It looks through SQLAlchemy's wrapping (``orig``) and explicit causes
+    (``raise ... from``), not through ``__context__``: a bug raised while
+    handling a lost connection stays a bug.
+
+    One case needs asyncpg's internals: when a backend is terminated while its
+    connection is idle (in a pool, or between two statements), asyncpg reads the
+    FATAL message it cannot place, marks the protocol as consuming an error
+    (state 2) and waits for a ReadyForQuery that never comes. Until the socket's
+    end-of-file arrives, milliseconds later, the connection does not look
+    closed, so a pool hands it out, and its next statement fails with
+    ``InternalClientError: cannot switch to state …; another operation (2) is in
+    progress`` before anything is sent (asyncpg then aborts the connection).
+    """
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        error = pending.pop()
+        if error is None or id(error) in seen:
+            continue
+        seen.add(id(error))
+        if isinstance(error, DBAPIError) and error.connection_invalidated:
+            return True
+        code = sqlstate(error)
+        if code is not None and (code.startswith("08") or code in CONNECTION_SQLSTATES):
+            return True
+        if isinstance(error, asyncpg.PostgresConnectionError):
+            return True
+        if type(error) is asyncpg.InterfaceError and str(error) in _CLOSED_MESSAGES:
+            return True
+        if isinstance(error, asyncpg.exceptions.InternalClientError) and str(error).startswith(
+            "cannot switch to state"
+        ):
+            return True
+        if isinstance(error, OSError) and _raised_by_the_driver(error):
+            return True
+        pending += [getattr(error, "orig", None), error.__cause__]
+    return False
+
+
+def _raised_by_the_driver(error: BaseException) -> bool:
+    """An OSError (refused, reset, timed out) that came through asyncpg's code,
+    i.e. from the database socket, not from anything else the request did."""
+    frame = error.__traceback__
+    while frame is not None:
+        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
+            return True
+        frame = frame.tb_next
+    return False
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

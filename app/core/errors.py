@@ -9,13 +9,14 @@ import logging
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
 
+import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.db import sqlstate
+from app.core.db import connection_lost, sqlstate
 
 logger = logging.getLogger("zhendi.errors")
 
@@ -303,19 +304,67 @@ class DatabaseBusy(AppError):
         self.headers["Retry-After"] = "1"
 
 
+class DatabaseUnavailable(AppError):
+    status = 503
+    code = "database_unavailable"
+    title = Text("数据库暂不可用，请重试", "Database unavailable, please retry")
+    detail = Text(
+        "与数据库的连接中断，请稍后重试（预约请使用同一个 Idempotency-Key）",
+        "The connection to the database broke; retry (a booking with the same Idempotency-Key)",
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.headers["Retry-After"] = "1"
+
+
 # PostgreSQL's "serialization failure" and "deadlock detected": the request
 # lost a race and may simply be retried. Anything else stays a bug (500).
 RETRYABLE_SQLSTATES = frozenset({"40001", "40P01"})
 
+# What a database failure reaches the app as: SQLAlchemy's wrapper, or (from the
+# hot paths' bare driver pool, app/core/db.py ``Database.driver``) asyncpg's own
+# exceptions, and a socket error from under either. ``_database_error`` answers
+# those it recognizes and treats the rest as the bugs they are.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (
+    DBAPIError,
+    asyncpg.PostgresError,
+    asyncpg.InterfaceError,
+    asyncpg.exceptions.InternalClientError,
+    OSError,
+)
+
 
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DBAPIError)
+    """The one place database failures become answers: a broken or refused
+    connection is a retryable 503, a lost race a 409 to retry, SQLite's lock
+    timeout a 503; anything else is a bug (a logged 500)."""
+    if connection_lost(exc):
+        logger.warning(
+            "database connection lost on %s %s (%s), answered 503",
+            request.method,
+            _route_template(request),
+            _describe(exc),
+        )
+        return await _app_error(request, DatabaseUnavailable())
     code = sqlstate(exc)
     if code in RETRYABLE_SQLSTATES:
         return await _app_error(request, ConcurrentUpdate())
-    if code is None and "database is locked" in str(exc.orig):
+    if isinstance(exc, DBAPIError) and code is None and "database is locked" in str(exc.orig):
         return await _app_error(request, DatabaseBusy())
     return await _unhandled_error(request, exc)
+
+
+def _describe(exc: BaseException) -> str:
+    """The chain of exception types and the SQLSTATE: never the message, which
+    for SQLAlchemy carries the statement's parameters."""
+    names: list[str] = []
+    error: BaseException | None = exc
+    while error is not None and len(names) < 5:
+        names.append(type(error).__name__)
+        error = getattr(error, "orig", None) or error.__cause__
+    code = sqlstate(exc)
+    return " <- ".join(names) + (f", SQLSTATE {code}" if code else "")
 
 
 async def _unhandled_error(request: Request, exc: Exception) -> JSONResponse:
@@ -337,7 +386,8 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)
-    app.add_exception_handler(DBAPIError, _database_error)
+    for database_error in DATABASE_ERRORS:
+        app.add_exception_handler(database_error, _database_error)
     app.add_exception_handler(Exception, _unhandled_error)
 
 
