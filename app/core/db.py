@@ -17,7 +17,7 @@ import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import event
 from sqlalchemy.engine import Connection, ExceptionContext
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -54,11 +54,21 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
 
 
 def _configure_postgresql(engine: AsyncEngine) -> None:
-    """Never keep a connection the server has dropped: a failure that
+    """Never hand out, or keep, a connection the server has dropped.
+
+    Without a pre-ping (a round trip per checkout), a pooled connection whose
+    backend was terminated while it sat idle was handed to the next request,
+    which failed ("connection is closed"). Such a connection is now refused at
+    checkout, for free, and the pool opens another. A failure that
     ``connection_lost`` recognizes counts as a disconnect even where
-    SQLAlchemy's own test (is the socket closed yet?) would not, so the
-    connection is invalidated rather than returned to the pool, and the error
-    says so."""
+    SQLAlchemy's own test (is the socket closed yet?) would not: the connection
+    is invalidated rather than returned to the pool, and the error says so.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _refuse_closed(dbapi_connection: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+        if dbapi_connection._connection.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")
 
     @event.listens_for(engine.sync_engine, "handle_error")
     def _invalidate_broken(context: ExceptionContext) -> None:
