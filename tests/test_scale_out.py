@@ -566,7 +566,8 @@ async def test_backends_killed_under_load_answer_503_and_retries_book_exactly_on
             # request may meet a connection that was broken before it came.
             async with _admin() as admin:
                 await killer.kill_once(admin)
-            await asyncio.sleep(KILL_EVERY_SECONDS)
+                await _until_gone(admin, "datname = $1", killer.database)
+            await asyncio.sleep(SETTLE_SECONDS)
             idle_kill = Counter(
                 answer.outcome
                 for answer in await send_all(clients, [*reads[:30], *_listings(bookings[:30])])
@@ -613,18 +614,29 @@ async def test_backends_killed_under_load_answer_503_and_retries_book_exactly_on
 # --- connections killed while idle are not handed out again ------------------------
 
 
+# How long a server may take, once a backend has exited, to read the end of its
+# socket (under a loaded machine too).
+SETTLE_SECONDS = 0.5
+
+
+async def _until_gone(admin: asyncpg.Connection, condition: str, argument: object) -> None:
+    """Wait until no backend of pg_stat_activity matches ``condition``."""
+    for _ in range(250):
+        if not await admin.fetchval(
+            f"SELECT count(*) FROM pg_stat_activity WHERE {condition}", argument
+        ):
+            return
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"backends matching {condition} ({argument}) outlived 5 s")
+
+
 async def _terminate_and_wait(pids: Sequence[int]) -> None:
-    """Terminate these backends and wait until they are gone and the client
-    side has had time to read the end of their sockets."""
+    """Terminate these backends, wait until they are gone, and give this
+    process time to read the end of their sockets."""
     async with _admin() as admin:
         await admin.fetch("SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid", pids)
-        for _ in range(100):
-            if not await admin.fetchval(
-                "SELECT count(*) FROM pg_stat_activity WHERE pid = ANY($1::int[])", pids
-            ):
-                break
-            await asyncio.sleep(0.02)
-    await asyncio.sleep(0.1)
+        await _until_gone(admin, "pid = ANY($1::int[])", pids)
+    await asyncio.sleep(SETTLE_SECONDS)
 
 
 @pytest.mark.slow
