@@ -26,7 +26,7 @@ def _settings() -> Settings:
 def _serve(args: argparse.Namespace) -> None:
     import uvicorn
 
-    from app import demo
+    from app import demo, demo_data
 
     settings = _settings()
     if args.demo and settings.env == "production":
@@ -48,9 +48,8 @@ def _serve(args: argparse.Namespace) -> None:
         )
         print(f'  Resident login: POST /api/v1/auth/wechat {{"code": "{demo.DEMO_RESIDENT_CODE}"}}')
         print(f"  Real name:      POST /api/v1/me/real-name (sample ID {demo.DEMO_ID_NUMBER})")
-        print(
-            f"  Door key:       Authorization: Device {demo.DEMO_DOOR_KEY} ({demo.DEMO_DOOR_NAME})"
-        )
+        door = demo_data.DEMO_DOOR_NAME
+        print(f"  Door key:       Authorization: Device {demo.DEMO_DOOR_KEY} ({door})")
     print(f"  API docs:       http://{args.host}:{args.port}/docs")
     uvicorn.run(
         "app.main:create_app",

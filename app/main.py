@@ -8,16 +8,17 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app.access.codes import CodeBook
 from app.access.locks import build_locks
 from app.access.router import router as access_router
-from app.access.service import CodeBook
+from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.admin.router import router as admin_router
 from app.centers.router import router as centers_router
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import Database
-from app.core.errors import install_error_handlers
+from app.core.handlers import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
@@ -26,7 +27,9 @@ from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
+from app.quotas.router import router as quotas_router
 from app.reservations.router import router as reservations_router
+from app.reservations.store import booking_store
 from app.spaces.router import router as spaces_router
 
 
@@ -57,6 +60,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
                 cipher=app.state.pii_cipher,
                 leeway=timedelta(minutes=settings.door_code_leeway_minutes),
             )
+            app.state.bookings = booking_store(database, app.state.codebook)
+            app.state.doors = door_store(database, app.state.codebook)
             try:
                 yield
             finally:
@@ -81,6 +86,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reservations_router,
         access_router,
         organizations_router,
+        quotas_router,
         accounts_router,
         admin_router,
     ):

@@ -9,7 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import asyncpg
 
-from app.access.service import device_key_hash
+from app.access.doors import device_key_hash
 from app.core.clock import local_midnight, local_today
 from app.core.config import Settings
 from app.core.migrate import upgrade

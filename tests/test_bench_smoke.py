@@ -36,7 +36,9 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
     scenarios = (
         "floor: one INSERT",
         "availability",
-        "book",
+        "book: exclusive meeting room",
+        "book: study-room seat with a door code",
+        "book: company account under a quota rule",
         "book with Idempotency-Key",
         "verify",
         "surge",
@@ -45,3 +47,5 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
     )
     for scenario in scenarios:
         assert f"| {scenario} |" in result.stdout
+    for engine in ("postgresql", "sqlite"):  # each against its own floor
+        assert f"| floor: one INSERT | {engine} |" in result.stdout

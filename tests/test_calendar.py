@@ -1,5 +1,6 @@
 """Pure calendar rules: half-open intervals, opening hours across midnight."""
 
+from dataclasses import astuple
 from datetime import date, datetime, timedelta
 
 import pytest
@@ -139,5 +140,8 @@ def test_booking_window_ends_at_a_shanghai_midnight() -> None:
 def test_peak_load_is_the_busiest_instant(
     bookings: list[tuple[tuple[str, str], int]], window: tuple[str, str], peak: int
 ) -> None:
-    intervals = [(span(MONDAY, *times), amount) for times, amount in bookings]
-    assert peak_load(intervals, span(MONDAY, *window)) == peak
+    held = [(*astuple(span(MONDAY, *times)), amount) for times, amount in bookings]
+    whole = span(MONDAY, *window)
+    assert peak_load(held, whole.start, whole.end) == peak
+    seconds = [(start.timestamp(), end.timestamp(), amount) for start, end, amount in held]
+    assert peak_load(seconds, whole.start.timestamp(), whole.end.timestamp()) == peak

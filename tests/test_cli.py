@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from app import demo
+from app import demo, demo_data
 from tests.conftest import TemporaryDatabases
 
 ZHENDI = str(Path(sys.executable).with_name("zhendi"))
@@ -35,7 +35,7 @@ def test_upgrade_seed_and_create_staff(
 
     first = run(tmp_path, "seed-demo", database_url=url)
     assert first.returncode == 0, first.stderr
-    assert first.stdout.startswith(f"{len(demo.CENTERS)} centers")
+    assert first.stdout.startswith(f"{len(demo_data.CENTERS)} centers")
     again = run(tmp_path, "seed-demo", database_url=url)
     assert again.stdout.startswith("0 centers, 0 spaces and 0 staff"), again.stdout
 

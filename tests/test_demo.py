@@ -4,7 +4,7 @@ from datetime import timedelta
 
 from sqlalchemy import func, select
 
-from app import demo
+from app import demo, demo_data
 from app.models import BookingMode, Center, Space, Staff
 from tests.conftest import make_settings, running
 from tests.factories import Api, verify_real_name
@@ -16,20 +16,22 @@ async def test_seed_is_idempotent_and_shaped_like_the_articles(api: Api) -> None
         first = await demo.seed_demo(session)
     async with api.database.writer.begin() as session:
         second = await demo.seed_demo(session)
-    assert first.centers_created == len(demo.CENTERS)
+    assert first.centers_created == len(demo_data.CENTERS)
     assert (second.centers_created, second.spaces_created, second.staff_created) == (0, 0, [])
 
     async with api.database.reader() as session:
-        assert await session.scalar(select(func.count()).select_from(Center)) == len(demo.CENTERS)
+        assert await session.scalar(select(func.count()).select_from(Center)) == len(
+            demo_data.CENTERS
+        )
         assert await session.scalar(select(func.count()).select_from(Staff)) == 2
         yuexin = await session.scalar(select(Space).where(Space.name == "阅心书斋"))
     assert yuexin is not None
     assert yuexin.booking_mode is BookingMode.shared
     assert (yuexin.capacity, yuexin.open_24h, yuexin.requires_real_name) == (10, True, True)
 
-    districts = {center.district for center in demo.CENTERS}
+    districts = {center.district for center in demo_data.CENTERS}
     assert districts == {"闵行区", "普陀区", "虹口区"}
-    for center in demo.CENTERS:  # GCJ-02 coordinates inside Shanghai
+    for center in demo_data.CENTERS:  # GCJ-02 coordinates inside Shanghai
         assert 30.6 < center.lat < 31.9
         assert 120.8 < center.lng < 122.2
 

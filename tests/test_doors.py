@@ -6,7 +6,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from app.access import service as access
+from app.access import keypad
 from app.core.clock import SHANGHAI, utcnow
 from app.models import AuditEvent, DoorAttempt
 from tests.conftest import DOOR_LEEWAY_MINUTES, make_settings, running
@@ -179,7 +179,7 @@ async def test_overlapping_reservations_get_distinct_codes(
     room = await study_room(api)
     await door(api, room)
     draws = iter([4242, 4242, 4242, 777])  # the second booking first draws a taken code
-    monkeypatch.setattr("app.access.service.secrets.randbelow", lambda _: next(draws))
+    monkeypatch.setattr("app.access.codes.secrets.randbelow", lambda _: next(draws))
     codes = []
     for _ in range(2):
         resident = await verified_resident(api)
@@ -286,7 +286,7 @@ class Clock:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.offset = timedelta()
-        monkeypatch.setattr("app.access.service.utcnow", lambda: utcnow() + self.offset)
+        monkeypatch.setattr("app.access.router.utcnow", lambda: utcnow() + self.offset)
 
     def advance(self, **delta: float) -> None:
         self.offset += timedelta(**delta)
@@ -392,7 +392,7 @@ async def test_clearing_the_lockout_forgets_the_wrong_codes_before_it(doors_api:
     [(1, None), (4, None), (5, 15), (6, 30), (7, 60), (8, 120), (11, 960), (12, 1440), (40, 1440)],
 )
 def test_lockouts_start_short_and_double(failures: int, minutes: int | None) -> None:
-    lockout = access.lockout_after(failures)
+    lockout = keypad.lockout_after(failures)
     assert (lockout / timedelta(minutes=1) if lockout else None) == minutes
 
 
@@ -404,13 +404,13 @@ def test_a_tireless_guesser_gets_at_most_eleven_wrong_codes_a_day() -> None:
     failures: list[datetime] = []
     while now < start + timedelta(days=3):
         now = max(now, locked_until)
-        window = [at for at in failures if at > now - access.FAILURE_WINDOW]
+        window = [at for at in failures if at > now - keypad.FAILURE_WINDOW]
         failures.append(now)
-        lockout = access.lockout_after(len(window) + 1)
+        lockout = keypad.lockout_after(len(window) + 1)
         if lockout is not None:
             locked_until = now + lockout
     most = max(
-        sum(1 for at in failures if first <= at < first + access.FAILURE_WINDOW)
+        sum(1 for at in failures if first <= at < first + keypad.FAILURE_WINDOW)
         for first in failures
     )
-    assert most == access.MOST_FAILURES_PER_DAY == 11
+    assert most == keypad.MOST_FAILURES_PER_DAY == 11

@@ -174,7 +174,7 @@ async def test_ownership_moves_and_members_can_be_removed(api: Api) -> None:
     assert_problem(
         await api.client.post(f"{base}/transfer", json={"user_id": 999}, headers=owner),
         422,
-        "not_a_member",
+        "member_not_found",
     )
     moved = await api.client.post(f"{base}/transfer", json={"user_id": member_id}, headers=owner)
     assert moved.json()["my_role"] == "member"

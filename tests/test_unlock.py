@@ -12,8 +12,8 @@ import aiomqtt
 import pytest
 from sqlalchemy import select
 
+from app.access.doors import device_key_hash
 from app.access.locks import command_signature
-from app.access.service import device_key_hash
 from app.models import DoorAttempt
 from tests.conftest import make_settings, require_service, running
 from tests.factories import (

@@ -2,12 +2,13 @@
 
 from typing import Annotated
 
+import orjson
 from fastapi import Depends, Query, Request, Security, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
 
-from app.access import service
-from app.access.locks import LockAdapter
+from app.access import doors, service
+from app.access.dependencies import CodeBookDep, LocksDep
 from app.access.schemas import (
     AccessOut,
     DoorCreate,
@@ -18,13 +19,14 @@ from app.access.schemas import (
     VerifyRequest,
     VerifyResult,
 )
+from app.access.verify import DoorStore
+from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import app_error_response, problem_responses
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, ResourceId
 from app.identity.dependencies import CurrentStaff, CurrentUser, LimiterDep
 from app.models import Door
-from app.reservations.schemas import ReservationOut
 
 router = api_router(tags=["access"])
 
@@ -36,24 +38,10 @@ _device_header = APIKeyHeader(
 )
 
 
-async def get_codebook(request: Request) -> service.CodeBook:
-    codes: service.CodeBook = request.app.state.codebook
-    return codes
-
-
-async def get_locks(request: Request) -> LockAdapter:
-    locks: LockAdapter = request.app.state.locks
-    return locks
-
-
-CodeBookDep = Annotated[service.CodeBook, Depends(get_codebook)]
-LocksDep = Annotated[LockAdapter, Depends(get_locks)]
-
-
 async def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "device" or not key.strip():
-        raise service.InvalidDeviceKey()
+        raise doors.InvalidDeviceKey()
     return key.strip()
 
 
@@ -66,24 +54,25 @@ async def verify_code(
     door_id: ResourceId,
     body: VerifyRequest,
     key: Annotated[str, Depends(device_key)],
-    session: SessionDep,
-    codes: CodeBookDep,
     request: Request,
-) -> JSONResponse:
+) -> Response:
     """Asked by a lock: does this code open this door now? Every attempt is logged
     (never the code itself). A code that does not open now is `denied`, whatever
     the reason; too many wrong codes at the space's doors lock its keypad out
     for a while (429 with Retry-After)."""
-    door = await service.authenticate_door(session, door_id, key)
-    verdict, locked_out = await service.verify_code(session, codes, door, body.code)
-    if locked_out is not None:
-        # Answered without raising, so that the logged attempt still commits.
+    store: DoorStore = request.app.state.doors
+    now = utcnow()
+    verdict = await store.verify(door_id, doors.device_key_hash(key), body.code, now)
+    if (locked_out := verdict.locked_out(now)) is not None:
         return app_error_response(request, locked_out)
     if verdict.granted:
-        result = VerifyResult(granted=True, reason="granted", reservation_id=verdict.reservation_id)
+        answer = {"granted": True, "reason": "granted", "reservation_id": verdict.reservation_id}
     else:
-        result = VerifyResult(granted=False, reason="denied", reservation_id=None)
-    return JSONResponse(result.model_dump(mode="json"))
+        answer = DENIED
+    return Response(orjson.dumps(answer), media_type="application/json")
+
+
+DENIED = {"granted": False, "reason": "denied", "reservation_id": None}
 
 
 @router.post(
@@ -103,10 +92,10 @@ async def unlock(
     work. A way in that no stranger's wrong codes can shut; logged like a code,
     and the first one checks you in."""
     await limiter.hit(limiter.rules.unlock_per_user, str(user.id))
-    verdict = await service.unlock(session, locks, user, reservation_id, body.door_id)
+    granted = await service.unlock(session, locks, user, reservation_id, body.door_id)
     return UnlockResult(
-        granted=verdict.granted,
-        reason="granted" if verdict.granted else "outside_window",
+        granted=granted,
+        reason="granted" if granted else "outside_window",
         reservation_id=reservation_id,
     )
 
@@ -125,19 +114,11 @@ async def read_access(
     )
 
 
-@router.post("/reservations/{reservation_id}/access/reissue", response_model=ReservationOut)
-async def reissue_code(
-    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep, codes: CodeBookDep
-) -> ReservationOut:
-    """Staff: revoke the door code and issue a new one (the owner reads it as before)."""
-    return ReservationOut.of(await service.reissue(session, codes, staff, reservation_id))
-
-
 @router.post(
     "/admin/doors", response_model=DoorWithKey, status_code=status.HTTP_201_CREATED, tags=["admin"]
 )
 async def create_door(body: DoorCreate, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
-    door, key = await service.create_door(session, staff, body.space_id, body.name)
+    door, key = await doors.create_door(session, staff, body.space_id, body.name)
     return DoorWithKey(**dict(await _door_out(session, door)), device_key=key)
 
 
@@ -145,14 +126,14 @@ async def create_door(body: DoorCreate, staff: CurrentStaff, session: SessionDep
 async def list_doors(
     space_id: Annotated[int, Query(ge=1, le=MAX_ID)], staff: CurrentStaff, session: SessionDep
 ) -> list[DoorOut]:
-    doors = await service.list_doors(session, staff, space_id)
-    lockouts = await service.keypad_lockouts(session, [space_id])
-    return [DoorOut.of(door, lockouts.get(door.space_id)) for door in doors]
+    found = await doors.list_doors(session, staff, space_id)
+    lockouts = await doors.keypad_lockouts(session, [space_id])
+    return [DoorOut.of(door, lockouts.get(door.space_id)) for door in found]
 
 
 @router.post("/admin/doors/{door_id}/rotate-key", response_model=DoorWithKey, tags=["admin"])
 async def rotate_key(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorWithKey:
-    door, key = await service.rotate_door_key(session, staff, door_id)
+    door, key = await doors.rotate_door_key(session, staff, door_id)
     return DoorWithKey(**dict(await _door_out(session, door)), device_key=key)
 
 
@@ -160,9 +141,9 @@ async def rotate_key(door_id: ResourceId, staff: CurrentStaff, session: SessionD
 async def clear_lockout(door_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> DoorOut:
     """Reopen the keypad of this door's space (shared by all its doors): the
     lockout ends and the wrong codes typed so far stop counting."""
-    return await _door_out(session, await service.clear_lockout(session, staff, door_id))
+    return await _door_out(session, await doors.clear_lockout(session, staff, door_id))
 
 
 async def _door_out(session: SessionDep, door: Door) -> DoorOut:
-    lockouts = await service.keypad_lockouts(session, [door.space_id])
+    lockouts = await doors.keypad_lockouts(session, [door.space_id])
     return DoorOut.of(door, lockouts.get(door.space_id))

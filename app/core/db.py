@@ -27,6 +27,7 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
+from app.core.sqlite import SqliteWorker
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 
@@ -106,6 +107,11 @@ class Database:
     # paths' single statements (see ``driver``).
     driver_pool: "asyncpg.Pool[asyncpg.Record] | None" = None
     pool_size: int = 0
+    # SQLite only: the hot paths' threads, one that writes and one that reads
+    # (app/core/sqlite.py).
+    sqlite_writer: SqliteWorker | None = None
+    sqlite_reader: SqliteWorker | None = None
+    sqlite_busy_timeout_ms: int = 0
 
     @classmethod
     def connect(cls, settings: Settings, **engine_overrides: Any) -> "Database":
@@ -120,11 +126,21 @@ class Database:
             writer=async_sessionmaker(write_engine, expire_on_commit=False),
             autocommit=autocommit,
             pool_size=settings.database_pool_size,
+            sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
         )
 
+    @property
+    def is_sqlite(self) -> bool:
+        return self.engine.dialect.name == "sqlite"
+
     async def open(self) -> None:
-        """Open the driver pool (PostgreSQL); its connections are made as needed."""
-        if self.engine.dialect.name != "postgresql":
+        """Open the driver pool (PostgreSQL) or the hot paths' threads (SQLite);
+        connections are made as needed."""
+        if self.is_sqlite:
+            path = self.engine.url.database or ":memory:"
+            timeout = self.sqlite_busy_timeout_ms
+            self.sqlite_writer = SqliteWorker(path, timeout, "zhendi-sqlite-writer")
+            self.sqlite_reader = SqliteWorker(path, timeout, "zhendi-sqlite-reader")
             return
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.driver_pool = await asyncpg.create_pool(
@@ -155,6 +171,9 @@ class Database:
     async def dispose(self) -> None:
         if self.driver_pool is not None:
             await self.driver_pool.close()
+        for worker in (self.sqlite_writer, self.sqlite_reader):
+            if worker is not None:
+                worker.close()
         await self.engine.dispose()
 
 

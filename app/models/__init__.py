@@ -15,6 +15,7 @@ from app.models.organization import (
     QuotaSubject,
 )
 from app.models.reservation import (
+    HOLDERS_OVERLAPPING,
     HOLDING_SQL,
     HOLDING_STATUSES,
     ActorKind,
@@ -27,6 +28,7 @@ from app.models.reservation import (
 from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
 
 __all__ = [
+    "HOLDERS_OVERLAPPING",
     "HOLDING_SQL",
     "HOLDING_STATUSES",
     "AccessCode",

@@ -46,6 +46,9 @@ class Keypad(Base):
     )
     locked_until: Mapped[datetime | None]
     cleared_at: Mapped[datetime | None]
+    # Bumped by every change: a wrong code is counted only against the state it
+    # was decided on (a compare-and-swap), so parallel guesses are each counted.
+    version: Mapped[int] = mapped_column(default=0, server_default="0")
 
 
 class AccessCode(Base):

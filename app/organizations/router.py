@@ -15,11 +15,11 @@ from app.organizations.schemas import (
     MemberOut,
     OrganizationCreate,
     OrganizationOut,
-    QuotaUsageOut,
     RejectRequest,
     TransferRequest,
 )
-from app.reservations import quotas
+from app.quotas import service as quotas
+from app.quotas.schemas import QuotaUsageOut
 
 router = api_router(tags=["organizations"])
 

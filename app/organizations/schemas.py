@@ -3,7 +3,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import IdField, LocalInstant, Printable, ShortText
-from app.models import MemberRole, OrganizationStatus, QuotaMetric, QuotaSubject
+from app.models import MemberRole, OrganizationStatus
 
 Phone = Annotated[
     str,
@@ -76,24 +76,3 @@ class TransferRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     user_id: IdField
-
-
-class QuotaRuleIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    subject: QuotaSubject
-    metric: QuotaMetric
-    max_value: int = Field(ge=0, le=1000, strict=True)
-
-
-class QuotaRuleOut(QuotaRuleIn):
-    id: int
-
-
-class QuotaUsageOut(BaseModel):
-    scope: str = Field(description="`space` or `center`")
-    scope_id: int
-    scope_name: str
-    metric: QuotaMetric
-    limit: int
-    used: float = Field(description="Bookings, or hours, this week; or bookings ahead")

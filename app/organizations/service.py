@@ -18,7 +18,7 @@ from app.audit import service as audit
 from app.centers.service import CENTER
 from app.core.clock import utcnow
 from app.core.db import flush_unique
-from app.core.errors import AppError, Forbidden, NotFound, OutOfScope, Text
+from app.core.errors import AppError, Forbidden, InvalidTransition, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
     Center,
@@ -82,16 +82,12 @@ class InvitationInvalid(AppError):
 
 class NotAMember(AppError):
     status = 422
-    code = "not_a_member"
+    code = "member_not_found"
     title = Text("不是组织成员", "Not a member")
     detail = Text("该用户不是本组织成员", "That user is not a member of this organization")
 
 
-class InvalidTransition(AppError):
-    status = 409
-    code = "invalid_transition"
-    title = Text("组织状态不允许该操作", "Not allowed in this state")
-    detail = Text("组织当前为 {status}", "The organization is {status}")
+ALREADY = Text("组织当前为 {status}", "The organization is {status}")
 
 
 @dataclass(frozen=True)
@@ -388,7 +384,7 @@ async def decide(
     if not await _staff_covers(session, staff, organization):
         raise OutOfScope(what=ORGANIZATION)
     if organization.status is to:
-        raise InvalidTransition(status=organization.status.value)
+        raise InvalidTransition(ALREADY, status=organization.status.value)
     before = organization.status
     organization.status = to
     organization.status_reason = reason

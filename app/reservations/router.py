@@ -1,18 +1,20 @@
+from datetime import UTC
 from typing import Annotated
 
 from fastapi import Body, Header, Query, Request, status
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import Response
 
-from app.access.router import CodeBookDep
-from app.access.service import CodeBook
-from app.core.db import Database, SessionDep
+from app.access.dependencies import CodeBookDep
+from app.core.clock import utcnow
+from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
-from app.identity import service as identity
 from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUserId
 from app.models import ReservationStatus
-from app.reservations import direct, idempotency, service
+from app.reservations import idempotency, service
+from app.reservations.booking import BookingRequest, KeyClaim, Replayed
+from app.reservations.rules import Wanted
 from app.reservations.schemas import (
     CancelRequest,
     HistoryEntry,
@@ -20,6 +22,8 @@ from app.reservations.schemas import (
     ReservationCreate,
     ReservationOut,
 )
+from app.reservations.store import BookingStore
+from app.spaces.calendar import Interval
 
 router = api_router("/reservations", tags=["reservations"])
 JSON = "application/json"
@@ -50,28 +54,19 @@ async def create_reservation(
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
     """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
-    database: Database = request.app.state.database
-    answer = await direct.try_booking(database, user_id, body, idempotency_key)
-    if isinstance(answer, direct.Booked):
-        return Response(answer.body, status.HTTP_201_CREATED, media_type=JSON)
-    if isinstance(answer, direct.Replayed):
-        return Response(answer.body, status.HTTP_201_CREATED, media_type=JSON, headers=REPLAYED)
-    # One transaction, committed before the response is sent (as SessionDep does).
-    async with database.writer.begin() as session:
-        user = await identity.get_user(session, user_id)
-        claimed = None
-        if idempotency_key is not None:
-            request_hash = idempotency.fingerprint(body.model_dump(mode="json"))
-            outcome = await idempotency.claim(session, user.id, idempotency_key, request_hash)
-            if isinstance(outcome, idempotency.Replay):
-                return JSONResponse(outcome.body, status_code=outcome.status, headers=REPLAYED)
-            claimed = outcome
-        codes: CodeBook = request.app.state.codebook
-        reservation = await service.create_reservation(session, codes, user, body)
-        payload = ReservationOut.of(reservation).model_dump(mode="json")
-        if claimed is not None:
-            await idempotency.remember(session, claimed, status.HTTP_201_CREATED, payload)
-    return JSONResponse(payload, status_code=status.HTTP_201_CREATED)
+    bookings: BookingStore = request.app.state.bookings
+    key = None
+    if idempotency_key is not None:
+        key = KeyClaim(idempotency_key, idempotency.fingerprint(body.model_dump(mode="json")))
+    wanted = Wanted(
+        space_id=body.space_id,
+        interval=Interval(body.start.astimezone(UTC), body.end.astimezone(UTC)),
+        attendees=body.attendees,
+        organization_id=body.organization_id,
+    )
+    answer = await bookings.book(BookingRequest(user_id, wanted, body.purpose, key, utcnow()))
+    headers = REPLAYED if isinstance(answer, Replayed) else None
+    return Response(answer.body, status.HTTP_201_CREATED, media_type=JSON, headers=headers)
 
 
 @router.get("", response_model=Page[ReservationOut])
@@ -141,3 +136,11 @@ async def reject_reservation(
     reservation_id: ResourceId, body: RejectRequest, staff: CurrentStaff, session: SessionDep
 ) -> ReservationOut:
     return ReservationOut.of(await service.reject(session, staff, reservation_id, body.reason))
+
+
+@router.post("/{reservation_id}/access/reissue", response_model=ReservationOut, tags=["access"])
+async def reissue_code(
+    reservation_id: ResourceId, staff: CurrentStaff, session: SessionDep, codes: CodeBookDep
+) -> ReservationOut:
+    """Staff: revoke the door code and issue a new one (the owner reads it as before)."""
+    return ReservationOut.of(await service.reissue_code(session, codes, staff, reservation_id))

@@ -1,9 +1,11 @@
+from datetime import datetime
 from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
+from app.core.clock import SHANGHAI
 from app.core.schemas import IdField, Instant, LocalInstant, Printable
 from app.models import ActorKind, AuditEvent, Reservation, ReservationStatus
 
@@ -62,23 +64,67 @@ class ReservationOut(BaseModel):
 
     @classmethod
     def of(cls, reservation: Reservation) -> "ReservationOut":
-        return cls(
-            id=reservation.id,
-            space_id=reservation.space_id,
-            space_name=reservation.space.name,
-            center_id=reservation.space.center_id,
-            user_id=reservation.user_id,
-            organization_id=reservation.organization_id,
-            organization_name=reservation.organization.name if reservation.organization else None,
-            start=reservation.starts_at,
-            end=reservation.ends_at,
-            status=reservation.status,
-            purpose=reservation.purpose,
-            attendees=reservation.attendees,
-            status_reason=reservation.status_reason,
-            created_at=reservation.created_at,
-            updated_at=reservation.updated_at,
+        return cls.model_validate(
+            reservation_body(
+                id=reservation.id,
+                space_id=reservation.space_id,
+                space_name=reservation.space.name,
+                center_id=reservation.space.center_id,
+                user_id=reservation.user_id,
+                organization_id=reservation.organization_id,
+                organization_name=(
+                    reservation.organization.name if reservation.organization else None
+                ),
+                start=reservation.starts_at,
+                end=reservation.ends_at,
+                status=reservation.status,
+                purpose=reservation.purpose,
+                attendees=reservation.attendees,
+                status_reason=reservation.status_reason,
+                created_at=reservation.created_at,
+                updated_at=reservation.updated_at,
+            )
         )
+
+
+def reservation_body(
+    *,
+    id: int,
+    space_id: int,
+    space_name: str,
+    center_id: int,
+    user_id: int,
+    organization_id: int | None,
+    organization_name: str | None,
+    start: datetime,
+    end: datetime,
+    status: ReservationStatus,
+    purpose: str,
+    attendees: int,
+    status_reason: str | None,
+    created_at: datetime,
+    updated_at: datetime,
+) -> dict[str, object]:
+    """A reservation as JSON, the one shape every answer about one has: the
+    booking pipeline serializes it straight from its plan, the other routes
+    through ``ReservationOut``."""
+    return {
+        "id": id,
+        "space_id": space_id,
+        "space_name": space_name,
+        "center_id": center_id,
+        "user_id": user_id,
+        "organization_id": organization_id,
+        "organization_name": organization_name,
+        "start": start.astimezone(SHANGHAI).isoformat(),
+        "end": end.astimezone(SHANGHAI).isoformat(),
+        "status": status.value,
+        "purpose": purpose,
+        "attendees": attendees,
+        "status_reason": status_reason,
+        "created_at": created_at.astimezone(SHANGHAI).isoformat(),
+        "updated_at": updated_at.astimezone(SHANGHAI).isoformat(),
+    }
 
 
 class HistoryEntry(BaseModel):

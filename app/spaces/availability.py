@@ -3,50 +3,54 @@
 Written lean on purpose (see bench/RESULTS.md): one round trip and no ORM. On
 PostgreSQL a single statement, sent on a bare driver connection outside any
 transaction, returns the space's rules with its opening hours, the day's
-closures and the holding bookings as arrays of epoch seconds; SQLite runs the
-same reads through SQLAlchemy Core. The slot grid and its RFC 3339 strings are
-computed once per (day, slot length), and the rules run on plain numbers.
+closures and the holding bookings as arrays of epoch seconds; on SQLite the
+same reads run as one call on the reader thread (``app/core/sqlite.py``).
+The slot grid and its RFC 3339 strings are computed once per (day, slot
+length), and the rules run on plain numbers.
 """
 
+import sqlite3
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from functools import lru_cache
-
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.core.clock import SHANGHAI, local_day_bounds
 from app.core.db import Database
-from app.core.errors import NotFound, Text
-from app.models import (
-    HOLDING_SQL,
-    HOLDING_STATUSES,
-    Closure,
-    OpeningHours,
-    Reservation,
-    Space,
-    overlapping,
-)
+from app.core.errors import NotFound
+from app.core.sql import Statement
+from app.core.sqlite import instant, stamp
+from app.models import HOLDERS_OVERLAPPING
 from app.spaces import calendar
-from app.spaces.calendar import WeeklyWindow
+from app.spaces.calendar import SPACE, WeeklyWindow
 
 Span = tuple[float, float]  # [start, end) in epoch seconds
-SPACE = Text("空间", "space")
 
-_POSTGRES_DAY = f"""
+HELD = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id")
+_POSTGRES_DAY = Statement.of(
+    f"""
 SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days,
   ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
         FROM opening_hours h WHERE h.space_id = s.id),
   ARRAY(SELECT ARRAY[extract(epoch FROM c.starts_at), extract(epoch FROM c.ends_at)]::float8[]
-        FROM closures c WHERE c.space_id = s.id AND c.starts_at < $3 AND c.ends_at > $2),
+        FROM closures c WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start),
   ARRAY(SELECT ARRAY[extract(epoch FROM r.starts_at), extract(epoch FROM r.ends_at),
-                     r.attendees]::float8[]
-        FROM reservations r
-        WHERE r.space_id = s.id AND r.status IN ({HOLDING_SQL})
-          AND r.starts_at < $3 AND r.ends_at > $2 AND r.starts_at > $2 - interval '1 day')
-FROM spaces s WHERE s.id = $1 AND s.is_active
+                     r.attendees]::float8[] {HELD})
+FROM spaces s WHERE s.id = :space AND s.is_active
 """
+)
+_SQLITE_SPACE = """
+SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days
+FROM spaces s WHERE s.id = :space AND s.is_active
+"""
+_SQLITE_HOURS = """
+SELECT weekday, opens_minute, closes_minute FROM opening_hours WHERE space_id = :space
+"""
+_SQLITE_CLOSURES = """
+SELECT starts_at, ends_at FROM closures
+WHERE space_id = :space AND starts_at < :end AND ends_at > :start
+"""
+_SQLITE_HELD = "SELECT r.starts_at, r.ends_at, r.attendees " + HELD.replace("s.id", ":space")
 
 
 @dataclass(frozen=True)
@@ -85,11 +89,16 @@ def grid(day: date, slot_minutes: int) -> tuple[GridSlot, ...]:
 
 async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
     start, end = local_day_bounds(day)
-    if database.driver_pool is None:
-        async with database.autocommit.connect() as connection:
-            return await _load_day_with_core(connection, space_id, start, end)
+    if database.sqlite_reader is not None:
+        return await database.sqlite_reader.run(lambda db: _load_sqlite(db, space_id, start, end))
+    values = {
+        "space": space_id,
+        "start": start,
+        "end": end,
+        "day_before": start - timedelta(days=1),
+    }
     async with database.driver() as driver:
-        row = await driver.fetchrow(_POSTGRES_DAY, space_id, start, end)
+        row = await driver.fetchrow(_POSTGRES_DAY.text, *_POSTGRES_DAY.args(values))
     if row is None:
         raise NotFound(SPACE)
     slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
@@ -106,50 +115,32 @@ async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
     )
 
 
-async def _load_day_with_core(
-    connection: AsyncConnection, space_id: int, start: datetime, end: datetime
-) -> SpaceDay:
-    space = (
-        await connection.execute(
-            select(
-                Space.slot_minutes,
-                Space.capacity,
-                Space.booking_mode,
-                Space.open_24h,
-                Space.advance_days,
-            ).where(Space.id == space_id, Space.is_active.is_(True))
-        )
-    ).first()
+def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: datetime) -> SpaceDay:
+    values = {
+        "space": space_id,
+        "start": stamp(start),
+        "end": stamp(end),
+        "day_before": stamp(start - timedelta(days=1)),
+    }
+    space = db.execute(_SQLITE_SPACE, values).fetchone()
     if space is None:
         raise NotFound(SPACE)
-    hours = await connection.execute(
-        select(OpeningHours.weekday, OpeningHours.opens_minute, OpeningHours.closes_minute).where(
-            OpeningHours.space_id == space_id
-        )
-    )
-    closures = await connection.execute(
-        select(Closure.starts_at, Closure.ends_at).where(
-            Closure.space_id == space_id, Closure.starts_at < end, Closure.ends_at > start
-        )
-    )
-    held = await connection.execute(
-        select(Reservation.starts_at, Reservation.ends_at, Reservation.attendees).where(
-            Reservation.space_id == space_id,
-            Reservation.status.in_(HOLDING_STATUSES),
-            overlapping(start, end),
-        )
-    )
+    slot, capacity, exclusive, open_24h, advance = space
     return SpaceDay(
         space_id,
-        space.slot_minutes,
-        space.capacity,
-        space.booking_mode.value == "exclusive",
-        space.open_24h,
-        space.advance_days,
-        [WeeklyWindow(*window) for window in hours],
-        [(a.timestamp(), b.timestamp()) for a, b in closures],
-        [(a.timestamp(), b.timestamp(), seats) for a, b, seats in held],
+        slot,
+        capacity,
+        bool(exclusive),
+        bool(open_24h),
+        advance,
+        [WeeklyWindow(*window) for window in db.execute(_SQLITE_HOURS, values)],
+        [(_epoch(a), _epoch(b)) for a, b in db.execute(_SQLITE_CLOSURES, values)],
+        [(_epoch(a), _epoch(b), seats) for a, b, seats in db.execute(_SQLITE_HELD, values)],
     )
+
+
+def _epoch(text: str) -> float:
+    return instant(text).timestamp()
 
 
 def slot_statuses(space: SpaceDay, day: date, now: datetime) -> list[tuple[GridSlot, str, int]]:
@@ -175,7 +166,7 @@ def slot_statuses(space: SpaceDay, day: date, now: datetime) -> list[tuple[GridS
             if space.exclusive:
                 remaining = 0 if overlapping else 1
             else:
-                remaining = max(space.capacity - _peak(overlapping, start, end), 0)
+                remaining = max(space.capacity - calendar.peak_load(overlapping, start, end), 0)
             result.append((slot, "free" if remaining else "taken", remaining))
     return result
 
@@ -196,17 +187,3 @@ def _bookings_by_slot(
             if booking[0] < slots[index].end and slots[index].start < booking[1]:
                 buckets[index].append(booking)
     return buckets
-
-
-def _peak(bookings: Sequence[tuple[float, float, int]], start: float, end: float) -> int:
-    """The most seats held at one instant of [start, end); releases before takes."""
-    events = sorted(
-        event
-        for a, b, seats in bookings
-        for event in ((max(a, start), seats), (min(b, end), -seats))
-    )
-    load = peak = 0
-    for _, delta in events:
-        load += delta
-        peak = max(peak, load)
-    return peak

@@ -8,10 +8,20 @@ starting at 11:00 do not overlap.
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import TypeVar
 
 from app.core.clock import SHANGHAI, local_at, local_midnight, local_today
+from app.core.errors import AppError, Text
 
 MINUTES_PER_DAY = 1440
+SPACE = Text("空间", "space")
+
+
+class InvalidInterval(AppError):
+    status = 422
+    code = "invalid_interval"
+    title = Text("时间区间无效", "Invalid interval")
+    detail = Text("结束时间须晚于开始时间", "end must be after start")
 
 
 @dataclass(frozen=True, order=True)
@@ -98,19 +108,25 @@ def is_aligned(instant: datetime, slot_minutes: int) -> bool:
     return (local.hour * 60 + local.minute) % slot_minutes == 0
 
 
-def peak_load(bookings: Iterable[tuple[Interval, int]], window: Interval) -> int:
-    """The most seats held at any single instant of ``window``.
+Instant = TypeVar("Instant", datetime, float)
+
+
+def peak_load(
+    bookings: Iterable[tuple[Instant, Instant, int]], start: Instant, end: Instant
+) -> int:
+    """The most seats held at any single instant of ``[start, end)``, for bookings
+    given as ``(start, end, seats)`` (datetimes, or epoch seconds on the hot reads).
 
     A sweep over start/end events; at the same instant a release is counted
     before a take, because ``[10:00, 11:00)`` and ``[11:00, 12:00)`` never
     hold a seat at the same time.
     """
-    events: list[tuple[datetime, int]] = []
-    for interval, amount in bookings:
-        start, end = max(interval.start, window.start), min(interval.end, window.end)
-        if start < end:
-            events.append((start, amount))
-            events.append((end, -amount))
+    events: list[tuple[Instant, int]] = []
+    for taken, released, seats in bookings:
+        first, last = max(taken, start), min(released, end)
+        if first < last:
+            events.append((first, seats))
+            events.append((last, -seats))
     events.sort()
     load = peak = 0
     for _, delta in events:

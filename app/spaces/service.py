@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import Select, delete, func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
@@ -24,15 +24,13 @@ from app.models import (
     overlapping,
 )
 from app.spaces import availability, calendar
-from app.spaces.calendar import Interval, WeeklyWindow
+from app.spaces.calendar import SPACE, Interval, InvalidInterval, WeeklyWindow
 from app.spaces.schemas import (
-    ClosureCreate,
     OpeningWindow,
     SpaceCreate,
     SpaceUpdate,
 )
 
-SPACE = availability.SPACE
 NO_HOURS_WHEN_24H = Text(
     "全天开放的空间不应再设置开放时间", "A 24-hour space takes no opening hours"
 )
@@ -53,12 +51,6 @@ class InvalidOpeningHours(AppError):
     status = 422
     code = "invalid_opening_hours"
     title = Text("开放时间无效", "Invalid opening hours")
-
-
-class InvalidInterval(AppError):
-    status = 422
-    code = "invalid_interval"
-    title = Text("时间区间无效", "Invalid interval")
 
 
 class DateOutOfRange(AppError):
@@ -199,7 +191,8 @@ def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interva
     """Seats left in ``slot`` for a shared space; 1 or 0 rooms for an exclusive one."""
     if space.booking_mode is BookingMode.exclusive:
         return 0 if any(interval.overlaps(slot) for interval, _ in held) else 1
-    return max(space.capacity - calendar.peak_load(held, slot), 0)
+    seats = ((interval.start, interval.end, taken) for interval, taken in held)
+    return max(space.capacity - calendar.peak_load(seats, slot.start, slot.end), 0)
 
 
 async def _held_seats(
@@ -403,50 +396,3 @@ def _opening_row(window: WeeklyWindow) -> OpeningHours:
         opens_minute=window.opens_minute,
         closes_minute=window.closes_minute,
     )
-
-
-# --- closures ---------------------------------------------------------------
-
-
-async def add_closure(
-    session: AsyncSession, staff: StaffPrincipal, space_id: int, data: ClosureCreate
-) -> Closure:
-    space = await get_space_in_scope(session, staff, space_id, for_update=True)
-    if data.end <= data.start:
-        raise InvalidInterval(Text("结束时间须晚于开始时间", "end must be after start"))
-    if data.end - data.start > timedelta(days=MAX_CLOSURE_DAYS):
-        raise InvalidInterval(
-            Text("单次闭馆不能超过 {days} 天", "A closure may last at most {days} days"),
-            days=MAX_CLOSURE_DAYS,
-        )
-    closure = Closure(
-        space_id=space.id,
-        starts_at=data.start,
-        ends_at=data.end,
-        reason=data.reason,
-        created_by_staff_id=staff.id,
-    )
-    session.add(closure)
-    await session.flush()
-    return closure
-
-
-async def list_closures(
-    session: AsyncSession, staff: StaffPrincipal, space_id: int, *, include_past: bool
-) -> Sequence[Closure]:
-    space = await get_space_in_scope(session, staff, space_id)
-    query = select(Closure).where(Closure.space_id == space.id)
-    if not include_past:
-        query = query.where(Closure.ends_at > utcnow())
-    return (await session.scalars(query.order_by(Closure.starts_at, Closure.id))).all()
-
-
-async def delete_closure(
-    session: AsyncSession, staff: StaffPrincipal, space_id: int, closure_id: int
-) -> None:
-    space = await get_space_in_scope(session, staff, space_id, for_update=True)
-    result = await session.execute(
-        delete(Closure).where(Closure.id == closure_id, Closure.space_id == space.id)
-    )
-    if not result.rowcount:  # type: ignore[attr-defined]
-        raise NotFound(CLOSURE)

@@ -1,47 +1,28 @@
-"""Fair-use quotas: how much one organization (or one resident) may book.
+"""Quota rules as staff set them, and what an organization has used of them.
 
-Rules sit on a space, or on a center (then all its spaces count together):
-bookings or hours per Shanghai week (Monday to Monday, by start time), or
-bookings held ahead at once. They are checked inside the booking
-transaction with the subject's row locked (the organization, or the user),
-so concurrent requests from many colleagues cannot slip past the limit.
-Cancelled and rejected bookings do not count; everything else does.
+The arithmetic is ``rules.py``; bookings are checked against quotas in the
+booking pipeline (``app/reservations/booking.py``).
 """
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.clock import SHANGHAI, local_midnight, utcnow
-from app.core.errors import AppError, Text
+from app.core.clock import local_midnight, utcnow
 from app.models import (
     HOLDING_STATUSES,
     Center,
-    Organization,
     QuotaMetric,
     QuotaRule,
     QuotaSubject,
     Reservation,
-    ReservationStatus,
     Space,
-    User,
 )
+from app.quotas.rules import COUNTED_VALUES, quota_amount, week_of
 from app.spaces.calendar import Interval
-
-COUNTED = (*HOLDING_STATUSES, ReservationStatus.completed, ReservationStatus.no_show)
-
-
-class QuotaExceeded(AppError):
-    status = 409
-    code = "quota_exceeded"
-    title = Text("超出预约限额", "Quota exceeded")
-    detail = Text(
-        "超出限额：{metric} 上限 {limit}，已用 {used}",
-        "Over the limit: {metric} is capped at {limit}, {used} used",
-    )
 
 
 @dataclass(frozen=True)
@@ -50,59 +31,10 @@ class Subject:
     id: int
 
 
-def week_of(instant: datetime) -> Interval:
-    """The Shanghai week (Monday 00:00 to the next Monday) containing ``instant``."""
-    day = instant.astimezone(SHANGHAI).date()
-    monday = day - timedelta(days=day.weekday())
-    return Interval(local_midnight(monday), local_midnight(monday + timedelta(days=7)))
-
-
 def rules_for_space(space: Space) -> Select[QuotaRule]:
     return select(QuotaRule).where(
         or_(QuotaRule.space_id == space.id, QuotaRule.center_id == space.center_id)
     )
-
-
-async def enforce(
-    session: AsyncSession,
-    space: Space,
-    user: User,
-    organization_id: int | None,
-    wanted: Interval,
-    now: datetime,
-) -> None:
-    kind = QuotaSubject.organization if organization_id is not None else QuotaSubject.user
-    query = rules_for_space(space).where(QuotaRule.subject == kind)
-    rules = (await session.scalars(query)).all()
-    if not rules:
-        return
-    subject = Subject(kind, organization_id if organization_id is not None else user.id)
-    await _lock(session, subject)
-    for rule in rules:
-        used = await usage(session, rule, subject, wanted.start, now)
-        added = _amount(rule.metric, [wanted])
-        if used + added > rule.max_value:
-            raise QuotaExceeded(
-                metric=rule.metric.value, limit=rule.max_value, used=_shown(used)
-            ).with_extra(
-                quota={
-                    "subject": kind.value,
-                    "metric": rule.metric.value,
-                    "scope": "space" if rule.space_id is not None else "center",
-                    "scope_id": rule.space_id or rule.center_id,
-                    "limit": rule.max_value,
-                    "used": _shown(used),
-                    "requested": _shown(added),
-                }
-            )
-
-
-async def _lock(session: AsyncSession, subject: Subject) -> None:
-    """Serialize this subject's bookings (on SQLite, BEGIN IMMEDIATE already has)."""
-    model: type[Organization] | type[User] = (
-        Organization if subject.kind is QuotaSubject.organization else User
-    )
-    await session.execute(select(model.id).where(model.id == subject.id).with_for_update())
 
 
 async def usage(
@@ -110,7 +42,7 @@ async def usage(
 ) -> float:
     """How much of ``rule`` the subject uses in the period containing ``at``."""
     query = select(Reservation.starts_at, Reservation.ends_at).where(
-        Reservation.status.in_(COUNTED)
+        Reservation.status.in_(COUNTED_VALUES)
     )
     if rule.space_id is not None:
         query = query.where(Reservation.space_id == rule.space_id)
@@ -128,18 +60,8 @@ async def usage(
     else:
         week = week_of(at)
         query = query.where(Reservation.starts_at >= week.start, Reservation.starts_at < week.end)
-    intervals = [Interval(start, end) for start, end in await session.execute(query)]
-    return _amount(rule.metric, intervals)
-
-
-def _amount(metric: QuotaMetric, intervals: Sequence[Interval]) -> float:
-    if metric is QuotaMetric.hours_per_week:
-        return sum((i.end - i.start) / timedelta(hours=1) for i in intervals)
-    return float(len(intervals))
-
-
-def _shown(value: float) -> float | int:
-    return int(value) if value == int(value) else round(value, 2)
+    rows = await session.execute(query)
+    return sum(quota_amount(rule.metric, Interval(start, end)) for start, end in rows)
 
 
 @dataclass(frozen=True)

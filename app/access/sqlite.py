@@ -1,0 +1,113 @@
+"""The lock's question on SQLite: one hop to the writer thread, where reading,
+deciding and writing run inside ``BEGIN IMMEDIATE`` (``app/core/sqlite.py``)."""
+
+import sqlite3
+from datetime import datetime
+
+from app.access.codes import CodeBook
+from app.access.doors import InvalidDeviceKey
+from app.access.keypad import FAILURES, counting_since
+from app.access.verify import Candidate, DoorSnapshot, Verdict, decide, key_matches
+from app.core.sqlite import SqliteWorker, instant, stamp
+
+FAILURE_VALUES = ", ".join(f"'{outcome.value}'" for outcome in FAILURES)
+
+READ = """
+SELECT d.space_id, d.device_key_hash, k.locked_until, coalesce(k.version, 0), k.cleared_at
+FROM doors d LEFT JOIN keypads k ON k.space_id = d.space_id
+WHERE d.id = :door AND d.is_active
+"""
+FAILURES_SINCE = f"""
+SELECT count(*) FROM door_attempts a JOIN doors o ON o.id = a.door_id
+WHERE o.space_id = :space AND a.method = 'code' AND a.outcome IN ({FAILURE_VALUES})
+  AND a.at > :since
+"""
+CANDIDATES = """
+SELECT r.id, c.valid_from, c.valid_until, r.status = 'checked_in'
+FROM access_codes c JOIN reservations r ON r.id = c.reservation_id
+WHERE c.space_id = :space AND c.lookup = :lookup AND c.revoked_at IS NULL
+  AND r.status IN ('confirmed', 'checked_in')
+"""
+LOG = """
+INSERT INTO door_attempts (door_id, at, outcome, method, reservation_id)
+VALUES (:door, :now, :outcome, 'code', :reservation)
+"""
+COUNT_FAILURE = """
+INSERT INTO keypads (space_id, locked_until, version) VALUES (:space, :locked_until, 1)
+ON CONFLICT (space_id) DO UPDATE
+  SET locked_until = coalesce(excluded.locked_until, keypads.locked_until),
+      version = keypads.version + 1
+"""
+CHECK_IN = """
+UPDATE reservations SET status = 'checked_in', updated_at = :now
+WHERE id = :reservation AND status = 'confirmed'
+"""
+AUDIT_CHECK_IN = """
+INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
+                          from_status, to_status, reason)
+VALUES (:now, 'system', NULL, 'reservation', :reservation, 'check_in', 'confirmed',
+        'checked_in', 'door unlocked')
+"""
+
+
+class SqliteDoors:
+    def __init__(self, writer: SqliteWorker, codes: CodeBook) -> None:
+        self._writer = writer
+        self._codes = codes
+
+    async def verify(self, door_id: int, key_hash: str, code: str, now: datetime) -> Verdict:
+        return await self._writer.transaction(
+            lambda db: _verify(db, self._codes, door_id, key_hash, code, now)
+        )
+
+
+def _verify(
+    db: sqlite3.Connection, codes: CodeBook, door_id: int, key_hash: str, code: str, now: datetime
+) -> Verdict:
+    snapshot = _read(db, codes, door_id, code, now)
+    if not key_matches(snapshot, key_hash):
+        raise InvalidDeviceKey()
+    assert snapshot is not None
+    verdict = decide(snapshot, now)
+    values: dict[str, object] = {
+        "door": door_id,
+        "space": snapshot.space_id,
+        "now": stamp(now),
+        "outcome": verdict.outcome.value,
+        "reservation": verdict.reservation_id,
+    }
+    if verdict.failure:
+        locked_until = verdict.locked_until
+        db.execute(
+            COUNT_FAILURE,
+            {**values, "locked_until": stamp(locked_until) if locked_until else None},
+        )
+    elif verdict.check_in and db.execute(CHECK_IN, values).rowcount:
+        db.execute(AUDIT_CHECK_IN, values)
+    db.execute(LOG, values)
+    return verdict
+
+
+def _read(
+    db: sqlite3.Connection, codes: CodeBook, door_id: int, code: str, now: datetime
+) -> DoorSnapshot | None:
+    row = db.execute(READ, {"door": door_id}).fetchone()
+    if row is None:
+        return None
+    space_id, key_hash, locked_until, version, cleared_at = row
+    since = counting_since(now, instant(cleared_at) if cleared_at else None)
+    values = {"space": space_id, "since": stamp(since), "lookup": codes.lookup(space_id, code)}
+    failures = db.execute(FAILURES_SINCE, values).fetchone()[0]
+    candidates = tuple(
+        Candidate(reservation, instant(start), instant(end), bool(checked_in))
+        for reservation, start, end, checked_in in db.execute(CANDIDATES, values)
+    )
+    return DoorSnapshot(
+        door_id=door_id,
+        space_id=space_id,
+        key_hash=key_hash,
+        locked_until=instant(locked_until) if locked_until else None,
+        keypad_version=version,
+        failures=failures,
+        candidates=candidates,
+    )

@@ -1,0 +1,128 @@
+"""Every problem a booking or a change of one can answer, one class per ``code``."""
+
+from app.core.errors import AppError, Forbidden, Text
+
+
+class BookingRuleError(AppError):
+    status = 422
+
+
+class NotAligned(BookingRuleError):
+    code = "not_aligned"
+    title = Text("时间未对齐时段", "Not aligned to slots")
+    detail = Text(
+        "开始和结束时间须落在 {slot} 分钟的时段边界上",
+        "Start and end must fall on the {slot}-minute slot grid",
+    )
+
+
+class InvalidDuration(BookingRuleError):
+    code = "invalid_duration"
+    title = Text("时长不符合规定", "Duration not allowed")
+    detail = Text(
+        "预约时长须在 {min} 到 {max} 分钟之间", "Bookings last between {min} and {max} minutes"
+    )
+
+
+class InThePast(BookingRuleError):
+    code = "in_the_past"
+    title = Text("不能预约过去的时间", "Start is in the past")
+    detail = Text("开始时间已过", "The start time has already passed")
+
+
+class OutsideBookingWindow(BookingRuleError):
+    code = "outside_booking_window"
+    title = Text("超出可预约范围", "Outside the booking window")
+    detail = Text(
+        "该空间只能提前 {days} 天预约（截至 {until}）",
+        "This space can be booked {days} days ahead (until {until})",
+    )
+
+
+class OutsideOpeningHours(BookingRuleError):
+    code = "outside_opening_hours"
+    title = Text("不在开放时间内", "Outside opening hours")
+    detail = Text("预约时段须完全在开放时间内", "The whole booking must fall inside opening hours")
+
+
+class SpaceClosed(BookingRuleError):
+    code = "space_closed"
+    title = Text("该时段闭馆", "Closed at that time")
+    detail = Text("该时段空间暂停开放：{reason}", "The space is closed then: {reason}")
+
+
+class TooManyAttendees(BookingRuleError):
+    code = "too_many_attendees"
+    title = Text("人数超出容量", "Too many attendees")
+    detail = Text("该空间最多容纳 {capacity} 人", "This space holds at most {capacity} people")
+
+
+class RealNameRequired(AppError):
+    status = 403
+    code = "real_name_required"
+    title = Text("需要实名认证", "Real-name verification required")
+    detail = Text("预约该空间须先完成实名认证", "Verify your real name to book this space")
+
+
+class OrganizationRequired(AppError):
+    status = 403
+    code = "organization_required"
+    title = Text("需以认证企业身份预约", "A verified organization is required")
+    detail = Text(
+        "该空间只接受已认证组织的预约，请以所属组织的名义预约",
+        "This space takes bookings on a verified organization's account only",
+    )
+
+
+class NotOrganizationMember(Forbidden):
+    code = "not_a_member"
+    title = Text("不是该组织成员", "Not a member")
+    detail = Text("只有组织成员可以代表组织预约", "Only members may book for an organization")
+
+
+class SlotTaken(AppError):
+    status = 409
+    code = "slot_taken"
+    title = Text("时段已被预约", "Slot taken")
+    detail = Text(
+        "{start} 至 {end} 已被其他预约占用", "{start} to {end} is held by another booking"
+    )
+
+
+class SpaceFull(AppError):
+    status = 409
+    code = "space_full"
+    title = Text("座位已满", "Space full")
+    detail = Text("该时段剩余座位不足", "Not enough seats are left at that time")
+
+
+class AlreadyBooked(AppError):
+    status = 409
+    code = "already_booked"
+    title = Text("您已预约该时段", "You already hold this time")
+    detail = Text(
+        "您在该空间已有与此时段重叠的预约", "You already hold an overlapping booking here"
+    )
+
+
+# Details of the 409 ``invalid_transition`` (app/core/errors.py) for reservations.
+CANNOT = Text("预约当前为 {status}，不能{action}", "The reservation is {status}; cannot {action}")
+
+
+class CancellationClosed(AppError):
+    status = 409
+    code = "cancellation_closed"
+    title = Text("已过取消截止时间", "Too late to cancel")
+    detail = Text("须在开始前 {minutes} 分钟取消", "Cancel at least {minutes} minutes before start")
+
+
+class ReasonRequired(AppError):
+    status = 422
+    code = "reason_required"
+    title = Text("请填写原因", "Reason required")
+    detail = Text("工作人员取消预约须填写原因", "Staff must give a reason to cancel")
+
+
+CANCEL = Text("取消", "cancel")
+APPROVE = Text("批准", "approve")
+REJECT = Text("拒绝", "reject")
