@@ -393,7 +393,7 @@ def _main_scenarios(
     )
     if book.non_2xx:
         report.failures.append(f"book: {book.non_2xx} non-2xx answers")
-    seats = Slots([seeded.seat_space_id])
+    seats = Slots(seeded.seat_space_ids)
     seat = measure(
         options,
         project,
@@ -682,7 +682,7 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
     seeded = seed.seed_sqlite(path, options.reservations)
     booker = f"Bearer {user_token(url, seeded.booker_id)}"
     slots = Slots(seeded.booking_space_ids)
-    seats = Slots([seeded.seat_space_id])
+    seats = Slots(seeded.seat_space_ids)
     floor_env = {"BENCH_FLOOR_SQLITE": path}
     with (
         server("app.main:create_app", app_env(url), "/readyz", factory=True) as project,

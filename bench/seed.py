@@ -21,6 +21,7 @@ SLOT = timedelta(minutes=30)
 AVAILABILITY_SPACES = 20
 BOOKING_SPACES = 200
 QUOTA_SPACES = 20
+SEAT_SPACES = 20
 # Bookings per Shanghai week the bench company may make: the quota is checked
 # on every booking, and the bench never reaches it.
 QUOTA_PER_WEEK = 30_000
@@ -38,8 +39,8 @@ class Seeded:
     availability_space_ids: list[int] = field(default_factory=list)
     booking_space_ids: list[int] = field(default_factory=list)
     study_room_id: int = 0
-    # A 10-seat study room with a door: every booking of a seat gets a door code.
-    seat_space_id: int = 0
+    # 10-seat study rooms with a door: every booking of a seat gets a door code.
+    seat_space_ids: list[int] = field(default_factory=list)
     # Meeting rooms of a center whose bookings on a company's account count
     # against a weekly quota; the booker owns the verified company.
     quota_space_ids: list[int] = field(default_factory=list)
@@ -181,7 +182,8 @@ class PostgresSeeder:
         try:
             seeded = await self._seed(connection, reservations, surge_users)
             seeded.door_id = await self._door(connection, seeded.door_space_id, door_key)
-            await self._door(connection, seeded.seat_space_id, f"{door_key}-seats")
+            for space_id in seeded.seat_space_ids:
+                await self._door(connection, space_id, f"{door_key}-seats-{space_id}")
             await self._quota(connection, seeded)
             return seeded
         finally:
@@ -244,18 +246,16 @@ class PostgresSeeder:
         seeded.door_space_id = (
             await self._spaces(db, center, "门禁", 1, booking_mode="shared", capacity=1000)
         )[0]
-        seeded.seat_space_id = (
-            await self._spaces(
-                db,
-                center,
-                "座位",
-                1,
-                kind="study_room",
-                booking_mode="shared",
-                capacity=10,
-                requires_real_name=True,
-            )
-        )[0]
+        seeded.seat_space_ids = await self._spaces(
+            db,
+            center,
+            "座位",
+            SEAT_SPACES,
+            kind="study_room",
+            booking_mode="shared",
+            capacity=10,
+            requires_real_name=True,
+        )
         quota_center = await db.fetchval(
             "INSERT INTO centers (name, kind, district, street, address, lat, lng, description)"
             " VALUES ('限额中心', 'street_center', '普陀区', '', '上海', 31.22, 121.39, '')"
@@ -360,20 +360,21 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
 
         seeded.availability_space_ids = spaces("查询", AVAILABILITY_SPACES)
         seeded.booking_space_ids = spaces("预约", BOOKING_SPACES)
-        seeded.seat_space_id = spaces(
+        seeded.seat_space_ids = spaces(
             "座位",
-            1,
+            SEAT_SPACES,
             kind="study_room",
             booking_mode="shared",
             capacity=10,
             requires_real_name=True,
-        )[0]
-        db.execute(
-            "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
-            " updated_at) VALUES (?, 'bench', ?, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
-            (seeded.seat_space_id, device_key_hash("bench-door-key-seats")),
         )
-        db.execute("INSERT INTO keypads (space_id) VALUES (?)", (seeded.seat_space_id,))
+        for space_id in seeded.seat_space_ids:
+            db.execute(
+                "INSERT INTO doors (space_id, name, device_key_hash, is_active, created_at,"
+                " updated_at) VALUES (?, 'bench', ?, 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+                (space_id, device_key_hash(f"bench-door-key-seats-{space_id}")),
+            )
+            db.execute("INSERT INTO keypads (space_id) VALUES (?)", (space_id,))
         cursor = db.execute(
             "INSERT INTO users (openid, real_name_verified, created_at, updated_at)"
             " VALUES ('bench-booker', 1, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
