@@ -46,7 +46,8 @@ CREATE FUNCTION zhendi_quota_used(
                 ELSE count(*) END::float8
     FROM reservations r
     WHERE (p_space IS NULL OR r.space_id = p_space)
-      AND (p_center IS NULL OR r.space_id IN (SELECT s.id FROM spaces s WHERE s.center_id = p_center))
+      AND (p_center IS NULL
+           OR r.space_id IN (SELECT s.id FROM spaces s WHERE s.center_id = p_center))
       AND CASE WHEN p_organization IS NOT NULL THEN r.organization_id = p_organization
                ELSE r.user_id = p_user AND r.organization_id IS NULL END
       AND CASE WHEN p_metric = 'future_bookings'
@@ -60,8 +61,9 @@ $$
 BOOKING_GUARD = f"""
 CREATE FUNCTION zhendi_booking_guard(
     p_space integer, p_start timestamptz, p_end timestamptz, p_attendees integer,
-    p_user integer, p_exclude integer, p_organization integer, p_quota_metrics text[], p_quota_spaces integer[],
-    p_quota_centers integer[], p_quota_limits integer[], p_quota_amounts float8[],
+    p_user integer, p_exclude integer, p_organization integer,
+    p_quota_metrics text[], p_quota_spaces integer[], p_quota_centers integer[],
+    p_quota_limits integer[], p_quota_amounts float8[],
     p_week_start timestamptz, p_week_end timestamptz, p_now timestamptz
 ) RETURNS boolean LANGUAGE plpgsql VOLATILE AS $$
 DECLARE
