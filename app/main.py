@@ -10,6 +10,7 @@ from fastapi import FastAPI
 
 from app.access.codes import CodeBook
 from app.access.locks import build_locks
+from app.access.router import HOT_ROUTES as access_hot
 from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
@@ -18,6 +19,7 @@ from app.centers.router import router as centers_router
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import Database
+from app.core.fastlane import FastLane
 from app.core.handlers import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.core.ratelimit import Limiter
@@ -28,8 +30,10 @@ from app.identity.wechat import WechatClient
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
 from app.quotas.router import router as quotas_router
+from app.reservations.router import HOT_ROUTES as reservations_hot
 from app.reservations.router import router as reservations_router
 from app.reservations.store import booking_store
+from app.spaces.router import HOT_ROUTES as spaces_hot
 from app.spaces.router import router as spaces_router
 
 
@@ -93,6 +97,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         app.include_router(router)
     app.include_router(ops.build_router(API_PREFIX))
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
+    # Innermost: the hot routes, answered without FastAPI's dependency machinery.
+    app.add_middleware(FastLane, routes=[*reservations_hot, *access_hot, *spaces_hot])
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(ObservabilityMiddleware)
     return app

@@ -6,6 +6,7 @@ import orjson
 from fastapi import Depends, Query, Request, Security, status
 from fastapi.responses import Response
 from fastapi.security import APIKeyHeader
+from pydantic import TypeAdapter
 
 from app.access import doors, service
 from app.access.dependencies import CodeBookDep, LocksDep
@@ -23,6 +24,7 @@ from app.access.verify import DoorStore
 from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import app_error_response, problem_responses
+from app.core.fastlane import Errors, HotRequest, HotRoute, unknown_query
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, ResourceId
 from app.identity.dependencies import CurrentStaff, CurrentUser, LimiterDep
@@ -39,6 +41,10 @@ _device_header = APIKeyHeader(
 
 
 async def device_key(authorization: Annotated[str | None, Security(_device_header)]) -> str:
+    return _device_key(authorization)
+
+
+def _device_key(authorization: str | None) -> str:
     scheme, _, key = (authorization or "").partition(" ")
     if scheme.lower() != "device" or not key.strip():
         raise doors.InvalidDeviceKey()
@@ -59,10 +65,36 @@ async def verify_code(
     """Asked by a lock: does this code open this door now? Every attempt is logged
     (never the code itself). A code that does not open now is `denied`, whatever
     the reason; too many wrong codes at the space's doors lock its keypad out
-    for a while (429 with Retry-After)."""
+    for a while (429 with Retry-After).
+
+    Answered by ``verify_hot`` below (app/core/fastlane.py); this declaration
+    is the contract, and does the same if it is ever reached."""
+    return await answer_lock(request, door_id, key, body.code)
+
+
+DENIED = {"granted": False, "reason": "denied", "reservation_id": None}
+_DOOR_ID: TypeAdapter[int] = TypeAdapter(ResourceId)
+_VERIFY = TypeAdapter(VerifyRequest)
+
+
+async def verify_hot(request: HotRequest) -> Response:
+    """``POST /doors/{id}/verify`` without FastAPI's dependencies: the same checks
+    in the same order (query string, device key, then path and body together)."""
+    unknown_query(request, frozenset())
+    key = _device_key(request.header("authorization"))
+    errors = Errors()
+    door_id = errors.check(lambda: request.path("door_id", _DOOR_ID))
+    body = errors.check(lambda: request.json(_VERIFY))
+    errors.raise_any()
+    assert door_id is not None
+    assert body is not None
+    return await answer_lock(Request(request.scope), door_id, key, body.code)
+
+
+async def answer_lock(request: Request, door_id: int, key: str, code: str) -> Response:
     store: DoorStore = request.app.state.doors
     now = utcnow()
-    verdict = await store.verify(door_id, doors.device_key_hash(key), body.code, now)
+    verdict = await store.verify(door_id, doors.device_key_hash(key), code, now)
     if (locked_out := verdict.locked_out(now)) is not None:
         return app_error_response(request, locked_out)
     if verdict.granted:
@@ -72,7 +104,7 @@ async def verify_code(
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
-DENIED = {"granted": False, "reason": "denied", "reservation_id": None}
+HOT_ROUTES = [HotRoute("POST", "/api/v1/doors/{door_id}/verify", verify_hot)]
 
 
 @router.post(

@@ -177,6 +177,20 @@ def _route_template(request: Request) -> str:
     return str(getattr(route, "path", "<unmatched>"))
 
 
+async def handle(request: Request, exc: Exception) -> JSONResponse:
+    """The answer the handlers below give to ``exc``, for a request answered
+    outside FastAPI's routing (app/core/fastlane.py)."""
+    if isinstance(exc, AppError):
+        return await _app_error(request, exc)
+    if isinstance(exc, RequestValidationError):
+        return await _validation_error(request, exc)
+    if isinstance(exc, StarletteHTTPException):
+        return await _http_error(request, exc)
+    if isinstance(exc, DATABASE_ERRORS):
+        return await _database_error(request, exc)
+    return await _unhandled_error(request, exc)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(AppError, _app_error)
     app.add_exception_handler(RequestValidationError, _validation_error)

@@ -4,6 +4,7 @@ Routers carry their full prefix so ``scope["route"].path`` is the whole route
 template, which the request log and metrics use as their label.
 """
 
+from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
@@ -38,8 +39,11 @@ async def reject_unknown_query_parameters(request: Request) -> None:
     route = request.scope.get("route")
     if not isinstance(route, APIRoute) or not request.query_params:
         return
-    allowed = _allowed_query_names(route)
-    unknown = [name for name in request.query_params if name not in allowed]
+    refuse_unknown(request.query_params, _allowed_query_names(route))
+
+
+def refuse_unknown(query: Mapping[str, str], allowed: frozenset[str]) -> None:
+    unknown = [name for name in query if name not in allowed]
     if unknown:
         raise RequestValidationError(
             [
@@ -47,7 +51,7 @@ async def reject_unknown_query_parameters(request: Request) -> None:
                     "type": "extra_forbidden",
                     "loc": ("query", name),
                     "msg": "Unknown query parameter",
-                    "input": request.query_params[name],
+                    "input": query[name],
                 }
                 for name in unknown
             ]

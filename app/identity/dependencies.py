@@ -110,10 +110,14 @@ async def current_user_id(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
 ) -> int:
     """The resident a valid token names, without reading the database: for the hot
-    path that reads the user together with everything else it needs (and with
-    one dependency less to resolve per request)."""
+    path that reads the user together with everything else it needs."""
     token = credentials.credentials if credentials else None
-    settings: Settings = request.app.state.settings
+    return resident_id(request.app.state.settings, token)
+
+
+def resident_id(settings: Settings, token: str | None) -> int:
+    """The resident ``token`` names (401 or 403 otherwise), for the hot routes
+    answered outside FastAPI's dependencies (app/core/fastlane.py)."""
     return _claims(settings, tokens.Audience.user, token).subject_id
 
 

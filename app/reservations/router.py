@@ -3,14 +3,16 @@ from typing import Annotated
 
 from fastapi import Body, Header, Query, Request, status
 from fastapi.responses import Response
+from pydantic import StringConstraints, TypeAdapter
 
 from app.access.dependencies import CodeBookDep
 from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.fastlane import Errors, HotRequest, HotRoute, unknown_query, validated
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
-from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUserId
+from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUserId, resident_id
 from app.models import ReservationStatus
 from app.reservations import idempotency, service
 from app.reservations.booking import BookingRequest, KeyClaim, Replayed
@@ -29,13 +31,14 @@ router = api_router("/reservations", tags=["reservations"])
 JSON = "application/json"
 REPLAYED = {"Idempotent-Replayed": "true"}
 
+KEY_PATTERN = r"^[\x21-\x7e]+$"
 IdempotencyKeyHeader = Annotated[
     str | None,
     Header(
         alias="Idempotency-Key",
         min_length=1,
         max_length=255,
-        pattern=r"^[\x21-\x7e]+$",
+        pattern=KEY_PATTERN,
         description="Any unique string; retrying with it returns the first response",
     ),
 ]
@@ -53,8 +56,41 @@ async def create_reservation(
     request: Request,
     idempotency_key: IdempotencyKeyHeader = None,
 ) -> Response:
-    """Book a space: 201 `confirmed`, or `pending` where staff approve bookings."""
-    bookings: BookingStore = request.app.state.bookings
+    """Book a space: 201 `confirmed`, or `pending` where staff approve bookings.
+
+    Answered by ``book_hot`` below (app/core/fastlane.py); this declaration is
+    the contract, and does the same if it is ever reached."""
+    return await book(request.app.state.bookings, user_id, body, idempotency_key)
+
+
+_BOOKING = TypeAdapter(ReservationCreate)
+_KEY: TypeAdapter[str] = TypeAdapter(
+    Annotated[str, StringConstraints(min_length=1, max_length=255, pattern=KEY_PATTERN)]
+)
+
+
+async def book_hot(request: HotRequest) -> Response:
+    """``POST /reservations`` without FastAPI's dependencies: the same checks in
+    the same order (query string, token, then header and body together)."""
+    unknown_query(request, frozenset())
+    user_id = resident_id(request.app.state.settings, request.bearer())
+    errors = Errors()
+    key: str | None = request.header("idempotency-key")
+    if key is not None:
+        raw = key
+        key = errors.check(lambda: validated(_KEY, raw, ("header", "Idempotency-Key")))
+    body = errors.check(lambda: request.json(_BOOKING))
+    errors.raise_any()
+    assert body is not None
+    return await book(request.app.state.bookings, user_id, body, key)
+
+
+HOT_ROUTES = [HotRoute("POST", "/api/v1/reservations", book_hot)]
+
+
+async def book(
+    bookings: BookingStore, user_id: int, body: ReservationCreate, idempotency_key: str | None
+) -> Response:
     key = None
     if idempotency_key is not None:
         key = KeyClaim(idempotency_key, idempotency.fingerprint(body.model_dump(mode="json")))

@@ -15,11 +15,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from functools import lru_cache
 
+import orjson
+
 from app.core.clock import SHANGHAI, local_day_bounds
 from app.core.db import Database
 from app.core.errors import NotFound
 from app.core.sql import Statement
-from app.core.sqlite import instant, stamp
+from app.core.sqlite import stamp
 from app.models import HOLDERS_OVERLAPPING
 from app.spaces import calendar
 from app.spaces.calendar import SPACE, WeeklyWindow
@@ -39,18 +41,24 @@ SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.a
 FROM spaces s WHERE s.id = :space AND s.is_active
 """
 )
-_SQLITE_SPACE = """
-SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days
+# One statement, so one read snapshot; times as epoch seconds computed by SQLite
+# (bookings and closures are minute-aligned).
+_SQLITE_DAY = (
+    """
+SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days,
+  (SELECT json_group_array(json_array(h.weekday, h.opens_minute, h.closes_minute))
+   FROM opening_hours h WHERE h.space_id = s.id),
+  (SELECT json_group_array(json_array(CAST(strftime('%s', c.starts_at) AS INTEGER),
+                                      CAST(strftime('%s', c.ends_at) AS INTEGER)))
+   FROM closures c WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start),
+  (SELECT json_group_array(json_array(CAST(strftime('%s', r.starts_at) AS INTEGER),
+                                      CAST(strftime('%s', r.ends_at) AS INTEGER), r.attendees))
+   """
+    + HELD
+    + """)
 FROM spaces s WHERE s.id = :space AND s.is_active
 """
-_SQLITE_HOURS = """
-SELECT weekday, opens_minute, closes_minute FROM opening_hours WHERE space_id = :space
-"""
-_SQLITE_CLOSURES = """
-SELECT starts_at, ends_at FROM closures
-WHERE space_id = :space AND starts_at < :end AND ends_at > :start
-"""
-_SQLITE_HELD = "SELECT r.starts_at, r.ends_at, r.attendees " + HELD.replace("s.id", ":space")
+)
 
 
 @dataclass(frozen=True)
@@ -122,10 +130,10 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
         "end": stamp(end),
         "day_before": stamp(start - timedelta(days=1)),
     }
-    space = db.execute(_SQLITE_SPACE, values).fetchone()
-    if space is None:
+    row = db.execute(_SQLITE_DAY, values).fetchone()
+    if row is None:
         raise NotFound(SPACE)
-    slot, capacity, exclusive, open_24h, advance = space
+    slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
     return SpaceDay(
         space_id,
         slot,
@@ -133,14 +141,10 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
         bool(exclusive),
         bool(open_24h),
         advance,
-        [WeeklyWindow(*window) for window in db.execute(_SQLITE_HOURS, values)],
-        [(_epoch(a), _epoch(b)) for a, b in db.execute(_SQLITE_CLOSURES, values)],
-        [(_epoch(a), _epoch(b), seats) for a, b, seats in db.execute(_SQLITE_HELD, values)],
+        [WeeklyWindow(*window) for window in orjson.loads(hours)],
+        [(a, b) for a, b in orjson.loads(closures)],
+        [(a, b, seats) for a, b, seats in orjson.loads(held)],
     )
-
-
-def _epoch(text: str) -> float:
-    return instant(text).timestamp()
 
 
 def slot_statuses(space: SpaceDay, day: date, now: datetime) -> list[tuple[GridSlot, str, int]]:

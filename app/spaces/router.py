@@ -3,9 +3,12 @@ from typing import Annotated
 
 import orjson
 from fastapi import Query, Response
+from fastapi.exceptions import RequestValidationError
+from pydantic import TypeAdapter
 
 from app.core.clock import SHANGHAI
-from app.core.db import DatabaseDep, SessionDep
+from app.core.db import Database, DatabaseDep, SessionDep
+from app.core.fastlane import Errors, HotRequest, HotRoute, unknown_query, validated
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.models import SpaceKind
@@ -53,7 +56,41 @@ async def read_availability(
     date: Annotated[dt.date, Query(description="Shanghai calendar day, YYYY-MM-DD")],
 ) -> Response:
     """The day's slots: `free`, `taken`, `closed` (outside hours or a closure) or `past`,
-    with `remaining` seats (or 1/0 rooms)."""
+    with `remaining` seats (or 1/0 rooms).
+
+    Answered by ``availability_hot`` below (app/core/fastlane.py); this
+    declaration is the contract, and does the same if it is ever reached."""
+    return await day_response(database, space_id, date)
+
+
+_SPACE_ID: TypeAdapter[int] = TypeAdapter(ResourceId)
+_DATE: TypeAdapter[dt.date] = TypeAdapter(dt.date)
+
+
+async def availability_hot(request: HotRequest) -> Response:
+    """``GET /spaces/{id}/availability`` without FastAPI's dependencies: the same
+    checks in the same order (query string, then path and date together)."""
+    query = request.query() if request.scope.get("query_string") else {}
+    unknown_query(request, frozenset({"date"}))
+    errors = Errors()
+    space_id = errors.check(lambda: request.path("space_id", _SPACE_ID))
+    date = errors.check(lambda: _date(query))
+    errors.raise_any()
+    assert space_id is not None
+    assert date is not None
+    return await day_response(request.app.state.database, space_id, date)
+
+
+def _date(query: dict[str, str]) -> dt.date:
+    if "date" not in query:
+        raise RequestValidationError(
+            [{"type": "missing", "loc": ("query", "date"), "msg": "Field required", "input": None}]
+        )
+    value: dt.date = validated(_DATE, query["date"], ("query", "date"))
+    return value
+
+
+async def day_response(database: Database, space_id: int, date: dt.date) -> Response:
     day = await service.day_availability(database, space_id, date)
     # Serialized once, by hand: the hottest read skips response-model validation.
     body = {
@@ -67,3 +104,6 @@ async def read_availability(
         ],
     }
     return Response(orjson.dumps(body), media_type="application/json")
+
+
+HOT_ROUTES = [HotRoute("GET", "/api/v1/spaces/{space_id}/availability", availability_hot)]

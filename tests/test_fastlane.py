@@ -1,0 +1,149 @@
+"""The hot routes (app/core/fastlane.py) answer exactly what their FastAPI
+declarations would: the same status, problem code and body for every kind of
+bad request, and they are all declared in the OpenAPI document."""
+
+from collections.abc import AsyncIterator
+from typing import Any, cast
+
+import httpx
+import pytest
+from fastapi import FastAPI
+
+from app.access.router import HOT_ROUTES as ACCESS
+from app.core.fastlane import FastLane
+from app.main import create_app
+from app.reservations.router import HOT_ROUTES as RESERVATIONS
+from app.spaces.router import HOT_ROUTES as SPACES
+from tests.factories import Api, days_ahead, door, slot
+
+HOT = [*RESERVATIONS, *ACCESS, *SPACES]
+
+
+def test_every_hot_route_is_a_declared_route() -> None:
+    paths = create_app().openapi()["paths"]
+    for route in HOT:
+        assert route.method.lower() in paths[route.template], route.template
+
+
+@pytest.fixture
+async def both(api: Api) -> AsyncIterator[tuple[Api, httpx.AsyncClient]]:
+    """The suite's app, and the same app on the same database without the fast
+    lane: every request then goes through FastAPI's own routing."""
+    plain: FastAPI = create_app(api.app.state.settings)
+    plain.user_middleware = [
+        m for m in plain.user_middleware if cast(object, m.cls) is not FastLane
+    ]
+    async with plain.router.lifespan_context(plain):
+        transport = httpx.ASGITransport(app=plain)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield api, client
+
+
+def _seen(response: httpx.Response) -> tuple[int, str, Any]:
+    kind = response.headers.get("content-type", "")
+    return response.status_code, kind, response.json() if "json" in kind else response.text
+
+
+async def test_bad_requests_get_the_same_answers_on_both_lanes(
+    both: tuple[Api, httpx.AsyncClient],
+) -> None:
+    api, plain = both
+    resident = await api.resident()
+    space = await api.space()
+    door_id, device = await door(api, space["id"])
+    good = {"space_id": space["id"], **slot(days_ahead(30), "10:00", "11:00")}
+    day = days_ahead(1).isoformat()
+    cases: list[tuple[str, str, dict[str, Any]]] = [
+        # booking
+        ("POST", "/api/v1/reservations", {"json": good}),  # no token
+        ("POST", "/api/v1/reservations", {"json": good, "headers": {"Authorization": "Bearer x"}}),
+        ("POST", "/api/v1/reservations?x=1", {"json": good, "headers": resident}),
+        ("POST", "/api/v1/reservations", {"headers": resident}),  # no body
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"content": b"{", "headers": {**resident, "Content-Type": "application/json"}},
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"content": b"space", "headers": {**resident, "Content-Type": "text/plain"}},
+        ),
+        ("POST", "/api/v1/reservations", {"json": {**good, "space_id": "1"}, "headers": resident}),
+        ("POST", "/api/v1/reservations", {"json": {**good, "extra": 1}, "headers": resident}),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"json": {**good, "start": "2026-12-30T10:00:00"}, "headers": resident},
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"json": good, "headers": {**resident, "Idempotency-Key": ""}},
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"json": {"space_id": 0}, "headers": {**resident, "Idempotency-Key": "a b"}},
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"json": {**good, "space_id": 999999}, "headers": resident},
+        ),
+        (
+            "POST",
+            "/api/v1/reservations",
+            {"json": {**good, "end": good["start"]}, "headers": resident},
+        ),
+        ("POST", "/api/v1/reservations", {"json": good, "headers": await api.staff()}),
+        # the lock's question
+        (
+            "POST",
+            f"/api/v1/doors/{door_id}/verify",
+            {"json": {"code": "1234567"}, "headers": device},
+        ),
+        ("POST", f"/api/v1/doors/{door_id}/verify", {"json": {"code": "12345678"}}),
+        ("POST", "/api/v1/doors/abc/verify", {"json": {"code": "x"}, "headers": device}),
+        ("POST", "/api/v1/doors/0/verify", {"json": {"code": "12345678"}, "headers": device}),
+        (
+            "POST",
+            f"/api/v1/doors/{door_id}/verify?a=b",
+            {"json": {"code": "12345678"}, "headers": device},
+        ),
+        ("POST", f"/api/v1/doors/{door_id}/verify", {"headers": device}),
+        # a space's day
+        ("GET", f"/api/v1/spaces/{space['id']}/availability?date={day}", {}),
+        ("GET", f"/api/v1/spaces/{space['id']}/availability", {}),
+        ("GET", f"/api/v1/spaces/{space['id']}/availability?date=tomorrow", {}),
+        ("GET", "/api/v1/spaces/x/availability?date=tomorrow", {}),
+        ("GET", f"/api/v1/spaces/{space['id']}/availability?date={day}&limit=1", {}),
+        ("GET", "/api/v1/spaces/999999/availability?date=" + day, {}),
+        ("GET", f"/api/v1/spaces/{space['id']}/availability?date=1999-01-01", {}),
+    ]
+    for method, path, options in cases:
+        hot = await api.client.request(method, path, **options)
+        declared = await plain.request(method, path, **options)
+        assert _seen(hot) == _seen(declared), (method, path, options)
+        if hot.status_code == 401:
+            assert hot.headers.get("www-authenticate") == declared.headers.get("www-authenticate")
+
+
+async def test_a_hot_route_is_logged_and_measured_by_its_template(api: Api) -> None:
+    space = await api.space()
+    await api.client.get(f"/api/v1/spaces/{space['id']}/availability?date=2026-12-02")
+    metrics = (await api.client.get("/metrics")).text
+    assert 'route="/api/v1/spaces/{space_id}/availability"' in metrics
+
+
+async def test_a_bug_on_a_hot_route_is_a_logged_500(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object) -> None:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr("app.spaces.router.day_response", broken)
+    space = await api.space()
+    response = await api.client.get(f"/api/v1/spaces/{space['id']}/availability?date=2026-12-02")
+    assert response.status_code == 500
+    assert response.json()["code"] == "internal_error"
