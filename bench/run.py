@@ -209,30 +209,34 @@ def floor_read_requests(seeded: seed.Seeded) -> list[Request]:
 
 
 def booking_bodies(
-    space_ids: Sequence[int], first_day: date, days: int, extra: dict[str, object]
+    space_ids: Sequence[int], first_day: date, days: int, organizations: Sequence[int]
 ) -> Iterator[str]:
-    """Distinct half-hour slots: every body books a different (space, slot)."""
+    """Distinct half-hour slots: every body books a different (space, slot),
+    on the organizations' accounts in turn if there are any."""
+    count = 0
     for offset in range(days):
         midnight = local_midnight(first_day + timedelta(days=offset)).astimezone(SHANGHAI)
         for slot in range(48):
             start = midnight + timedelta(minutes=30 * slot)
             end = start + timedelta(minutes=30)
             for space in space_ids:
-                yield json.dumps(
-                    {
-                        "space_id": space,
-                        "start": start.isoformat(),
-                        "end": end.isoformat(),
-                        **extra,
-                    }
-                )
+                body: dict[str, object] = {
+                    "space_id": space,
+                    "start": start.isoformat(),
+                    "end": end.isoformat(),
+                }
+                if organizations:
+                    body["organization_id"] = organizations[count % len(organizations)]
+                count += 1
+                yield json.dumps(body)
 
 
 class Slots:
     """Hands out distinct booking bodies across scenarios and repeats."""
 
-    def __init__(self, space_ids: Sequence[int], **extra: object) -> None:
-        self._bodies = booking_bodies(space_ids, local_today() + timedelta(days=1), 360, extra)
+    def __init__(self, space_ids: Sequence[int], organizations: Sequence[int] = ()) -> None:
+        first = local_today() + timedelta(days=1)
+        self._bodies = booking_bodies(space_ids, first, 360, organizations)
 
     def take(self, count: int) -> list[str]:
         return [next(self._bodies) for _ in range(count)]
@@ -414,7 +418,7 @@ def _main_scenarios(
     )
     if seat.non_2xx:
         report.failures.append(f"book a seat: {seat.non_2xx} non-2xx answers")
-    company = Slots(seeded.quota_space_ids, organization_id=seeded.organization_id)
+    company = Slots(seeded.quota_space_ids, seeded.organization_ids)
     quota = measure(
         options,
         project,
@@ -428,7 +432,8 @@ def _main_scenarios(
                 "postgresql",
                 quota,
                 floor_insert.rps,
-                "a verified company's member, a weekly quota over the center's rooms",
+                f"{len(seeded.organization_ids)} verified companies in turn, each under a"
+                f" weekly quota of {seed.QUOTA_PER_WEEK} bookings over the center's rooms",
             ),
             0.35,
         )

@@ -13,6 +13,7 @@ from app.access.doors import device_key_hash
 from app.core.clock import local_midnight, local_today
 from app.core.config import Settings
 from app.core.migrate import upgrade
+from app.organizations import uscc
 
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN", "postgresql://postgres@127.0.0.1:5432/test")
 # The bench drops and recreates this database on every run.
@@ -24,8 +25,15 @@ QUOTA_SPACES = 20
 SEAT_SPACES = 20
 # Bookings per Shanghai week the bench company may make: the quota is checked
 # on every booking, and the bench never reaches it.
-QUOTA_PER_WEEK = 30_000
-BENCH_USCC = "91310107MA1G8XY01M"
+QUOTA_PER_WEEK = 1_000
+# Companies booking under the quota: many, as around a real center, so that each
+# one's weekly count stays the size a company's is.
+COMPANIES = 200
+
+
+def company_uscc(n: int) -> str:
+    body = f"91310107MA{n:07d}"
+    return body + uscc.check_character(body)
 
 
 def pg_dsn(database: str = PG_DATABASE) -> str:
@@ -42,9 +50,9 @@ class Seeded:
     # 10-seat study rooms with a door: every booking of a seat gets a door code.
     seat_space_ids: list[int] = field(default_factory=list)
     # Meeting rooms of a center whose bookings on a company's account count
-    # against a weekly quota; the booker owns the verified company.
+    # against a weekly quota; the booker owns the verified companies.
     quota_space_ids: list[int] = field(default_factory=list)
-    organization_id: int = 0
+    organization_ids: list[int] = field(default_factory=list)
     door_space_id: int = 0
     door_id: int = 0
     filler_space_ids: list[int] = field(default_factory=list)
@@ -202,19 +210,22 @@ class PostgresSeeder:
         return door_id
 
     async def _quota(self, db: asyncpg.Connection, seeded: Seeded) -> None:
-        """The booker's verified company, and its weekly quota on the quota center."""
-        seeded.organization_id = await db.fetchval(
-            "INSERT INTO organizations (name, uscc, contact_name, contact_phone, status,"
-            " created_at, updated_at) VALUES ('基准科技有限公司', $1, '孙经理', '13800138000',"
-            " 'verified', now(), now()) RETURNING id",
-            BENCH_USCC,
-        )
-        await db.execute(
-            "INSERT INTO organization_members (organization_id, user_id, role, joined_at)"
-            " VALUES ($1, $2, 'owner', now())",
-            seeded.organization_id,
-            seeded.booker_id,
-        )
+        """The booker's verified companies, and their weekly quota on the quota center."""
+        for n in range(COMPANIES):
+            organization_id = await db.fetchval(
+                "INSERT INTO organizations (name, uscc, contact_name, contact_phone, status,"
+                " created_at, updated_at) VALUES ($1, $2, '孙经理', '13800138000',"
+                " 'verified', now(), now()) RETURNING id",
+                f"基准科技有限公司{n}",
+                company_uscc(n),
+            )
+            await db.execute(
+                "INSERT INTO organization_members (organization_id, user_id, role, joined_at)"
+                " VALUES ($1, $2, 'owner', now())",
+                organization_id,
+                seeded.booker_id,
+            )
+            seeded.organization_ids.append(organization_id)
         await db.execute(
             "INSERT INTO quota_rules (center_id, subject, metric, max_value)"
             " SELECT center_id, 'organization', 'bookings_per_week', $2 FROM spaces WHERE id = $1",

@@ -35,14 +35,17 @@ class QuotaExceeded(AppError):
 @dataclass(frozen=True)
 class QuotaUse:
     """One quota rule that applies to the booking, with what the subject uses of it
-    in the period the booking falls in (its week, or, for ``future_bookings``, now)."""
+    in the period the booking falls in (its week, or, for ``future_bookings``, now).
+
+    ``used`` is None where the store counts the use only under the subject's
+    lock (PostgreSQL's guard): a count in the snapshot too would cost a second
+    count for nothing but an earlier refusal."""
 
     metric: QuotaMetric
     space_id: int | None  # the rule's scope: a space, or
     center_id: int | None  # all the spaces of a center
     limit: int
-    used: float
-    week: Interval | None  # None for future_bookings
+    used: float | None
 
 
 def quota_amount(metric: QuotaMetric, interval: Interval) -> float:
@@ -55,12 +58,12 @@ def quota_amount(metric: QuotaMetric, interval: Interval) -> float:
 def check_quotas(uses: Sequence[QuotaUse], interval: Interval, subject: QuotaSubject) -> None:
     for use in uses:
         added = quota_amount(use.metric, interval)
-        if use.used + added > use.limit:
+        if use.used is not None and use.used + added > use.limit:
             raise quota_exceeded(use, subject, added)
 
 
 def quota_exceeded(use: QuotaUse, subject: QuotaSubject, added: float) -> QuotaExceeded:
-    used = shown(use.used)
+    used = shown(use.used or 0.0)
     return QuotaExceeded(metric=use.metric.value, limit=use.limit, used=used).with_extra(
         quota={
             "subject": subject.value,

@@ -15,7 +15,7 @@ import orjson
 
 from app.access.codes import DRAWS, CodeBook
 from app.core.db import Database
-from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate
+from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, NotFound
 from app.core.sql import Statement
 from app.models import HOLDERS_OVERLAPPING, QuotaMetric
 from app.quotas.rules import QuotaUse, quota_amount, week_of
@@ -23,12 +23,14 @@ from app.reservations import booking, rules
 from app.reservations.booking import Answer, Booked, BookingRequest, Plan, StoredAnswer
 from app.reservations.rules import (
     Booker,
+    Decision,
     Holder,
     OrganizationView,
     Snapshot,
     SpaceView,
+    Wanted,
 )
-from app.spaces.calendar import Interval, WeeklyWindow
+from app.spaces.calendar import SPACE, Interval, WeeklyWindow
 
 GUARD_REFUSED = "ZH409"  # raised by zhendi_booking_guard (migration 0007)
 RESERVATIONS_NO_OVERLAP = "reservations_no_overlap"
@@ -52,9 +54,7 @@ SELECT u.is_active, u.real_name_verified,
                      r.attendees, r.user_id]::float8[] {HOLDERS}),
   o.id, o.name, o.status = 'verified',
   EXISTS (SELECT FROM organization_members m WHERE m.organization_id = o.id AND m.user_id = u.id),
-  (SELECT json_agg(json_build_array(q.metric, q.space_id, q.center_id, q.max_value,
-          zhendi_quota_used(q.metric, q.space_id, q.center_id, :organization, u.id,
-                            :week_start, :week_end, :now)))
+  (SELECT json_agg(json_build_array(q.metric, q.space_id, q.center_id, q.max_value))
    FROM quota_rules q
    WHERE (q.space_id = s.id OR q.center_id = s.center_id)
      AND q.subject = CASE WHEN :organization::integer IS NULL THEN 'user'
@@ -69,18 +69,41 @@ WHERE u.id = :user
 """
 )
 
-# The guard runs first (for a keyed booking, once the key is claimed: a
-# duplicate waits here for the first's statement, then claims nothing and
-# writes nothing); a refusal raises, and nothing of the statement is written.
+# How the write keeps bookings apart (app/reservations/store.py):
+# - "function": zhendi_booking_guard locks the space (and the quota subject)
+#   and re-checks holders and quota use; a refusal raises, so nothing of the
+#   statement is written. It runs once the key is claimed: a duplicate waits
+#   on the claim for the first's statement, then claims nothing, and replays.
+# - "lock": an exclusive space without quota rules needs no re-check: the lock
+#   on its row queues same-space writers and the exclusion constraint refuses
+#   any overlap (23P01). The key is claimed once the lock is held.
+# - "none": only the tests' negative controls.
+_GUARDS = {
+    "function": """{claim}guard AS (
+  SELECT zhendi_booking_guard(
+    :space, :start, :end, :attendees, :user, NULL, :organization, :quota_metrics,
+    :quota_spaces, :quota_centers, :quota_limits, :quota_amounts, :week_start, :week_end, :now)
+  {from_claimed}
+), """,
+    "lock": """guard AS (
+  SELECT id FROM spaces WHERE id = :space AND is_active FOR UPDATE
+), {claim_after}""",
+    "none": """{claim}guard AS (SELECT true {from_claimed}), """,
+}
+_CLAIM = """claimed AS (
+  INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
+                                created_at)
+  {claim_source}
+  ON CONFLICT (user_id, key) DO NOTHING
+  RETURNING id
+), """
 _WRITE = """
-WITH {claim}guard AS (
-  SELECT {guard} {after_claim}
-), booked AS (
+WITH {guard}booked AS (
   INSERT INTO reservations (id, space_id, user_id, organization_id, starts_at, ends_at,
                             exclusive, status, purpose, attendees, created_at, updated_at)
   SELECT :id, :space, :user, :organization, :start, :end, :exclusive, :status, :purpose,
          :attendees, :now, :now
-  FROM guard
+  FROM {source}
   RETURNING id
 ), logged AS (
   INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
@@ -89,36 +112,48 @@ WITH {claim}guard AS (
 ){code}
 SELECT count(*) FROM booked
 """
-_CLAIM = """claimed AS (
-  INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
-                                created_at)
-  VALUES (:user, :key, :request_hash, 201, :body::json, :now)
-  ON CONFLICT (user_id, key) DO NOTHING
-  RETURNING id
-), """
 _CODE = """, coded AS (
   INSERT INTO access_codes (reservation_id, space_id, lookup, code_sealed, key_version,
                             valid_from, valid_until, issued_at)
   SELECT booked.id, :space, :lookup, :sealed, :key_version, :valid_from, :valid_until, :now
   FROM booked
 )"""
-_GUARD = """zhendi_booking_guard(
-    :space, :start, :end, :attendees, :user, NULL, :organization, :quota_metrics,
-    :quota_spaces, :quota_centers, :quota_limits, :quota_amounts, :week_start, :week_end, :now)"""
-# (keyed, coded, guarded) -> statement; unguarded only for the tests' negative controls.
-WRITES = {
-    (keyed, coded, guarded): Statement.of(
+_KEY_VALUES = "(:user, :key, :request_hash, 201, :body::json, :now)"
+
+
+def _write_statement(keyed: bool, coded: bool, guard: str) -> Statement:
+    lock_first = guard == "lock"
+    claim = _CLAIM.format(
+        claim_source=f"SELECT {_KEY_VALUES[1:-1]} FROM guard"
+        if lock_first
+        else f"VALUES {_KEY_VALUES}"
+    )
+    guarding = _GUARDS[guard].format(
+        claim=claim if keyed and not lock_first else "",
+        claim_after=claim if keyed and lock_first else "",
+        from_claimed="FROM claimed" if keyed else "",
+    )
+    return Statement.of(
         _WRITE.format(
-            claim=_CLAIM if keyed else "",
-            guard=_GUARD if guarded else "true",
-            after_claim="FROM claimed" if keyed else "",
+            guard=guarding,
+            source="claimed" if keyed and lock_first else "guard",
             code=_CODE if coded else "",
         )
     )
+
+
+# (keyed, coded, guard) -> statement
+WRITES = {
+    (keyed, coded, guard): _write_statement(keyed, coded, guard)
     for keyed in (True, False)
     for coded in (True, False)
-    for guarded in (True, False)
+    for guard in _GUARDS
 }
+FIRST_HOLDER = Statement.of(
+    "SELECT r.starts_at, r.ends_at FROM reservations r WHERE "
+    + HOLDERS_OVERLAPPING.format(space=":space")
+    + " ORDER BY r.starts_at LIMIT 1"
+)
 STORED_ANSWER = """
 SELECT request_hash, response_status, response_body::text, created_at
 FROM idempotency_keys WHERE user_id = $1 AND key = $2
@@ -152,13 +187,10 @@ async def _book(driver: asyncpg.Connection, codes: CodeBook, request: BookingReq
                 "day_before": wanted.interval.start - timedelta(days=1),
                 "key": key.key if key else None,
                 "organization": wanted.organization_id,
-                "week_start": week.start,
-                "week_end": week.end,
-                "now": request.now,
             }
         ),
     )
-    snapshot, reservation_id, stored = _snapshot(row, request.user_id, week)
+    snapshot, reservation_id, stored = _snapshot(row, request.user_id)
     if key is not None and stored is not None:
         if not stored.expired(request.now):
             return booking.replay(stored, key)
@@ -212,12 +244,12 @@ async def _write(
             "valid_from": code.valid_from,
             "valid_until": code.valid_until,
         }
-    statement = WRITES[key is not None, code is not None, booking.GUARD.lock]
+    statement = WRITES[key is not None, code is not None, _guard(decision)]
     try:
         written = await driver.fetchval(statement.text, *statement.args(values))
     except asyncpg.ExclusionViolationError as exc:
-        if exc.constraint_name == RESERVATIONS_NO_OVERLAP:  # the backstop caught it
-            raise rules.slot_taken(wanted.interval.start, wanted.interval.end) from None
+        if exc.constraint_name == RESERVATIONS_NO_OVERLAP:
+            raise await _taken(driver, wanted) from None
         raise
     except asyncpg.PostgresError as exc:
         if exc.sqlstate == GUARD_REFUSED:
@@ -227,13 +259,38 @@ async def _write(
         raise
     if written:
         return Booked(body)
+    stored = await driver.fetchrow(STORED_ANSWER, request.user_id, key.key) if key else None
+    if stored is None:  # the space was closed to bookings since the read
+        raise NotFound(SPACE)
     assert key is not None  # the guard agreed yet nothing was written: the key was taken
-    stored = await driver.fetchrow(STORED_ANSWER, request.user_id, key.key)
     return booking.replay(_stored(stored), key)
 
 
+async def _taken(driver: asyncpg.Connection, wanted: Wanted) -> Exception:
+    """The exclusion constraint refused the booking: name the holder it overlaps
+    (the same answer the guard and ``decide`` give)."""
+    values = {
+        "space": wanted.space_id,
+        "start": wanted.interval.start,
+        "end": wanted.interval.end,
+        "day_before": wanted.interval.start - timedelta(days=1),
+    }
+    row = await driver.fetchrow(FIRST_HOLDER.text, *FIRST_HOLDER.args(values))
+    if row is None:  # released again meanwhile: say what was asked for
+        return rules.slot_taken(wanted.interval.start, wanted.interval.end)
+    return rules.slot_taken(row[0], row[1])
+
+
+def _guard(decision: Decision) -> str:
+    if not booking.GUARD.lock:
+        return "none"
+    if decision.space.exclusive and not decision.quotas:
+        return "lock"
+    return "function"
+
+
 def _snapshot(
-    row: asyncpg.Record | None, user_id: int, week: Interval
+    row: asyncpg.Record | None, user_id: int
 ) -> tuple[Snapshot, int, StoredAnswer | None]:
     if row is None:
         return Snapshot(None, None, None, (), None, ()), 0, None
@@ -263,8 +320,8 @@ def _snapshot(
         ),
         organization=organization,
         quotas=tuple(
-            QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, float(used), week)
-            for metric, scope_space, scope_center, limit, used in orjson.loads(quotas or "[]")
+            QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, None)
+            for metric, scope_space, scope_center, limit in orjson.loads(quotas or "[]")
         ),
     )
     stored = None

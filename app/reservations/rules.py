@@ -3,7 +3,7 @@
 ``decide`` is the whole decision to book, taken on a ``Snapshot`` the store
 read, in the order a client meets its problems: who is asking, the space,
 the calendar (docs/ARCHITECTURE.md, invariant 3), real name, organization,
-quotas, closures, and the holders of the time (invariants 1, 2 and 5). A
+closures, the holders of the time (invariants 1, 2 and 5), and quotas. A
 store then writes what ``decide`` allowed, under a lock that re-checks what
 the lock protects (see ``app/reservations/store.py``).
 """
@@ -133,10 +133,11 @@ def decide(snapshot: Snapshot, wanted: Wanted, now: datetime) -> Decision:
     if space.requires_real_name and not booker.verified:
         raise RealNameRequired()
     organization = check_organization(space, wanted, snapshot.organization)
-    check_quotas(snapshot.quotas, wanted.interval, wanted.subject)
     if snapshot.closure is not None:
         raise SpaceClosed(reason=snapshot.closure)
     refuse_conflicts(space, booker.id, wanted, snapshot.holders)
+    # Last, as the guard on PostgreSQL re-checks them: the holders, then quotas.
+    check_quotas(snapshot.quotas, wanted.interval, wanted.subject)
     confirmed = not space.requires_approval
     return Decision(
         space=space,

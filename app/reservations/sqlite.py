@@ -208,9 +208,7 @@ def _quota_uses(
                 "week_end": stamp(week.end),
             },
         ).fetchone()[0]
-        uses.append(
-            QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, float(used), week)
-        )
+        uses.append(QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, float(used)))
     return tuple(uses)
 
 
