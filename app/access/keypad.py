@@ -15,7 +15,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import AppError, Text
-from app.models import AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
+from app.models import AttemptMethod, Door, DoorAttempt, Keypad
+from app.models.access import WRONG_CODES
 
 FAILURES_BEFORE_LOCKOUT = 5
 FIRST_LOCKOUT = timedelta(minutes=15)
@@ -24,8 +25,7 @@ FAILURE_WINDOW = timedelta(hours=24)
 # The most wrong codes the schedule lets through at one space in any 24 hours,
 # against a guesser who types the moment each lockout ends (a test recomputes it).
 MOST_FAILURES_PER_DAY = 11
-# A wrong code, and a real code outside its window: the lock is told the same.
-FAILURES = (AttemptOutcome.unknown_code, AttemptOutcome.outside_window)
+FAILURES = WRONG_CODES
 
 
 class DoorLockedOut(AppError):

@@ -105,6 +105,14 @@ class AttemptOutcome(enum.StrEnum):
     locked_out = "locked_out"  # refused before the code was looked at
 
 
+# A wrong code, and a real code outside its window: the lock is told the same,
+# and both count against the keypad's budget.
+WRONG_CODES = (AttemptOutcome.unknown_code, AttemptOutcome.outside_window)
+WRONG_CODES_SQL = (
+    "method = 'code' AND outcome IN (" + ", ".join(f"'{o.value}'" for o in WRONG_CODES) + ")"
+)
+
+
 class AttemptMethod(enum.StrEnum):
     code = "code"  # typed at the lock, asked by the lock
     app = "app"  # the booking's owner unlocked from the app
@@ -115,7 +123,18 @@ class DoorAttempt(Base):
     reservation. The code typed is never stored."""
 
     __tablename__ = "door_attempts"
-    __table_args__ = (Index("ix_door_attempts_door_id_at", "door_id", "at"),)
+    __table_args__ = (
+        Index("ix_door_attempts_door_id_at", "door_id", "at"),
+        # The keypad's budget counts wrong codes only (app/access/keypad.py): with
+        # an index of them alone, a busy door's granted attempts are never read.
+        Index(
+            "ix_door_attempts_wrong_codes",
+            "door_id",
+            "at",
+            postgresql_where=text(WRONG_CODES_SQL),
+            sqlite_where=text(WRONG_CODES_SQL),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     door_id: Mapped[int] = mapped_column(ForeignKey("doors.id", ondelete="CASCADE"))
