@@ -14,6 +14,7 @@ from sqlalchemy import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.core.config import Settings
+from app.core.migrate import ours
 from app.models import Base
 from app.models.base import UTCDateTime
 
@@ -35,6 +36,7 @@ def configure(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         render_item=render_item,
         compare_type=True,
+        include_object=ours,
     )
     with context.begin_transaction():
         context.run_migrations()

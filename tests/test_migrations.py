@@ -13,13 +13,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from app.core.db import sqlstate
-from app.core.migrate import alembic_config, downgrade_engine, upgrade_engine
+from app.core.migrate import alembic_config, downgrade_engine, ours, upgrade_engine
 from app.models import Base, Reservation
 from tests.conftest import TemporaryDatabases
 
 
 def _drift(connection: Connection) -> list[object]:
-    context = MigrationContext.configure(connection, opts={"compare_type": True})
+    context = MigrationContext.configure(
+        connection, opts={"compare_type": True, "include_object": ours}
+    )
     return list(compare_metadata(context, Base.metadata))
 
 

@@ -20,6 +20,12 @@ def alembic_config() -> Config:
     return config
 
 
+def ours(obj: object, name: str | None, type_: str, reflected: bool, compare_to: object) -> bool:
+    """What comparing the database with the models looks at: our tables, not
+    procrastinate's (the job queue on PostgreSQL, migration 0009)."""
+    return not (type_ == "table" and (name or "").startswith("procrastinate"))
+
+
 # Replicas starting together must not run the same migration twice.
 _MIGRATION_LOCK_KEY = 0x7A68656E  # "zhen"
 

@@ -26,6 +26,13 @@ from app.models.reservation import (
     overlapping,
 )
 from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
+from app.models.standing import (
+    JobStats,
+    Suspension,
+    Violation,
+    ViolationKind,
+    ViolationStatus,
+)
 
 __all__ = [
     "HOLDERS_OVERLAPPING",
@@ -44,6 +51,7 @@ __all__ = [
     "Door",
     "DoorAttempt",
     "IdempotencyKey",
+    "JobStats",
     "Invitation",
     "Keypad",
     "MemberRole",
@@ -61,6 +69,10 @@ __all__ = [
     "SpaceKind",
     "Staff",
     "StaffRole",
+    "Suspension",
+    "Violation",
+    "ViolationKind",
+    "ViolationStatus",
     "User",
     "staff_centers",
 ]

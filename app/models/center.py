@@ -1,6 +1,6 @@
 import enum
 
-from sqlalchemy import CheckConstraint, Float, Index, String, Text, UniqueConstraint
+from sqlalchemy import CheckConstraint, Float, Index, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.models.base import Base, Timestamped, enum_column
@@ -36,3 +36,8 @@ class Center(Timestamped, Base):
     lng: Mapped[float] = mapped_column(Float)
     phone: Mapped[str | None] = mapped_column(String(30))
     description: Mapped[str] = mapped_column(Text, default="")
+    # The center's own violation policy; unset, the settings' defaults apply
+    # (ZHENDI_VIOLATION_POINTS_TO_SUSPEND, …_WINDOW_DAYS, ZHENDI_SUSPENSION_DAYS).
+    violation_points_to_suspend: Mapped[int | None] = mapped_column(SmallInteger)
+    violation_window_days: Mapped[int | None] = mapped_column(SmallInteger)
+    suspension_days: Mapped[int | None] = mapped_column(SmallInteger)

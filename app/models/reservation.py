@@ -33,6 +33,7 @@ class ReservationStatus(enum.StrEnum):
     rejected = "rejected"
     cancelled = "cancelled"
     no_show = "no_show"
+    expired = "expired"  # a pending request nobody decided before its start
 
 
 # Statuses that occupy the space's time. A checked-in booking is a confirmed
@@ -75,6 +76,14 @@ class Reservation(Timestamped, Base):
         Index("ix_reservations_user_id_starts_at", "user_id", "starts_at"),
         # Shaped like the quota queries (zhendi_quota_used): a subject's bookings by start.
         Index("ix_reservations_organization_id_starts_at", "organization_id", "starts_at"),
+        # What the periodic jobs look for (app/reservations/lifecycle.py): bookings
+        # still open, by start; they are few once the jobs keep up.
+        Index(
+            "ix_reservations_open_by_start",
+            "starts_at",
+            postgresql_where=text(f"status IN ({HOLDING_SQL})"),
+            sqlite_where=text(f"status IN ({HOLDING_SQL})"),
+        ),
         Index(
             "ix_reservations_personal",
             "user_id",
@@ -111,6 +120,7 @@ class Reservation(Timestamped, Base):
     purpose: Mapped[str] = mapped_column(String(200), default="")
     attendees: Mapped[int] = mapped_column(SmallInteger, default=1)
     status_reason: Mapped[str | None] = mapped_column(String(200))
+    checked_in_at: Mapped[datetime | None]
 
     space: Mapped[Space] = relationship(lazy="raise")
     organization: Mapped[Organization | None] = relationship(lazy="raise")

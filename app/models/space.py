@@ -11,6 +11,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -53,6 +54,10 @@ class Space(Timestamped, Base):
         ),
         CheckConstraint("advance_days >= 0 AND advance_days <= 365", name="advance_days_range"),
         CheckConstraint("cancel_before_minutes >= 0", name="cancel_before_nonnegative"),
+        CheckConstraint(
+            "release_minute IS NULL OR (release_minute >= 0 AND release_minute < 1440)",
+            name="release_minute_within_day",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -76,6 +81,21 @@ class Space(Timestamped, Base):
     facilities: Mapped[list[str]] = mapped_column(JSON, default=list)
     description: Mapped[str] = mapped_column(Text, default="")
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Check-in: a booking of a space that requires it must be checked in (door,
+    # QR code, staff) by start + no_show_after_minutes, or it is released as a
+    # no-show. Check-in opens check_in_opens_minutes before the start.
+    requires_check_in: Mapped[bool] = mapped_column(default=False, server_default=false())
+    check_in_opens_minutes: Mapped[int] = mapped_column(
+        SmallInteger, default=15, server_default="15"
+    )
+    no_show_after_minutes: Mapped[int] = mapped_column(
+        SmallInteger, default=15, server_default="15"
+    )
+    # The token in the check-in QR code printed in the room (staff rotate it).
+    check_in_token: Mapped[str | None] = mapped_column(String(64))
+    # The last bookable day (today + advance_days) opens at this Shanghai
+    # minute of the day instead of at midnight.
+    release_minute: Mapped[int | None] = mapped_column(SmallInteger)
 
     center: Mapped[Center] = relationship(lazy="raise")
     doors: Mapped[list["Door"]] = relationship(lazy="raise", viewonly=True)
