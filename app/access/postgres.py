@@ -56,7 +56,7 @@ WITH pad AS (
 CHECKED_IN = Statement.of(
     """
 WITH moved AS (
-  UPDATE reservations SET status = 'checked_in', updated_at = :now
+  UPDATE reservations SET status = 'checked_in', checked_in_at = :now, updated_at = :now
   WHERE id = :reservation AND status = 'confirmed'
   RETURNING id
 ), audited AS (

@@ -109,10 +109,11 @@ def _log_unlock(
 
 async def _check_in(session: AsyncSession, reservation_id: int) -> None:
     """The first unlock checks the booking in (a compare-and-swap on its status)."""
+    now = utcnow()
     result = await session.execute(
         update(Reservation)
         .where(Reservation.id == reservation_id, Reservation.status == ReservationStatus.confirmed)
-        .values(status=ReservationStatus.checked_in, updated_at=utcnow())
+        .values(status=ReservationStatus.checked_in, checked_in_at=now, updated_at=now)
     )
     if result.rowcount:  # type: ignore[attr-defined]
         audit.record(

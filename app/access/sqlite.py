@@ -39,7 +39,7 @@ ON CONFLICT (space_id) DO UPDATE
       version = keypads.version + 1
 """
 CHECK_IN = """
-UPDATE reservations SET status = 'checked_in', updated_at = :now
+UPDATE reservations SET status = 'checked_in', checked_in_at = :now, updated_at = :now
 WHERE id = :reservation AND status = 'confirmed'
 """
 AUDIT_CHECK_IN = """

@@ -5,10 +5,10 @@ from datetime import datetime
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.schemas import IdField, LocalInstant
+from app.core.schemas import IdField, LocalInstant, Reason
 from app.identity.schemas import ChineseName
 from app.models import AttemptMethod, AttemptOutcome, MemberRole
-from app.reservations.schemas import HistoryEntry, Reason, ReservationOut
+from app.reservations.schemas import HistoryEntry, ReservationOut
 
 IdNumberField = Field(
     min_length=18,

@@ -4,6 +4,7 @@ caller's scope."""
 from typing import Annotated
 
 from fastapi import Query, Response, status
+from pydantic import BaseModel, Field
 
 from app.centers import service as centers
 from app.centers.schemas import CenterCreate, CenterOut, CenterUpdate
@@ -11,7 +12,7 @@ from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CurrentStaff
-from app.spaces import closures
+from app.spaces import check_in_qr, closures
 from app.spaces import service as spaces
 from app.spaces.schemas import (
     ClosureCreate,
@@ -118,3 +119,26 @@ async def delete_closure(
 ) -> Response:
     await closures.delete_closure(session, staff, space_id, closure_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+class CheckInQrOut(BaseModel):
+    token: str = Field(description="What the QR code carries: the owner sends it to check in")
+    svg: str = Field(description="The QR code as SVG, to print for the room")
+
+
+@router.get("/spaces/{space_id}/check-in-qr", response_model=CheckInQrOut)
+async def read_check_in_qr(
+    space_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> CheckInQrOut:
+    """The room's check-in QR code (made on first asking), to print."""
+    qr = await check_in_qr.read(session, staff, space_id)
+    return CheckInQrOut(token=qr.token, svg=qr.svg)
+
+
+@router.post("/spaces/{space_id}/check-in-qr/rotate", response_model=CheckInQrOut)
+async def rotate_check_in_qr(
+    space_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> CheckInQrOut:
+    """A new code: the printed one stops working at once."""
+    qr = await check_in_qr.rotate(session, staff, space_id)
+    return CheckInQrOut(token=qr.token, svg=qr.svg)

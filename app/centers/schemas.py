@@ -15,6 +15,16 @@ Address = Annotated[
 Phone = Annotated[str, StringConstraints(pattern=r"^[0-9+\-() ]{5,30}$")]
 Latitude = Annotated[float, Field(ge=-90, le=90, allow_inf_nan=False, strict=True)]
 Longitude = Annotated[float, Field(ge=-180, le=180, allow_inf_nan=False, strict=True)]
+# The center's violation policy; null: the service's defaults (README: Violations).
+PointsToSuspend = Annotated[
+    int, Field(ge=1, le=100, strict=True, description="Points within the window that suspend")
+]
+WindowDays = Annotated[
+    int, Field(ge=1, le=365, strict=True, description="Days a violation's point counts")
+]
+SuspensionDays = Annotated[
+    int, Field(ge=1, le=365, strict=True, description="Days a suspension lasts")
+]
 
 
 class CenterCreate(BaseModel):
@@ -29,10 +39,15 @@ class CenterCreate(BaseModel):
     lng: Longitude = Field(description="GCJ-02 longitude")
     phone: Phone | None = None
     description: LongText = ""
+    violation_points_to_suspend: PointsToSuspend | None = None
+    violation_window_days: WindowDays | None = None
+    suspension_days: SuspensionDays | None = None
 
 
 class CenterUpdate(Patch):
-    nullable_fields = frozenset({"phone"})
+    nullable_fields = frozenset(
+        {"phone", "violation_points_to_suspend", "violation_window_days", "suspension_days"}
+    )
 
     name: ShortText | None = None
     kind: CenterKind | None = None
@@ -43,6 +58,9 @@ class CenterUpdate(Patch):
     lng: Longitude | None = None
     phone: Phone | None = None
     description: LongText | None = None
+    violation_points_to_suspend: PointsToSuspend | None = None
+    violation_window_days: WindowDays | None = None
+    suspension_days: SuspensionDays | None = None
 
 
 class CenterOut(BaseModel):
@@ -58,6 +76,9 @@ class CenterOut(BaseModel):
     lng: float
     phone: str | None
     description: str
+    violation_points_to_suspend: int | None
+    violation_window_days: int | None
+    suspension_days: int | None
     created_at: LocalInstant
     updated_at: LocalInstant
     distance_m: float | None = Field(

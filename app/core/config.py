@@ -94,6 +94,18 @@ class Settings(BaseSettings):
     rate_limit_real_name_per_user: str = "5 per hour; 10 per day"
     rate_limit_unlock_per_user: str = "10 per minute"
 
+    # The periodic jobs (README: Workers and jobs). In-process: ``zhendi serve``
+    # runs them itself, as it does on SQLite; on PostgreSQL ``zhendi worker``
+    # does. Every N seconds: the every-minute jobs tick that often instead.
+    jobs_in_process: bool = False
+    jobs_every_seconds: int | None = Field(default=None, ge=1, le=59)
+
+    # The violation policy of centers that set none of their own: this many
+    # no-show points within the window suspend booking at the center.
+    violation_points_to_suspend: int = Field(default=3, ge=1, le=100)
+    violation_window_days: int = Field(default=30, ge=1, le=365)
+    suspension_days: int = Field(default=7, ge=1, le=365)
+
     # Personal data kept only as long as needed (``zhendi purge-personal-data``).
     door_attempt_retention_days: int = Field(default=90, ge=1, le=3650)
     audit_personal_data_retention_days: int = Field(default=365, ge=1, le=3650)

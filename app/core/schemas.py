@@ -97,3 +97,9 @@ class Patch(BaseModel):
 
     def changes(self) -> dict[str, Any]:
         return self.model_dump(exclude_unset=True)
+
+
+# Why staff or a resident did something (a cancellation, an appeal, a decision).
+Reason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]

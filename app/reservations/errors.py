@@ -31,11 +31,27 @@ class InThePast(BookingRuleError):
 
 
 class OutsideBookingWindow(BookingRuleError):
+    """409: the time is not bookable *now* (it will be, or was)."""
+
+    status = 409
     code = "outside_booking_window"
     title = Text("超出可预约范围", "Outside the booking window")
     detail = Text(
         "该空间只能提前 {days} 天预约（截至 {until}）",
         "This space can be booked {days} days ahead (until {until})",
+    )
+
+
+NOT_YET_RELEASED = Text("该日期将于 {opens} 开放预约", "Bookings for that day open at {opens}")
+
+
+class BookingSuspended(AppError):
+    status = 403
+    code = "booking_suspended"
+    title = Text("预约资格已暂停", "Booking suspended")
+    detail = Text(
+        "因多次违约，您在该服务中心的预约资格暂停至 {until}",
+        "After repeated no-shows you may not book at this center until {until}",
     )
 
 
@@ -123,6 +139,51 @@ class ReasonRequired(AppError):
     detail = Text("工作人员取消预约须填写原因", "Staff must give a reason to cancel")
 
 
+class CheckInNotOpen(AppError):
+    status = 409
+    code = "check_in_not_open"
+    title = Text("尚未到签到时间", "Check-in is not open yet")
+    detail = Text("签到将于 {opens_at} 开始", "Check-in opens at {opens_at}")
+
+
+class CheckInClosed(AppError):
+    status = 409
+    code = "check_in_closed"
+    title = Text("签到已截止", "Check-in has closed")
+    detail = Text("签到已于 {closed_at} 截止", "Check-in closed at {closed_at}")
+
+
+class CheckInTokenInvalid(AppError):
+    """The token is not this space's current one: another room's, or rotated away."""
+
+    status = 403
+    code = "check_in_token_invalid"
+    title = Text("签到码无效", "Invalid check-in code")
+    detail = Text(
+        "请扫描本空间内张贴的最新签到二维码", "Scan the check-in QR code posted in this space"
+    )
+
+
+class CheckInTokenRequired(AppError):
+    status = 422
+    code = "check_in_token_required"
+    title = Text("缺少签到码", "Check-in code required")
+    detail = Text(
+        "请扫描空间内的签到二维码后签到", "Scan the check-in QR code in the space to check in"
+    )
+
+
+class CheckOutNotStarted(AppError):
+    status = 409
+    code = "check_out_not_started"
+    title = Text("预约尚未开始", "The booking has not started")
+    detail = Text(
+        "尚未签到且未开始的预约请直接取消", "Cancel a booking that has not started instead"
+    )
+
+
 CANCEL = Text("取消", "cancel")
 APPROVE = Text("批准", "approve")
 REJECT = Text("拒绝", "reject")
+CHECK_IN = Text("签到", "check in")
+CHECK_OUT = Text("签退", "check out")

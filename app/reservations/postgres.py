@@ -42,9 +42,11 @@ HOLDERS = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id"
 READ = Statement.of(
     f"""
 SELECT u.is_active, u.real_name_verified,
+  (SELECT max(su.until) FROM suspensions su
+   WHERE su.user_id = u.id AND su.center_id = s.center_id AND su.lifted_at IS NULL),
   s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
   s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
-  s.requires_real_name, s.requires_organization,
+  s.requires_real_name, s.requires_organization, s.release_minute,
   ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
         FROM opening_hours h WHERE h.space_id = s.id),
   EXISTS (SELECT FROM doors d WHERE d.space_id = s.id AND d.is_active),
@@ -294,9 +296,9 @@ def _snapshot(
 ) -> tuple[Snapshot, int, StoredAnswer | None]:
     if row is None:
         return Snapshot(None, None, None, (), None, ()), 0, None
-    (active, verified, space_id, center_id, name, exclusive, capacity, slot, min_minutes,
-     max_minutes, advance, open_24h, requires_approval, requires_real_name,
-     requires_organization, hours, has_doors, closure, held, organization_id,
+    (active, verified, suspended_until, space_id, center_id, name, exclusive, capacity, slot,
+     min_minutes, max_minutes, advance, open_24h, requires_approval, requires_real_name,
+     requires_organization, release_minute, hours, has_doors, closure, held, organization_id,
      organization_name, organization_verified, member, quotas, reservation_id,
      stored_hash, stored_status, stored_body, stored_at) = row  # fmt: skip
     space = None
@@ -305,6 +307,7 @@ def _snapshot(
             space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes,
             advance, open_24h, tuple(WeeklyWindow(*window) for window in hours),
             requires_approval, requires_real_name, requires_organization, has_doors,
+            release_minute,
         )  # fmt: skip
     organization = None
     if organization_id is not None:
@@ -312,7 +315,7 @@ def _snapshot(
             organization_id, organization_name, organization_verified, member
         )
     snapshot = Snapshot(
-        booker=Booker(user_id, active, verified),
+        booker=Booker(user_id, active, verified, suspended_until),
         space=space,
         closure=closure,
         holders=tuple(

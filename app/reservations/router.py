@@ -14,11 +14,12 @@ from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUserId, resident_id
 from app.models import ReservationStatus
-from app.reservations import idempotency, service
+from app.reservations import attendance, idempotency, service
 from app.reservations.booking import BookingRequest, KeyClaim, Replayed
 from app.reservations.rules import Wanted
 from app.reservations.schemas import (
     CancelRequest,
+    CheckInRequest,
     HistoryEntry,
     RejectRequest,
     ReservationCreate,
@@ -158,6 +159,29 @@ async def cancel_reservation(
     """Cancel: the owner before the space's deadline, or staff (with a reason) before the end."""
     reason = body.reason if body else None
     return ReservationOut.of(await service.cancel(session, actor, reservation_id, reason))
+
+
+@router.post("/{reservation_id}/check-in", response_model=ReservationOut)
+async def check_in(
+    reservation_id: ResourceId,
+    actor: CurrentActor,
+    session: SessionDep,
+    body: Annotated[CheckInRequest | None, Body()] = None,
+) -> ReservationOut:
+    """签到: the owner with the token of the space's QR code, or staff in scope
+    without one; from `check_in_opens_minutes` before the start until the
+    no-show deadline (or the end, where the space does not require check-in)."""
+    token = body.token if body else None
+    return ReservationOut.of(await attendance.check_in(session, actor, reservation_id, token))
+
+
+@router.post("/{reservation_id}/check-out", response_model=ReservationOut)
+async def check_out(
+    reservation_id: ResourceId, actor: CurrentActor, session: SessionDep
+) -> ReservationOut:
+    """签退: the owner or staff end the booking at the next slot boundary (at
+    least one slot after the start); the rest is free at once, the code stops."""
+    return ReservationOut.of(await attendance.check_out(session, actor, reservation_id))
 
 
 @router.post("/{reservation_id}/approve", response_model=ReservationOut)

@@ -18,7 +18,9 @@ from app.identity.service import AccountDeactivated
 from app.models import QuotaSubject, ReservationStatus
 from app.quotas.rules import QuotaUse, check_quotas
 from app.reservations.errors import (
+    NOT_YET_RELEASED,
     AlreadyBooked,
+    BookingSuspended,
     InThePast,
     InvalidDuration,
     NotAligned,
@@ -55,6 +57,7 @@ class SpaceView:
     requires_real_name: bool
     requires_organization: bool
     has_doors: bool
+    release_minute: int | None = None  # the last bookable day opens then (Shanghai)
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,7 @@ class Booker:
     id: int
     active: bool
     verified: bool  # real name
+    suspended_until: datetime | None = None  # at the space's center
 
 
 @dataclass(frozen=True)
@@ -129,6 +133,9 @@ def decide(snapshot: Snapshot, wanted: Wanted, now: datetime) -> Decision:
     space = snapshot.space
     if space is None:
         raise NotFound(SPACE)
+    if booker.suspended_until is not None and now < booker.suspended_until:
+        until = booker.suspended_until
+        raise BookingSuspended(until=local_text(until)).with_extra(until=local_iso(until))
     check_calendar(space, wanted, now)
     if space.requires_real_name and not booker.verified:
         raise RealNameRequired()
@@ -161,8 +168,13 @@ def check_calendar(space: SpaceView, wanted: Wanted, now: datetime) -> None:
         raise InvalidDuration(min=space.min_minutes, max=space.max_minutes)
     if interval.start < now:
         raise InThePast()
-    window_end = calendar.booking_window_end(space.advance_days, now)
+    window_end = calendar.booking_window_end(space.advance_days, now, space.release_minute)
     if interval.start >= window_end:
+        release = calendar.next_release(now, space.release_minute)
+        if release is not None and interval.start < window_end + timedelta(days=1):
+            raise OutsideBookingWindow(NOT_YET_RELEASED, opens=local_text(release)).with_extra(
+                opens_at=local_iso(release)
+            )
         raise OutsideBookingWindow(days=space.advance_days, until=local_text(window_end))
     if not calendar.within_opening_hours(space.open_24h, space.windows, interval):
         raise OutsideOpeningHours()

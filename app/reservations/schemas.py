@@ -6,13 +6,10 @@ from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.core.clock import SHANGHAI
-from app.core.schemas import IdField, Instant, LocalInstant, Printable
+from app.core.schemas import IdField, Instant, LocalInstant, Printable, Reason
 from app.models import ActorKind, AuditEvent, Reservation, ReservationStatus
 
 Purpose = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), Printable]
-Reason = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
-]
 
 
 class ReservationCreate(BaseModel):
@@ -32,6 +29,17 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     reason: Reason | None = Field(default=None, description="Required when staff cancel")
+
+
+class CheckInRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    token: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=64,
+        description="From the space's check-in QR code; staff check in without one",
+    )
 
 
 class RejectRequest(BaseModel):
@@ -59,6 +67,7 @@ class ReservationOut(BaseModel):
     purpose: str
     attendees: int
     status_reason: str | None
+    checked_in_at: LocalInstant | None
     created_at: LocalInstant
     updated_at: LocalInstant
 
@@ -81,6 +90,7 @@ class ReservationOut(BaseModel):
                 purpose=reservation.purpose,
                 attendees=reservation.attendees,
                 status_reason=reservation.status_reason,
+                checked_in_at=reservation.checked_in_at,
                 created_at=reservation.created_at,
                 updated_at=reservation.updated_at,
             )
@@ -104,6 +114,7 @@ def reservation_body(
     status_reason: str | None,
     created_at: datetime,
     updated_at: datetime,
+    checked_in_at: datetime | None = None,
 ) -> dict[str, object]:
     """A reservation as JSON, the one shape every answer about one has: the
     booking pipeline serializes it straight from its plan, the other routes
@@ -122,6 +133,9 @@ def reservation_body(
         "purpose": purpose,
         "attendees": attendees,
         "status_reason": status_reason,
+        "checked_in_at": (
+            checked_in_at.astimezone(SHANGHAI).isoformat() if checked_in_at is not None else None
+        ),
         "created_at": created_at.astimezone(SHANGHAI).isoformat(),
         "updated_at": updated_at.astimezone(SHANGHAI).isoformat(),
     }

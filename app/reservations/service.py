@@ -110,7 +110,7 @@ async def reservation_history(
 # --- changes of state -----------------------------------------------------------------
 
 
-async def _locked(
+async def locked(
     session: AsyncSession, actor: Actor, reservation_id: int, *, lock_space: bool
 ) -> Reservation:
     """Lock (the space, then) the reservation, in that fixed order, and read it
@@ -162,7 +162,7 @@ async def cancel(
 ) -> Reservation:
     if isinstance(actor, StaffPrincipal) and not reason:
         raise ReasonRequired()
-    reservation = await _locked(session, actor, reservation_id, lock_space=False)
+    reservation = await locked(session, actor, reservation_id, lock_space=False)
     owns_organization = (
         not isinstance(actor, StaffPrincipal)
         and reservation.organization_id is not None
@@ -217,7 +217,7 @@ async def cancel_live_bookings(
 async def approve(
     session: AsyncSession, codes: CodeBook, staff: StaffPrincipal, reservation_id: int
 ) -> Reservation:
-    reservation = await _locked(session, staff, reservation_id, lock_space=True)
+    reservation = await locked(session, staff, reservation_id, lock_space=True)
     transitions.check_approve(transitions.view(reservation), utcnow())
     # Re-checked under the space's lock: a closure may have been added since the
     # request, and nothing else may hold the time now.
@@ -238,7 +238,7 @@ async def approve(
 async def reject(
     session: AsyncSession, staff: StaffPrincipal, reservation_id: int, reason: str
 ) -> Reservation:
-    reservation = await _locked(session, staff, reservation_id, lock_space=False)
+    reservation = await locked(session, staff, reservation_id, lock_space=False)
     transitions.check_reject(transitions.view(reservation))
     await move(session, staff, reservation, Status.rejected, "reject", reason)
     return reservation
@@ -248,7 +248,7 @@ async def reissue_code(
     session: AsyncSession, codes: CodeBook, staff: StaffPrincipal, reservation_id: int
 ) -> Reservation:
     """Revoke the reservation's door code and issue a new one (lock, re-check, rotate)."""
-    reservation = await _locked(session, staff, reservation_id, lock_space=True)
+    reservation = await locked(session, staff, reservation_id, lock_space=True)
     transitions.check_reissue(transitions.view(reservation))
     await door_codes.revoke(session, reservation.id)
     if not await _has_doors(session, reservation.space_id):
@@ -312,6 +312,7 @@ async def _space_view(session: AsyncSession, space: Space) -> SpaceView:
         requires_real_name=space.requires_real_name,
         requires_organization=space.requires_organization,
         has_doors=await _has_doors(session, space.id),
+        release_minute=space.release_minute,
     )
 
 

@@ -8,6 +8,7 @@ is taken on what no other writer can change before it is written.
 import asyncio
 import sqlite3
 import time
+from dataclasses import replace
 from datetime import timedelta
 
 from app.access.codes import DRAWS, CodeBook
@@ -31,7 +32,9 @@ USER = "SELECT is_active, real_name_verified FROM users WHERE id = :user"
 SPACE = """
 SELECT id, center_id, name, booking_mode = 'exclusive', capacity, slot_minutes, min_minutes,
   max_minutes, advance_days, open_24h, requires_approval, requires_real_name,
-  requires_organization,
+  requires_organization, release_minute,
+  (SELECT max(su.until) FROM suspensions su
+   WHERE su.user_id = :user AND su.center_id = spaces.center_id AND su.lifted_at IS NULL),
   EXISTS (SELECT 1 FROM doors d WHERE d.space_id = spaces.id AND d.is_active),
   (SELECT c.reason FROM closures c
    WHERE c.space_id = spaces.id AND c.starts_at < :end AND c.ends_at > :start LIMIT 1)
@@ -158,13 +161,15 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
     if booker is None or row is None:
         return Snapshot(booker, None, None, (), None, ()), stored
     (space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes, advance,
-     open_24h, requires_approval, requires_real_name, requires_organization, has_doors,
-     closure) = row  # fmt: skip
+     open_24h, requires_approval, requires_real_name, requires_organization, release_minute,
+     suspended_until, has_doors, closure) = row  # fmt: skip
+    if suspended_until is not None:
+        booker = replace(booker, suspended_until=instant(suspended_until))
     hours = tuple(WeeklyWindow(*window) for window in db.execute(HOURS, values))
     space = SpaceView(
         space_id, center_id, name, bool(exclusive), capacity, slot, min_minutes, max_minutes,
         advance, bool(open_24h), hours, bool(requires_approval), bool(requires_real_name),
-        bool(requires_organization), bool(has_doors),
+        bool(requires_organization), bool(has_doors), release_minute,
     )  # fmt: skip
     holders = tuple(
         Holder(instant(start), instant(end), seats, user_id)

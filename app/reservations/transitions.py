@@ -1,10 +1,7 @@
 """Which changes a reservation's state allows, as pure predicates beside the
-changes themselves (``service.py``): each raises the problem that refuses it.
-
-    pending ──approve──▶ confirmed ──door / check-in──▶ checked_in
-       │                    │
-       ├─reject──▶ rejected  └─cancel──▶ cancelled
-       └─cancel──▶ cancelled
+changes themselves (``service.py``, ``attendance.py``, ``lifecycle.py``): each
+raises the problem that refuses it. The whole diagram is in the README
+("The lifecycle of a booking").
 """
 
 from dataclasses import dataclass
@@ -13,7 +10,19 @@ from datetime import datetime, timedelta
 from app.core.errors import Forbidden, InvalidTransition, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import Reservation, ReservationStatus
-from app.reservations.errors import APPROVE, CANCEL, CANNOT, REJECT, CancellationClosed
+from app.reservations.errors import (
+    APPROVE,
+    CANCEL,
+    CANNOT,
+    CHECK_IN,
+    CHECK_OUT,
+    REJECT,
+    CancellationClosed,
+    CheckInClosed,
+    CheckInNotOpen,
+    CheckOutNotStarted,
+)
+from app.reservations.rules import local_iso, local_text
 
 Status = ReservationStatus
 ONLY_LIVE_GET_A_CODE = Text(
@@ -30,15 +39,35 @@ class View:
     ends_at: datetime
     user_id: int
     cancel_before_minutes: int
+    slot_minutes: int = 30
+    requires_check_in: bool = False
+    check_in_opens_minutes: int = 15
+    no_show_after_minutes: int = 15
+
+    @property
+    def check_in_opens(self) -> datetime:
+        return self.starts_at - timedelta(minutes=self.check_in_opens_minutes)
+
+    @property
+    def check_in_closes(self) -> datetime:
+        """Where check-in is required, the no-show deadline; elsewhere, the end."""
+        if self.requires_check_in:
+            return self.starts_at + timedelta(minutes=self.no_show_after_minutes)
+        return self.ends_at
 
 
 def view(reservation: Reservation) -> View:
+    space = reservation.space
     return View(
         status=reservation.status,
         starts_at=reservation.starts_at,
         ends_at=reservation.ends_at,
         user_id=reservation.user_id,
-        cancel_before_minutes=reservation.space.cancel_before_minutes,
+        cancel_before_minutes=space.cancel_before_minutes,
+        slot_minutes=space.slot_minutes,
+        requires_check_in=space.requires_check_in,
+        check_in_opens_minutes=space.check_in_opens_minutes,
+        no_show_after_minutes=space.no_show_after_minutes,
     )
 
 
@@ -78,3 +107,38 @@ def check_reject(reservation: View) -> None:
 def check_reissue(reservation: View) -> None:
     if reservation.status not in LIVE:
         raise InvalidTransition(ONLY_LIVE_GET_A_CODE)
+
+
+def check_check_in(reservation: View, now: datetime) -> bool:
+    """Whether checking in changes anything: a booking already checked in stays
+    so (the resident may scan twice); only a confirmed one inside its window
+    moves."""
+    if reservation.status is Status.checked_in:
+        return False
+    if reservation.status is not Status.confirmed:
+        raise InvalidTransition(CANNOT, status=reservation.status.value, action=CHECK_IN)
+    opens, closes = reservation.check_in_opens, reservation.check_in_closes
+    if now < opens:
+        raise CheckInNotOpen(opens_at=local_text(opens)).with_extra(opens_at=local_iso(opens))
+    if now >= closes:
+        raise CheckInClosed(closed_at=local_text(closes)).with_extra(closed_at=local_iso(closes))
+    return True
+
+
+def check_check_out(reservation: View, actor: Actor, now: datetime) -> None:
+    """The booker or staff, from check-in (or the start) until the end."""
+    if not isinstance(actor, StaffPrincipal) and reservation.user_id != actor.id:
+        raise Forbidden(Text("只有预约人可以签退", "Only the booker may check out"))
+    if reservation.status not in LIVE or now >= reservation.ends_at:
+        status = reservation.status.value if now < reservation.ends_at else "ended"
+        raise InvalidTransition(CANNOT, status=status, action=CHECK_OUT)
+    if reservation.status is Status.confirmed and now < reservation.starts_at:
+        raise CheckOutNotStarted()
+
+
+def early_end(reservation: View, now: datetime) -> datetime:
+    """Where a booking left at ``now`` ends: the first slot boundary after now,
+    but at least one slot after the start, and never later than it was."""
+    slot = timedelta(minutes=reservation.slot_minutes)
+    slots_used = max((now - reservation.starts_at) // slot + 1, 1)
+    return min(reservation.starts_at + slots_used * slot, reservation.ends_at)

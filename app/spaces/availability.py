@@ -32,6 +32,7 @@ HELD = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id")
 _POSTGRES_DAY = Statement.of(
     f"""
 SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days,
+  s.release_minute,
   ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
         FROM opening_hours h WHERE h.space_id = s.id),
   ARRAY(SELECT ARRAY[extract(epoch FROM c.starts_at), extract(epoch FROM c.ends_at)]::float8[]
@@ -46,6 +47,7 @@ FROM spaces s WHERE s.id = :space AND s.is_active
 _SQLITE_DAY = (
     """
 SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.advance_days,
+  s.release_minute,
   (SELECT json_group_array(json_array(h.weekday, h.opens_minute, h.closes_minute))
    FROM opening_hours h WHERE h.space_id = s.id),
   (SELECT json_group_array(json_array(CAST(strftime('%s', c.starts_at) AS INTEGER),
@@ -69,6 +71,7 @@ class SpaceDay:
     exclusive: bool
     open_24h: bool
     advance_days: int
+    release_minute: int | None
     windows: list[WeeklyWindow]
     closures: list[Span]
     held: list[tuple[float, float, int]]
@@ -109,7 +112,7 @@ async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
         row = await driver.fetchrow(_POSTGRES_DAY.text, *_POSTGRES_DAY.args(values))
     if row is None:
         raise NotFound(SPACE)
-    slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
+    slot, capacity, exclusive, open_24h, advance, release, hours, closures, held = row
     return SpaceDay(
         space_id,
         slot,
@@ -117,6 +120,7 @@ async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
         exclusive,
         open_24h,
         advance,
+        release,
         [WeeklyWindow(*window) for window in hours],
         [(closure[0], closure[1]) for closure in closures],
         [(booking[0], booking[1], int(booking[2])) for booking in held],
@@ -133,7 +137,7 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
     row = db.execute(_SQLITE_DAY, values).fetchone()
     if row is None:
         raise NotFound(SPACE)
-    slot, capacity, exclusive, open_24h, advance, hours, closures, held = row
+    slot, capacity, exclusive, open_24h, advance, release, hours, closures, held = row
     return SpaceDay(
         space_id,
         slot,
@@ -141,6 +145,7 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
         bool(exclusive),
         bool(open_24h),
         advance,
+        release,
         [WeeklyWindow(*window) for window in orjson.loads(hours)],
         [(a, b) for a, b in orjson.loads(closures)],
         [(a, b, seats) for a, b, seats in orjson.loads(held)],

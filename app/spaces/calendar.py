@@ -87,9 +87,25 @@ def within_opening_hours(
     return any(open_interval.contains(interval) for open_interval in opening)
 
 
-def booking_window_end(advance_days: int, now: datetime) -> datetime:
-    """Bookings may start until the end of the Shanghai day ``advance_days`` from today."""
-    return local_midnight(local_today(now) + timedelta(days=advance_days + 1))
+def booking_window_end(
+    advance_days: int, now: datetime, release_minute: int | None = None
+) -> datetime:
+    """Bookings may start until the end of the Shanghai day ``advance_days`` from
+    today. With a release time, that last day opens at ``release_minute`` of
+    today (Shanghai) instead of at midnight: before then, the window ends a day
+    earlier."""
+    last_day = local_today(now) + timedelta(days=advance_days)
+    if next_release(now, release_minute) is not None:
+        last_day -= timedelta(days=1)
+    return local_midnight(last_day + timedelta(days=1))
+
+
+def next_release(now: datetime, release_minute: int | None) -> datetime | None:
+    """When today's release opens the next day for booking, if it has not yet."""
+    if release_minute is None:
+        return None
+    release = local_at(local_today(now), release_minute)
+    return release if now < release else None
 
 
 def day_slots(day: date, slot_minutes: int) -> list[Interval]:

@@ -28,6 +28,26 @@ Facility = Annotated[
 Capacity = Annotated[int, Field(ge=1, le=1000, strict=True)]
 Minutes = Annotated[int, Field(ge=5, le=1440, strict=True)]
 AdvanceDays = Annotated[int, Field(ge=0, le=365, strict=True)]
+CheckInOpens = Annotated[
+    int, Field(ge=0, le=240, strict=True, description="Check-in opens this long before start")
+]
+NoShowAfter = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=240,
+        strict=True,
+        description="Not checked in this long after start: released as a no-show",
+    ),
+]
+ReleaseTime = Annotated[
+    str,
+    StringConstraints(pattern=r"^([01]\d|2[0-3]):[0-5]\d$"),
+    Field(
+        description="Shanghai HH:MM at which the last bookable day opens (default: midnight)",
+        examples=["08:00"],
+    ),
+]
 CancelBefore = Annotated[
     int,
     Field(
@@ -66,6 +86,10 @@ class SpaceCreate(BaseModel):
     requires_approval: Flag = False
     requires_real_name: Flag = False
     requires_organization: Flag = False
+    requires_check_in: Flag = False
+    check_in_opens_minutes: CheckInOpens = 15
+    no_show_after_minutes: NoShowAfter = 15
+    release_time: ReleaseTime | None = None
     facilities: FacilityList = Field(default_factory=list)
     description: LongText = ""
 
@@ -84,9 +108,15 @@ class SpaceUpdate(Patch):
     requires_approval: Flag | None = None
     requires_real_name: Flag | None = None
     requires_organization: Flag | None = None
+    requires_check_in: Flag | None = None
+    check_in_opens_minutes: CheckInOpens | None = None
+    no_show_after_minutes: NoShowAfter | None = None
+    release_time: ReleaseTime | None = None
     facilities: FacilityList | None = None
     description: LongText | None = None
     is_active: Flag | None = None
+
+    nullable_fields = frozenset({"release_time"})
 
 
 class SpaceOut(BaseModel):
@@ -107,6 +137,10 @@ class SpaceOut(BaseModel):
     requires_approval: bool
     requires_real_name: bool
     requires_organization: bool
+    requires_check_in: bool
+    check_in_opens_minutes: int
+    no_show_after_minutes: int
+    release_time: str | None
     facilities: list[str]
     description: str
     is_active: bool
@@ -139,6 +173,14 @@ class SpaceOut(BaseModel):
             requires_approval=space.requires_approval,
             requires_real_name=space.requires_real_name,
             requires_organization=space.requires_organization,
+            requires_check_in=space.requires_check_in,
+            check_in_opens_minutes=space.check_in_opens_minutes,
+            no_show_after_minutes=space.no_show_after_minutes,
+            release_time=(
+                format_wall_clock(space.release_minute)
+                if space.release_minute is not None
+                else None
+            ),
             facilities=list(space.facilities),
             description=space.description,
             is_active=space.is_active,

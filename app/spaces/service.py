@@ -182,7 +182,7 @@ async def day_availability(
     return DayAvailability(
         space=space,
         day=day,
-        bookable_until=calendar.booking_window_end(space.advance_days, now),
+        bookable_until=calendar.booking_window_end(space.advance_days, now, space.release_minute),
         slots=availability.slot_statuses(space, day, now),
     )
 
@@ -288,6 +288,10 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         requires_approval=data.requires_approval,
         requires_real_name=data.requires_real_name,
         requires_organization=data.requires_organization,
+        requires_check_in=data.requires_check_in,
+        check_in_opens_minutes=data.check_in_opens_minutes,
+        no_show_after_minutes=data.no_show_after_minutes,
+        release_minute=_release_minute(data.release_time),
         facilities=list(data.facilities),
         description=data.description,
         opening_hours=[_opening_row(window) for window in windows],
@@ -305,6 +309,8 @@ async def update_space(
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
     changes = data.changes()
     changes.pop("opening_hours", None)
+    if "release_time" in changes:
+        changes["release_minute"] = _release_minute(changes.pop("release_time"))
     for field, value in changes.items():
         setattr(space, field, value)
     _check_durations(space.slot_minutes, space.min_minutes, space.max_minutes)
@@ -327,6 +333,10 @@ async def replace_opening_hours(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, hours: Sequence[OpeningWindow]
 ) -> Space:
     return await update_space(session, staff, space_id, SpaceUpdate(opening_hours=list(hours)))
+
+
+def _release_minute(release_time: str | None) -> int | None:
+    return parse_wall_clock(release_time) if release_time is not None else None
 
 
 def _default_max_minutes(slot_minutes: int, min_minutes: int) -> int:

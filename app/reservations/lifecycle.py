@@ -1,0 +1,203 @@
+"""What the clock does to bookings, as the periodic jobs of ``app/jobs``:
+
+- ``release_no_shows``: a confirmed booking of a space that requires check-in,
+  not checked in by start + ``no_show_after_minutes``, becomes ``no_show``;
+  its time is free at once, its door code revoked, a violation recorded.
+- ``complete_finished``: an ended booking that was checked in (or confirmed,
+  where the space does not require check-in) becomes ``completed``.
+- ``expire_pending``: a request nobody decided before its start becomes
+  ``expired``.
+
+Each takes the instant it runs as of, and is idempotent: it picks its rows
+with ``FOR UPDATE SKIP LOCKED`` (PostgreSQL; SQLite's write transaction
+serializes runs anyway) and moves each with a compare-and-swap on the status
+it read, so two runs at once, or one after the other, change every row once.
+A door unlock racing the release moves the same row from ``confirmed`` with
+its own compare-and-swap: exactly one of them wins (docs/ARCHITECTURE.md,
+invariant 9).
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeVarTuple
+
+from sqlalchemy import ColumnElement, Row, Select, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.audit import service as audit
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.jobs import Report
+from app.models import AccessCode, Reservation, ReservationStatus, Space
+from app.standing.service import NoShow, record_no_show
+
+Status = ReservationStatus
+Columns = TypeVarTuple("Columns")
+# Rows per transaction: locks stay short, and a backlog is worked through in turns.
+BATCH = 200
+ENTITY = "reservation"
+
+
+async def release_no_shows(database: Database, settings: Settings, now: datetime) -> Report:
+    released: list[int] = []
+    violations = suspensions = 0
+    async with database.reader.begin() as session:
+        # Spaces differ in their deadline; each deadline is one indexable range.
+        deadlines = (
+            await session.scalars(
+                select(Space.no_show_after_minutes)
+                .where(Space.requires_check_in.is_(True))
+                .distinct()
+            )
+        ).all()
+    for minutes in sorted(deadlines):
+        while True:
+            async with database.writer.begin() as session:
+                batch = await _release_batch(session, settings, minutes, now)
+            released += batch.reservation_ids
+            violations += batch.violations
+            suspensions += batch.suspensions
+            if batch.picked < BATCH:
+                break
+    summary = (
+        f"{len(released)} no-shows released{_ids(released)}, "
+        f"{violations} violations recorded, {suspensions} suspensions"
+    )
+    return Report(len(released), summary)
+
+
+@dataclass(frozen=True)
+class _Released:
+    picked: int
+    reservation_ids: list[int]
+    violations: int
+    suspensions: int
+
+
+async def _release_batch(
+    session: AsyncSession, settings: Settings, minutes: int, now: datetime
+) -> _Released:
+    deadline = timedelta(minutes=minutes)
+    rows = await _pick(
+        session,
+        select(Reservation.id, Reservation.user_id, Reservation.starts_at, Space.center_id)
+        .join(Space, Space.id == Reservation.space_id)
+        .where(
+            Reservation.status == Status.confirmed,
+            Space.requires_check_in.is_(True),
+            Space.no_show_after_minutes == minutes,
+            Reservation.starts_at <= now - deadline,
+        ),
+    )
+    moved = set(
+        await _move(session, [row.id for row in rows], Status.confirmed, Status.no_show, now)
+    )
+    if moved:
+        await session.execute(
+            update(AccessCode)
+            .where(AccessCode.reservation_id.in_(moved), AccessCode.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+    suspensions = 0
+    # By resident, so that two runs lock residents in the same order.
+    for row in sorted((row for row in rows if row.id in moved), key=lambda r: (r.user_id, r.id)):
+        no_show = NoShow(row.id, row.user_id, row.center_id, row.starts_at + deadline)
+        if await record_no_show(session, settings, no_show, now) is not None:
+            suspensions += 1
+    return _Released(len(rows), sorted(moved), len(moved), suspensions)
+
+
+async def complete_finished(database: Database, _settings: Settings, now: datetime) -> Report:
+    no_check_in = select(Space.id).where(Space.requires_check_in.is_(False))
+    finished = or_(
+        Reservation.status == Status.checked_in,
+        (Reservation.status == Status.confirmed) & Reservation.space_id.in_(no_check_in),
+    )
+    completed = await _sweep(
+        database,
+        _ended(now) & finished,
+        (Status.checked_in, Status.confirmed),
+        Status.completed,
+        now,
+    )
+    return Report(len(completed), f"{len(completed)} bookings completed{_ids(completed)}")
+
+
+async def expire_pending(database: Database, _settings: Settings, now: datetime) -> Report:
+    started = (Reservation.status == Status.pending) & (Reservation.starts_at <= now)
+    expired = await _sweep(database, started, (Status.pending,), Status.expired, now)
+    return Report(len(expired), f"{len(expired)} pending requests expired{_ids(expired)}")
+
+
+def _ended(now: datetime) -> ColumnElement[bool]:
+    # The start bound lets the index of open bookings by start serve the query.
+    return (Reservation.starts_at < now) & (Reservation.ends_at <= now)
+
+
+async def _sweep(
+    database: Database,
+    where: ColumnElement[bool],
+    from_statuses: tuple[ReservationStatus, ...],
+    to: ReservationStatus,
+    now: datetime,
+) -> list[int]:
+    changed: list[int] = []
+    while True:
+        async with database.writer.begin() as session:
+            rows = await _pick(session, select(Reservation.id).where(where))
+            for status in from_statuses:
+                changed += await _move(session, [row.id for row in rows], status, to, now)
+        if len(rows) < BATCH:
+            return sorted(changed)
+
+
+async def _pick(session: AsyncSession, query: Select[*Columns]) -> Sequence[Row[*Columns]]:
+    """The next batch, oldest first, skipping rows another run holds."""
+    return (
+        await session.execute(
+            query.order_by(Reservation.starts_at, Reservation.id)
+            .limit(BATCH)
+            .with_for_update(of=Reservation, skip_locked=True)
+        )
+    ).all()
+
+
+async def _move(
+    session: AsyncSession,
+    ids: list[int],
+    from_status: ReservationStatus,
+    to: ReservationStatus,
+    now: datetime,
+) -> list[int]:
+    """Compare-and-swap ``ids`` from ``from_status`` to ``to``; the ids that moved,
+    each with its audit event."""
+    if not ids:
+        return []
+    moved = (
+        await session.scalars(
+            update(Reservation)
+            .where(Reservation.id.in_(ids), Reservation.status == from_status)
+            .values(status=to, updated_at=now)
+            .returning(Reservation.id)
+        )
+    ).all()
+    for reservation_id in moved:
+        audit.record(
+            session,
+            None,
+            entity=ENTITY,
+            entity_id=reservation_id,
+            action=to.value,
+            from_status=from_status.value,
+            to_status=to.value,
+        )
+    await session.flush()
+    return list(moved)
+
+
+def _ids(ids: list[int]) -> str:
+    if not ids:
+        return ""
+    shown = ", ".join(str(i) for i in ids[:20])
+    return f" (reservations {shown}{', …' if len(ids) > 20 else ''})"
