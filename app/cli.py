@@ -1,14 +1,19 @@
-"""The ``zhendi`` command: serve, migrate, seed demo data, create staff."""
+"""The ``zhendi`` command: serve, run the job workers, run a job, migrate,
+seed demo data, create staff."""
 
 import argparse
 import asyncio
 import getpass
+import logging
+import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
 from app.core import server
+from app.core.clock import SHANGHAI, utcnow
 from app.core.config import InsecureSettingsError, Settings
 from app.core.db import Database
 from app.core.errors import AppError
@@ -33,6 +38,9 @@ def _serve(args: argparse.Namespace) -> None:
         sys.exit("zhendi: --demo is for development only")
     # Make sure every worker reads the same generated development secrets.
     _ = settings.jwt_key, settings.pii_key_bytes
+    if settings.is_sqlite and "ZHENDI_JOBS_IN_PROCESS" not in os.environ:
+        # One node: the periodic jobs run inside the server (app/jobs/inprocess.py).
+        os.environ["ZHENDI_JOBS_IN_PROCESS"] = "true"
     asyncio.run(upgrade(settings.database_url))
     if args.demo:
         report = asyncio.run(demo.seed_demo_database(settings))
@@ -51,6 +59,8 @@ def _serve(args: argparse.Namespace) -> None:
         door = demo_data.DEMO_DOOR_NAME
         print(f"  Door key:       Authorization: Device {demo.DEMO_DOOR_KEY} ({door})")
     print(f"  API docs:       http://{args.host}:{args.port}/docs")
+    if not settings.is_sqlite and os.environ.get("ZHENDI_JOBS_IN_PROCESS") != "true":
+        print("  Periodic jobs:  run `zhendi worker` (no-shows, completion, expiry)")
     uvicorn.run(
         "app.main:create_app",
         factory=True,
@@ -124,25 +134,90 @@ def _create_staff(args: argparse.Namespace) -> None:
 
 
 def _purge_personal_data(_args: argparse.Namespace) -> None:
-    from app.accounts.service import purge_personal_data
-    from app.core.clock import utcnow
+    """The ``purge-personal-data`` job, which workers also run daily, once now."""
+    _jobs_run(argparse.Namespace(names=["purge-personal-data"], at=None))
+
+
+def _worker(args: argparse.Namespace) -> None:
+    from app.jobs.worker import run_worker
+
+    settings = _settings()
+    if settings.is_sqlite:
+        sys.exit("zhendi: worker needs PostgreSQL; on SQLite `zhendi serve` runs the jobs itself")
+    logging.basicConfig(
+        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
+    )
+    asyncio.run(upgrade(settings.database_url))
+    asyncio.run(run_worker(settings, concurrency=args.concurrency))
+
+
+def _jobs_list(_args: argparse.Namespace) -> None:
+    from app.jobs.registry import JOBS, job_stats, schedule
 
     settings = _settings()
 
-    async def run() -> str:
+    async def stats() -> dict[str, str]:
         database = Database.connect(settings)
         try:
-            async with database.writer.begin() as session:
-                purged = await purge_personal_data(session, settings, utcnow())
+            rows = await job_stats(database)
         finally:
             await database.dispose()
-        return (
-            f"{purged.door_attempts_deleted} door attempts deleted, "
-            f"{purged.audit_events_cleared} audit events stripped of personal details."
-        )
+        return {
+            row.job: f"{row.runs} runs, {row.failures} failed, last {row.last_finished_at:%F %T}Z"
+            for row in rows
+        }
 
     asyncio.run(upgrade(settings.database_url))
-    print(asyncio.run(run()))
+    counted = asyncio.run(stats())
+    for job in JOBS.values():
+        print(f"{job.name:<22} {schedule(job, settings):<16} {job.description}")
+        print(f"{'':<22} {counted.get(job.name, 'never run')}")
+
+
+def _jobs_run(args: argparse.Namespace) -> None:
+    from app.jobs.registry import UnknownJob, jobs_named, run_job
+
+    settings = _settings()
+    if args.at is not None and settings.is_production:
+        # Running as of another instant is for trying the lifecycle out.
+        sys.exit("zhendi: jobs run --at is for development only")
+    try:
+        jobs = jobs_named(args.names)
+    except UnknownJob as exc:
+        sys.exit(f"zhendi: no such job: {exc}")
+    now = args.at or utcnow()
+
+    async def run() -> bool:
+        database = Database.connect(settings)
+        failed = False
+        try:
+            for job in jobs:
+                try:
+                    report = await run_job(database, settings, job, now)
+                except Exception as exc:  # reported; the other jobs still run
+                    print(f"{job.name}: failed: {type(exc).__name__}: {exc}")
+                    failed = True
+                else:
+                    print(f"{job.name}: {report.summary}")
+        finally:
+            await database.dispose()
+        return failed
+
+    asyncio.run(upgrade(settings.database_url))
+    print(f"As of {now.astimezone(SHANGHAI).isoformat()}:")
+    if asyncio.run(run()):
+        sys.exit(1)
+
+
+def _instant(value: str) -> datetime:
+    """An RFC 3339 date-time with its offset, e.g. 2026-12-02T10:20:00+08:00."""
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an RFC 3339 date-time: {value!r}") from None
+    if parsed.tzinfo is None:
+        raise argparse.ArgumentTypeError(f"give the offset too, e.g. {value}+08:00")
+    return parsed.astimezone(UTC)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -189,6 +264,27 @@ def build_parser() -> argparse.ArgumentParser:
     )  # fmt: skip
     serve.set_defaults(handler=_serve)
 
+    worker = commands.add_parser(
+        "worker", help="run the periodic jobs (PostgreSQL; start as many as you like)"
+    )
+    worker.add_argument(
+        "--concurrency", type=server.positive_count, default=1, metavar="N",
+        help="jobs this worker runs at once (default: %(default)s)",
+    )  # fmt: skip
+    worker.set_defaults(handler=_worker)
+
+    jobs = commands.add_parser("jobs", help="list the periodic jobs, or run some once")
+    jobs_commands = jobs.add_subparsers(dest="jobs_command", required=True)
+    jobs_list = jobs_commands.add_parser("list", help="the jobs, their schedules and runs")
+    jobs_list.set_defaults(handler=_jobs_list)
+    jobs_run = jobs_commands.add_parser("run", help="run jobs once and print what they changed")
+    jobs_run.add_argument("names", nargs="*", metavar="NAME", help="jobs to run (default: all)")
+    jobs_run.add_argument(
+        "--at", type=_instant, metavar="RFC3339",
+        help="run as of this instant instead of now (not in production)",
+    )  # fmt: skip
+    jobs_run.set_defaults(handler=_jobs_run)
+
     db = commands.add_parser("db", help="database schema")
     db_commands = db.add_subparsers(dest="db_command", required=True)
     db_upgrade = db_commands.add_parser("upgrade", help="apply migrations")
@@ -210,7 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     purge = commands.add_parser(
         "purge-personal-data",
-        help="delete door attempts and strip audit details past their retention (run daily)",
+        help="delete door attempts and strip audit details past their retention now "
+        "(the workers also do it daily)",
     )
     purge.set_defaults(handler=_purge_personal_data)
     return parser

@@ -1,8 +1,9 @@
 """The ASGI application."""
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
 from typing import Any
 
@@ -27,6 +28,7 @@ from app.core.routing import API_PREFIX
 from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
+from app.jobs import inprocess
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
 from app.quotas.router import router as quotas_router
@@ -35,6 +37,7 @@ from app.reservations.router import router as reservations_router
 from app.reservations.store import booking_store
 from app.spaces.router import HOT_ROUTES as spaces_hot
 from app.spaces.router import router as spaces_router
+from app.standing.router import router as standing_router
 
 
 def create_app(settings: Settings | None = None, **engine_overrides: Any) -> FastAPI:
@@ -66,9 +69,18 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
             )
             app.state.bookings = booking_store(database, app.state.codebook)
             app.state.doors = door_store(database, app.state.codebook)
+            jobs = (
+                asyncio.create_task(inprocess.run_periodically(database, settings))
+                if settings.jobs_in_process
+                else None
+            )
             try:
                 yield
             finally:
+                if jobs is not None:
+                    jobs.cancel()
+                    with suppress(asyncio.CancelledError):
+                        await jobs
                 await database.dispose()
 
     docs = settings.docs_on
@@ -92,6 +104,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         organizations_router,
         quotas_router,
         accounts_router,
+        standing_router,
         admin_router,
     ):
         app.include_router(router)

@@ -10,6 +10,7 @@ from sqlalchemy import text
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import Text, problem_response, request_language
+from app.jobs import metrics as job_metrics
 
 
 def build_router(prefix: str = "", *, include_in_schema: bool = True) -> APIRouter:
@@ -65,7 +66,8 @@ async def metrics(request: Request) -> Response:
         response = _problem(request, 401, "invalid_token", METRICS_TOKEN_REQUIRED)
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    jobs = await job_metrics.exposition(request.app.state.database)
+    return Response(generate_latest() + jobs, media_type=CONTENT_TYPE_LATEST)
 
 
 NOT_FOUND = Text("资源不存在", "Not found")

@@ -1,0 +1,146 @@
+"""The periodic jobs: their names, schedules and functions, and the counting
+of their runs. A job is a function of the database, the settings and the
+instant it runs as of; ``zhendi worker`` (procrastinate, PostgreSQL), the
+in-process runner of ``zhendi serve`` (SQLite) and ``zhendi jobs run`` all
+call it through ``run_job`` here.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+from app.accounts.service import purge_personal_data
+from app.core.clock import utcnow
+from app.core.config import Settings
+from app.core.db import Database
+from app.core.jobs import Report
+from app.models import JobStats
+from app.reservations import lifecycle
+
+log = logging.getLogger("zhendi.jobs")
+JobFunction = Callable[[Database, Settings, datetime], Awaitable[Report]]
+EVERY_MINUTE = "* * * * *"
+
+
+@dataclass(frozen=True)
+class Job:
+    name: str
+    function: JobFunction
+    cron: str  # in UTC, as procrastinate reads it
+    description: str
+
+
+async def _purge(database: Database, settings: Settings, now: datetime) -> Report:
+    async with database.writer.begin() as session:
+        purged = await purge_personal_data(session, settings, now)
+    changed = purged.door_attempts_deleted + purged.audit_events_cleared
+    summary = (
+        f"{purged.door_attempts_deleted} door attempts deleted, "
+        f"{purged.audit_events_cleared} audit events stripped of personal details"
+    )
+    return Report(changed, summary)
+
+
+JOBS: dict[str, Job] = {
+    job.name: job
+    for job in (
+        Job(
+            "release-no-shows",
+            lifecycle.release_no_shows,
+            EVERY_MINUTE,
+            "free the time of bookings not checked in by their deadline; record violations",
+        ),
+        Job(
+            "complete-finished",
+            lifecycle.complete_finished,
+            EVERY_MINUTE,
+            "mark ended bookings completed",
+        ),
+        Job(
+            "expire-pending",
+            lifecycle.expire_pending,
+            EVERY_MINUTE,
+            "expire requests nobody approved before their start",
+        ),
+        Job(
+            "purge-personal-data",
+            _purge,
+            "0 19 * * *",  # 03:00 in Shanghai
+            "delete door attempts and strip audit details past their retention",
+        ),
+    )
+}
+
+
+def schedule(job: Job, settings: Settings) -> str:
+    """The job's cron line; ``ZHENDI_JOBS_EVERY_SECONDS`` makes the every-minute
+    jobs tick that many seconds apart (croniter's sixth field)."""
+    if settings.jobs_every_seconds is not None and job.cron == EVERY_MINUTE:
+        return f"{EVERY_MINUTE} */{settings.jobs_every_seconds}"
+    return job.cron
+
+
+class UnknownJob(LookupError):
+    pass
+
+
+def jobs_named(names: Sequence[str]) -> list[Job]:
+    """The named jobs in the order given, or every job when none is named."""
+    if not names:
+        return list(JOBS.values())
+    unknown = [name for name in names if name not in JOBS]
+    if unknown:
+        raise UnknownJob(", ".join(unknown))
+    return [JOBS[name] for name in dict.fromkeys(names)]
+
+
+async def run_job(database: Database, settings: Settings, job: Job, now: datetime) -> Report:
+    """Run ``job`` as of ``now`` and count the run (or its failure, re-raised)."""
+    started = utcnow()
+    try:
+        report = await job.function(database, settings, now)
+    except Exception as exc:
+        log.exception("job %s failed", job.name)
+        await _count(database, job.name, started, changed=0, error=f"{type(exc).__name__}: {exc}")
+        raise
+    log.info("job %s: %s", job.name, report.summary)
+    await _count(database, job.name, started, changed=report.changed, error=None)
+    return report
+
+
+async def _count(
+    database: Database, name: str, started: datetime, *, changed: int, error: str | None
+) -> None:
+    insert = sqlite_insert if database.is_sqlite else postgresql_insert
+    run = insert(JobStats).values(
+        job=name,
+        runs=1,
+        failures=int(error is not None),
+        changed=changed,
+        last_started_at=started,
+        last_finished_at=utcnow(),
+        last_error=error[:200] if error else None,
+    )
+    counted = run.on_conflict_do_update(
+        index_elements=[JobStats.job],
+        set_={
+            "runs": JobStats.runs + 1,
+            "failures": JobStats.failures + run.excluded.failures,
+            "changed": JobStats.changed + run.excluded.changed,
+            "last_started_at": run.excluded.last_started_at,
+            "last_finished_at": run.excluded.last_finished_at,
+            "last_error": run.excluded.last_error,
+        },
+    )
+    async with database.writer.begin() as session:
+        await session.execute(counted)
+
+
+async def job_stats(database: Database) -> list[JobStats]:
+    async with database.reader.begin() as session:
+        return list((await session.scalars(select(JobStats).order_by(JobStats.job))).all())
