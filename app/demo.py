@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.doors import device_key_hash
 from app.access.keypad import ensure_keypad
-from app.core.clock import utcnow
+from app.core.clock import parse_wall_clock, utcnow
 from app.core.config import Settings
 from app.core.db import Database
 from app.demo_data import (
@@ -153,6 +153,10 @@ async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) ->
         requires_approval=demo.requires_approval,
         requires_real_name=demo.requires_real_name,
         requires_organization=demo.requires_organization,
+        requires_check_in=demo.requires_check_in,
+        release_minute=(
+            parse_wall_clock(demo.release_time) if demo.release_time is not None else None
+        ),
         facilities=list(demo.facilities),
         description=demo.description,
         opening_hours=[

@@ -31,6 +31,8 @@ class DemoSpace:
     requires_approval: bool = False
     requires_real_name: bool = False
     requires_organization: bool = False
+    requires_check_in: bool = False
+    release_time: str | None = None
     facilities: list[str] = field(default_factory=list)
     description: str = ""
     door: str | None = None
@@ -137,6 +139,10 @@ CENTERS = [
                 open_24h=True,
                 opening=[],
                 requires_real_name=True,
+                # An unattended room is fair only if a seat nobody came for is
+                # freed: check in within 15 minutes of the start.
+                requires_check_in=True,
+                release_time="08:00",
                 door=DEMO_DOOR_NAME,
                 facilities=["六边形自习桌", "台灯", "充电", "饮水", "无线网络"],
                 description=(
