@@ -27,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from app.core import tokens
@@ -261,22 +262,39 @@ def _median_or_none(values: Sequence[float | None]) -> float | None:
     return statistics.median(known) if known else None
 
 
-def process_cpu_seconds(pid: int | str) -> float:
-    """User + system CPU time of one process, from /proc."""
+def process_cpu_seconds(pid: int | str, reaped_children: bool = False) -> float:
+    """User + system CPU time of one process, from /proc; with ``reaped_children``
+    also that of the children it has waited for."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if reaped_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def postgres_cpu_seconds() -> float:
-    """CPU time of every local PostgreSQL process (the pools keep their backends alive)."""
+    """CPU time of every local PostgreSQL process, and of the backends that
+    exited (the postmaster reaps them, so their time moves to its children's
+    count instead of vanishing from the sum when a pool closes a connection)."""
     total = 0.0
     for entry in Path("/proc").iterdir():
         try:
             if entry.name.isdigit() and "(postgres)" in (entry / "stat").read_text():
-                total += process_cpu_seconds(entry.name)
+                total += process_cpu_seconds(entry.name, reaped_children=True)
         except OSError:
             continue  # exited meanwhile
     return total
+
+
+async def settle_postgres() -> None:
+    """What autovacuum would have done by now: the scenarios before this one
+    added tens of thousands of rows, and this PostgreSQL runs with autovacuum
+    off, so without it every scenario would be planned on stale statistics."""
+    connection = await asyncpg.connect(seed.pg_dsn())
+    try:
+        await connection.execute("VACUUM ANALYZE")
+    finally:
+        await connection.close()
 
 
 def measure(
@@ -290,6 +308,8 @@ def measure(
     """Median of ``options.repeats`` runs, with the CPU each request cost the
     server process and (when it is the database) PostgreSQL."""
     runs = []
+    if postgres:
+        asyncio.run(settle_postgres())
     for _ in range(options.repeats):
         requests = make_requests(int(options.seconds * 4000) + 100)
         server_before = process_cpu_seconds(target.pid)
