@@ -287,9 +287,11 @@ def postgres_cpu_seconds() -> float:
 
 
 async def settle_postgres() -> None:
-    """What autovacuum would have done by now: the scenarios before this one
-    added tens of thousands of rows, and this PostgreSQL runs with autovacuum
-    off, so without it every scenario would be planned on stale statistics."""
+    """What autovacuum would have done by now: each run adds tens of thousands
+    of rows, and this PostgreSQL runs with autovacuum off, so without it a run
+    would be planned on the statistics of a table a tenth its size (or empty:
+    the first keyed run finds no Idempotency-Keys, and a plan cached then
+    scans the table they fill)."""
     connection = await asyncpg.connect(seed.pg_dsn())
     try:
         await connection.execute("VACUUM ANALYZE")
@@ -308,9 +310,9 @@ def measure(
     """Median of ``options.repeats`` runs, with the CPU each request cost the
     server process and (when it is the database) PostgreSQL."""
     runs = []
-    if postgres:
-        asyncio.run(settle_postgres())
     for _ in range(options.repeats):
+        if postgres:
+            asyncio.run(settle_postgres())
         requests = make_requests(int(options.seconds * 4000) + 100)
         server_before = process_cpu_seconds(target.pid)
         postgres_before = postgres_cpu_seconds() if postgres else 0.0
