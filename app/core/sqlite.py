@@ -28,7 +28,7 @@ T = TypeVar("T")
 
 def stamp(instant: datetime) -> str:
     """An instant as SQLAlchemy stores it on SQLite (UTC, no offset)."""
-    return instant.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
+    return instant.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def instant(text: str) -> datetime:

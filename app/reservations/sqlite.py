@@ -8,7 +8,6 @@ is taken on what no other writer can change before it is written.
 import asyncio
 import sqlite3
 import time
-from dataclasses import replace
 from datetime import timedelta
 
 from app.access.codes import DRAWS, CodeBook
@@ -28,19 +27,25 @@ from app.spaces.calendar import WeeklyWindow
 
 COUNTED_SQL = f"{HOLDING_SQL}, 'completed', 'no_show'"
 
-USER = "SELECT is_active, real_name_verified FROM users WHERE id = :user"
-SPACE = """
-SELECT id, center_id, name, booking_mode = 'exclusive', capacity, slot_minutes, min_minutes,
-  max_minutes, advance_days, open_24h, requires_approval, requires_real_name,
-  requires_organization, release_minute,
+# The caller, the space and its hours, and whether any quota rule may apply,
+# in one statement (a statement is most of a booking's cost here).
+READ = """
+SELECT u.is_active, u.real_name_verified,
+  s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
+  s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
+  s.requires_real_name, s.requires_organization, s.release_minute,
   (SELECT max(su.until) FROM suspensions su
-   WHERE su.user_id = :user AND su.center_id = spaces.center_id AND su.lifted_at IS NULL),
-  EXISTS (SELECT 1 FROM doors d WHERE d.space_id = spaces.id AND d.is_active),
+   WHERE su.user_id = u.id AND su.center_id = s.center_id AND su.lifted_at IS NULL),
+  EXISTS (SELECT 1 FROM doors d WHERE d.space_id = s.id AND d.is_active),
   (SELECT c.reason FROM closures c
-   WHERE c.space_id = spaces.id AND c.starts_at < :end AND c.ends_at > :start LIMIT 1)
-FROM spaces WHERE id = :space AND is_active
+   WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start LIMIT 1),
+  (SELECT group_concat(h.weekday || ' ' || h.opens_minute || ' ' || h.closes_minute, ' ')
+   FROM opening_hours h WHERE h.space_id = s.id),
+  EXISTS (SELECT 1 FROM quota_rules q
+          WHERE (q.space_id = s.id OR q.center_id = s.center_id) AND q.subject = :subject)
+FROM users u LEFT JOIN spaces s ON s.id = :space AND s.is_active
+WHERE u.id = :user
 """
-HOURS = "SELECT weekday, opens_minute, closes_minute FROM opening_hours WHERE space_id = :space"
 HOLDERS = "SELECT r.starts_at, r.ends_at, r.attendees, r.user_id FROM reservations r WHERE " + (
     HOLDERS_OVERLAPPING.format(space=":space")
 )
@@ -85,16 +90,15 @@ INSERT_AUDIT = """
 INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action, to_status)
 VALUES (:now, 'user', :user, 'reservation', :id, 'create', :status)
 """
-CODE_CLASHES = """
-SELECT 1 FROM access_codes
-WHERE space_id = :space AND lookup = :lookup AND revoked_at IS NULL
-  AND valid_from < :valid_until AND valid_until > :valid_from
-LIMIT 1
-"""
+# Inserted only if it clashes with no live code of the space.
 INSERT_CODE = """
 INSERT INTO access_codes (reservation_id, space_id, lookup, code_sealed, key_version,
                           valid_from, valid_until, issued_at)
-VALUES (:id, :space, :lookup, :sealed, :key_version, :valid_from, :valid_until, :now)
+SELECT :id, :space, :lookup, :sealed, :key_version, :valid_from, :valid_until, :now
+WHERE NOT EXISTS (
+  SELECT 1 FROM access_codes
+  WHERE space_id = :space AND lookup = :lookup AND revoked_at IS NULL
+    AND valid_from < :valid_until AND valid_until > :valid_from)
 """
 INSERT_KEY = """
 INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
@@ -148,28 +152,33 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
         "day_before": stamp(interval.start - timedelta(days=1)),
         "organization": wanted.organization_id,
         "key": request.key.key if request.key else None,
+        "subject": wanted.subject.value,
     }
-    user = db.execute(USER, values).fetchone()
-    booker = Booker(request.user_id, bool(user[0]), bool(user[1])) if user else None
+    row = db.execute(READ, values).fetchone()
     stored = None
     if request.key is not None:
         found = db.execute(STORED_ANSWER, values).fetchone()
         if found is not None:
             request_hash, status, body, created_at = found
             stored = StoredAnswer(request_hash, status, body.encode(), instant(created_at))
-    row = db.execute(SPACE, values).fetchone()
-    if booker is None or row is None:
+    if row is None:
+        return Snapshot(None, None, None, (), None, ()), stored
+    (active, verified, space_id, center_id, name, exclusive, capacity, slot, min_minutes,
+     max_minutes, advance, open_24h, requires_approval, requires_real_name,
+     requires_organization, release_minute, suspended_until, has_doors, closure, hours,
+     any_quota) = row  # fmt: skip
+    booker = Booker(
+        request.user_id,
+        bool(active),
+        bool(verified),
+        instant(suspended_until) if suspended_until is not None else None,
+    )
+    if space_id is None:
         return Snapshot(booker, None, None, (), None, ()), stored
-    (space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes, advance,
-     open_24h, requires_approval, requires_real_name, requires_organization, release_minute,
-     suspended_until, has_doors, closure) = row  # fmt: skip
-    if suspended_until is not None:
-        booker = replace(booker, suspended_until=instant(suspended_until))
-    hours = tuple(WeeklyWindow(*window) for window in db.execute(HOURS, values))
     space = SpaceView(
         space_id, center_id, name, bool(exclusive), capacity, slot, min_minutes, max_minutes,
-        advance, bool(open_24h), hours, bool(requires_approval), bool(requires_real_name),
-        bool(requires_organization), bool(has_doors), release_minute,
+        advance, bool(open_24h), _windows(hours), bool(requires_approval),
+        bool(requires_real_name), bool(requires_organization), bool(has_doors), release_minute,
     )  # fmt: skip
     holders = tuple(
         Holder(instant(start), instant(end), seats, user_id)
@@ -181,9 +190,15 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
         if found_organization is not None:
             org_id, org_name, org_verified, member = found_organization
             organization = OrganizationView(org_id, org_name, bool(org_verified), bool(member))
-    quotas = _quota_uses(db, request, space)
+    quotas = _quota_uses(db, request, space) if any_quota else ()
     snapshot = Snapshot(booker, space, closure, holders, organization, quotas)
     return snapshot, stored
+
+
+def _windows(hours: str | None) -> tuple[WeeklyWindow, ...]:
+    """``"weekday opens closes weekday opens closes …"`` as windows."""
+    numbers = [int(number) for number in (hours or "").split()]
+    return tuple(WeeklyWindow(*numbers[i : i + 3]) for i in range(0, len(numbers), 3))
 
 
 def _quota_uses(
@@ -258,8 +273,7 @@ def _insert_code(
             "valid_from": stamp(code.valid_from),
             "valid_until": stamp(code.valid_until),
         }
-        if db.execute(CODE_CLASHES, {**values, **drawn}).fetchone() is None:
-            db.execute(INSERT_CODE, {**values, **drawn})
+        if db.execute(INSERT_CODE, {**values, **drawn}).rowcount == 1:
             return
         plan = plan.with_fresh_code(codes)
     raise AssertionError("no door code without a clash in 20 draws")  # pragma: no cover
