@@ -213,6 +213,7 @@ def upgrade() -> None:
         # procrastinate's schema is one script of many statements: run it on the
         # driver's connection, which takes such a script in one go.
         driver = op.get_bind().connection.driver_connection
+        assert driver is not None  # an open connection always has one
         await_only(driver.execute(SchemaManager.get_schema()))
 
 
