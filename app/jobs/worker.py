@@ -2,8 +2,12 @@
 PostgreSQL. Run any number of workers, on any number of machines, against one
 database: each minute's run of a job is deferred once whichever workers see
 the minute come (procrastinate's periodic defers are unique per task and
-tick), one worker takes it, and runs of one job never overlap (a lock per
-job name). The jobs are idempotent besides (app/reservations/lifecycle.py).
+tick) and one worker takes it. Two runs of one job may overlap (a slow run
+and the next tick): each takes its rows with SKIP LOCKED and changes them by
+compare-and-set, so every row changes once (app/reservations/lifecycle.py).
+There is deliberately no procrastinate lock per job: a worker killed mid-run
+would leave its job "doing", and procrastinate fetches nothing behind a held
+lock, so the job would never run again.
 """
 
 import logging
@@ -34,7 +38,7 @@ def build_app(settings: Settings, database: Database) -> procrastinate.App:
     )
     app = procrastinate.App(connector=connector)
     for job in JOBS.values():
-        task = app.task(name=job.name, queue=QUEUE, lock=job.name, pass_context=False)(
+        task = app.task(name=job.name, queue=QUEUE, pass_context=False)(
             _task_for(job, settings, database)
         )
         app.periodic(cron=schedule(job, settings), periodic_id=job.name)(task)
