@@ -99,6 +99,7 @@ async def points_at(
             Violation.center_id == center_id,
             Violation.status.in_(COUNTING),
             Violation.occurred_at >= policy.counts_since(now),
+            Violation.occurred_at <= now,  # as of ``now``: later ones did not count then
         )
     )
     return int(total or 0)
