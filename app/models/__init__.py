@@ -25,7 +25,14 @@ from app.models.reservation import (
     ReservationStatus,
     overlapping,
 )
-from app.models.space import BookingMode, Closure, OpeningHours, Space, SpaceKind
+from app.models.space import (
+    BookingMode,
+    Closure,
+    OpeningHours,
+    Space,
+    SpaceKind,
+    new_check_in_token,
+)
 from app.models.standing import (
     JobStats,
     Suspension,
@@ -67,6 +74,7 @@ __all__ = [
     "overlapping",
     "Space",
     "SpaceKind",
+    "new_check_in_token",
     "Staff",
     "StaffRole",
     "Suspension",

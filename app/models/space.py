@@ -1,4 +1,5 @@
 import enum
+import secrets
 from datetime import datetime
 from typing import TYPE_CHECKING
 
@@ -20,6 +21,11 @@ from app.models.center import Center
 
 if TYPE_CHECKING:
     from app.models.access import Door
+
+
+def new_check_in_token() -> str:
+    """What a space's check-in QR code carries; a new one retires the old."""
+    return secrets.token_urlsafe(16)
 
 
 class SpaceKind(enum.StrEnum):
@@ -92,7 +98,10 @@ class Space(Timestamped, Base):
         SmallInteger, default=15, server_default="15"
     )
     # The token in the check-in QR code printed in the room (staff rotate it).
-    check_in_token: Mapped[str | None] = mapped_column(String(64))
+    # Every space has one from its creation, so residents can check in by QR
+    # the moment check-in is required (spaces older than migration 0009 get
+    # theirs when staff require check-in or first print the code).
+    check_in_token: Mapped[str | None] = mapped_column(String(64), default=new_check_in_token)
     # The last bookable day (today + advance_days) opens at this Shanghai
     # minute of the day instead of at midnight.
     release_minute: Mapped[int | None] = mapped_column(SmallInteger)

@@ -182,6 +182,16 @@ class CheckOutNotStarted(AppError):
     )
 
 
+class CheckOutNotCheckedIn(AppError):
+    """Where check-in is required, checking out is for those who came: a booking
+    never checked in ends as a no-show, not by checking out from afar."""
+
+    status = 409
+    code = "check_out_not_checked_in"
+    title = Text("尚未签到", "Not checked in")
+    detail = Text("本空间须先签到才能签退", "This space needs a check-in before a check-out")
+
+
 CANCEL = Text("取消", "cancel")
 APPROVE = Text("批准", "approve")
 REJECT = Text("拒绝", "reject")

@@ -20,6 +20,7 @@ from app.reservations.errors import (
     CancellationClosed,
     CheckInClosed,
     CheckInNotOpen,
+    CheckOutNotCheckedIn,
     CheckOutNotStarted,
 )
 from app.reservations.rules import local_iso, local_text
@@ -50,9 +51,11 @@ class View:
 
     @property
     def check_in_closes(self) -> datetime:
-        """Where check-in is required, the no-show deadline; elsewhere, the end."""
+        """Where check-in is required, the no-show deadline; elsewhere (and for a
+        booking shorter than the grace), the end."""
         if self.requires_check_in:
-            return self.starts_at + timedelta(minutes=self.no_show_after_minutes)
+            deadline = self.starts_at + timedelta(minutes=self.no_show_after_minutes)
+            return min(deadline, self.ends_at)
         return self.ends_at
 
 
@@ -126,14 +129,18 @@ def check_check_in(reservation: View, now: datetime) -> bool:
 
 
 def check_check_out(reservation: View, actor: Actor, now: datetime) -> None:
-    """The booker or staff, from check-in (or the start) until the end."""
+    """The booker or staff, from check-in (or, where none is needed, the start)
+    until the end."""
     if not isinstance(actor, StaffPrincipal) and reservation.user_id != actor.id:
         raise Forbidden(Text("只有预约人可以签退", "Only the booker may check out"))
     if reservation.status not in LIVE or now >= reservation.ends_at:
         status = reservation.status.value if now < reservation.ends_at else "ended"
         raise InvalidTransition(CANNOT, status=status, action=CHECK_OUT)
-    if reservation.status is Status.confirmed and now < reservation.starts_at:
-        raise CheckOutNotStarted()
+    if reservation.status is Status.confirmed:
+        if now < reservation.starts_at:
+            raise CheckOutNotStarted()
+        if reservation.requires_check_in:
+            raise CheckOutNotCheckedIn()
 
 
 def early_end(reservation: View, now: datetime) -> datetime:

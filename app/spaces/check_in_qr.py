@@ -4,7 +4,6 @@ check-in``). Staff print it, and rotate it when a copy has left the room;
 the old token stops working at once."""
 
 import hmac
-import secrets
 from dataclasses import dataclass
 
 import segno
@@ -12,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
 from app.identity.principals import StaffPrincipal
-from app.models import Space
+from app.models import Space, new_check_in_token
 from app.spaces.service import get_space_in_scope
 
 # What the QR code holds; the mini-program reads the space and the token from it.
@@ -35,14 +34,14 @@ async def read(session: AsyncSession, staff: StaffPrincipal, space_id: int) -> C
     """The space's QR code, made on first asking."""
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
     if space.check_in_token is None:
-        space.check_in_token = secrets.token_urlsafe(16)
+        space.check_in_token = new_check_in_token()
         await session.flush()
     return _draw(space)
 
 
 async def rotate(session: AsyncSession, staff: StaffPrincipal, space_id: int) -> CheckInQr:
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
-    space.check_in_token = secrets.token_urlsafe(16)
+    space.check_in_token = new_check_in_token()
     audit.record(
         session,
         staff,
@@ -57,4 +56,6 @@ async def rotate(session: AsyncSession, staff: StaffPrincipal, space_id: int) ->
 
 
 def token_matches(space_token: str | None, given: str) -> bool:
-    return space_token is not None and hmac.compare_digest(space_token, given)
+    # As bytes: compare_digest refuses non-ASCII strings, and a token typed by
+    # hand may hold anything.
+    return space_token is not None and hmac.compare_digest(space_token.encode(), given.encode())

@@ -21,6 +21,7 @@ from app.models import (
     Reservation,
     Space,
     SpaceKind,
+    new_check_in_token,
     overlapping,
 )
 from app.spaces import availability, calendar
@@ -313,6 +314,8 @@ async def update_space(
         changes["release_minute"] = _release_minute(changes.pop("release_time"))
     for field, value in changes.items():
         setattr(space, field, value)
+    if space.requires_check_in and space.check_in_token is None:
+        space.check_in_token = new_check_in_token()
     _check_durations(space.slot_minutes, space.min_minutes, space.max_minutes)
     new_hours = _parse_windows(data.opening_hours) if data.opening_hours is not None else None
     if space.open_24h:
