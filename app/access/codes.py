@@ -116,11 +116,14 @@ async def _clashes(session: AsyncSession, space_id: int, drawn: DrawnCode) -> bo
     return found is not None
 
 
-async def revoke(session: AsyncSession, reservation_id: int) -> None:
+async def revoke(session: AsyncSession, *reservation_ids: int, at: datetime | None = None) -> None:
+    """The bookings' codes stop opening anything (as of ``at``, a job's instant)."""
+    if not reservation_ids:
+        return
     await session.execute(
         update(AccessCode)
-        .where(AccessCode.reservation_id == reservation_id, AccessCode.revoked_at.is_(None))
-        .values(revoked_at=utcnow())
+        .where(AccessCode.reservation_id.in_(reservation_ids), AccessCode.revoked_at.is_(None))
+        .values(revoked_at=at or utcnow())
     )
 
 

@@ -25,11 +25,12 @@ from typing import TypeVarTuple
 from sqlalchemy import ColumnElement, Row, Select, or_, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.access import codes as door_codes
 from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.jobs import Report
-from app.models import HOLDING_SQL, AccessCode, Reservation, ReservationStatus, Space
+from app.models import HOLDING_SQL, Reservation, ReservationStatus, Space
 from app.standing.service import NoShow, record_no_show
 
 Status = ReservationStatus
@@ -97,12 +98,7 @@ async def _release_batch(
     moved = set(
         await _move(session, [row.id for row in rows], Status.confirmed, Status.no_show, now)
     )
-    if moved:
-        await session.execute(
-            update(AccessCode)
-            .where(AccessCode.reservation_id.in_(moved), AccessCode.revoked_at.is_(None))
-            .values(revoked_at=now)
-        )
+    await door_codes.revoke(session, *sorted(moved), at=now)
     suspensions = 0
     # By resident, so that two runs lock residents in the same order.
     for row in sorted((row for row in rows if row.id in moved), key=lambda r: (r.user_id, r.id)):

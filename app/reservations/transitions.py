@@ -40,10 +40,10 @@ class View:
     ends_at: datetime
     user_id: int
     cancel_before_minutes: int
-    slot_minutes: int = 30
-    requires_check_in: bool = False
-    check_in_opens_minutes: int = 15
-    no_show_after_minutes: int = 15
+    slot_minutes: int
+    requires_check_in: bool
+    check_in_opens_minutes: int
+    no_show_after_minutes: int
 
     @property
     def check_in_opens(self) -> datetime:
