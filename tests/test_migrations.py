@@ -164,3 +164,24 @@ def test_the_database_refuses_bookings_longer_than_a_day(
         "insert a day and a slot": False,
         "update to a day and a slot": False,
     }
+
+
+async def _function_settings(url: str) -> dict[str, list[str] | None]:
+    engine = create_async_engine(url)
+    try:
+        await upgrade_engine(engine)
+        async with engine.connect() as connection:
+            rows = await connection.execute(
+                text("SELECT proname, proconfig FROM pg_proc WHERE proname LIKE 'zhendi_%'")
+            )
+            return {row[0]: row[1] for row in rows.all()}
+    finally:
+        await engine.dispose()
+
+
+def test_the_guard_keeps_its_plans(temporary_databases: TemporaryDatabases) -> None:
+    """Planned again on every call, the guard's queries cost a booking more
+    than running them does (migration 0010)."""
+    settings = asyncio.run(_function_settings(temporary_databases.new("postgresql")))
+    generic = ["plan_cache_mode=force_generic_plan"]
+    assert settings == {"zhendi_booking_guard": generic, "zhendi_quota_used": generic}
