@@ -4,7 +4,6 @@ seed demo data, create staff."""
 import argparse
 import asyncio
 import getpass
-import logging
 import os
 import sys
 from collections.abc import Sequence
@@ -12,7 +11,7 @@ from datetime import UTC, datetime
 
 from pydantic import ValidationError
 
-from app.core import server
+from app.core import logs, server
 from app.core.clock import SHANGHAI, utcnow
 from app.core.config import InsecureSettingsError, Settings
 from app.core.db import Database
@@ -22,10 +21,14 @@ from app.models import StaffRole
 
 
 def _settings() -> Settings:
+    from app.notifications.templates import TemplateSettingsError, check
+
     try:
-        return Settings()
-    except (InsecureSettingsError, ValidationError) as exc:
+        settings = Settings()
+        check(settings)
+    except (InsecureSettingsError, ValidationError, TemplateSettingsError) as exc:
         sys.exit(f"zhendi: configuration error: {exc}")
+    return settings
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -144,9 +147,7 @@ def _worker(args: argparse.Namespace) -> None:
     settings = _settings()
     if settings.is_sqlite:
         sys.exit("zhendi: worker needs PostgreSQL; on SQLite `zhendi serve` runs the jobs itself")
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
+    logs.configure(settings.log_level)
     asyncio.run(upgrade(settings.database_url))
     asyncio.run(run_worker(settings, concurrency=args.concurrency))
 

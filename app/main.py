@@ -1,7 +1,6 @@
 """The ASGI application."""
 
 import asyncio
-import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from datetime import timedelta
@@ -17,6 +16,7 @@ from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.admin.router import router as admin_router
 from app.centers.router import router as centers_router
+from app.core import logs
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import Database
@@ -29,6 +29,8 @@ from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.jobs import inprocess
+from app.notifications import templates as notification_templates
+from app.notifications.router import router as notifications_router
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
 from app.quotas.router import router as quotas_router
@@ -38,16 +40,13 @@ from app.reservations.store import booking_store
 from app.spaces.router import HOT_ROUTES as spaces_hot
 from app.spaces.router import router as spaces_router
 from app.standing.router import router as standing_router
+from app.waitlist.router import router as waitlist_router
 
 
 def create_app(settings: Settings | None = None, **engine_overrides: Any) -> FastAPI:
     settings = settings or Settings()
-    logging.basicConfig(
-        level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
-    )
-    # The format shows no process or thread, so records need not look them up
-    # (a getpid() per request line, measured in bench/).
-    logging.logProcesses = logging.logThreads = logging.logMultiprocessing = False
+    notification_templates.check(settings)
+    logs.configure(settings.log_level)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -105,6 +104,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         quotas_router,
         accounts_router,
         standing_router,
+        notifications_router,
+        waitlist_router,
         admin_router,
     ):
         app.include_router(router)

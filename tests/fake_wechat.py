@@ -1,4 +1,5 @@
-"""A fake WeChat API served over real HTTP, for the login exchange.
+"""A fake WeChat API served over real HTTP: the login exchange, the access
+token and subscribe messages.
 
 The code decides the answer: ``ok-<openid>`` succeeds, ``union-<openid>``
 also returns a unionid, ``used`` is errcode 40163, ``invalid`` 40029,
@@ -14,6 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from typing import Any
 
 import uvicorn
 from starlette.applications import Starlette
@@ -28,8 +30,22 @@ SESSION_KEY = "SESSIONKEY-must-never-leave-the-server"
 
 @dataclass
 class FakeWechat:
+    """``sends`` records every subscribe message that WeChat took (and
+    ``send_attempts`` every try); ``script`` plans the answers of the next
+    sends: an errcode, ``"timeout"`` or ``"500"``; then each is taken."""
+
     base_url: str
     calls: list[dict[str, str]] = field(default_factory=list)
+    token_calls: list[dict[str, object]] = field(default_factory=list)
+    sends: list[dict[str, Any]] = field(default_factory=list)
+    send_attempts: list[dict[str, Any]] = field(default_factory=list)
+    script: list[int | str] = field(default_factory=list)
+    live_token: str | None = None
+    issued: int = 0
+
+    def expire_token(self) -> None:
+        """WeChat stops taking the token it issued (40001 from now on)."""
+        self.live_token = None
 
 
 def _build(fake: FakeWechat) -> Starlette:
@@ -61,7 +77,40 @@ def _build(fake: FakeWechat) -> Starlette:
             return HTMLResponse("<html>502 Bad Gateway</html>", status_code=502)
         return JSONResponse({"errcode": 40029, "errmsg": "invalid code"})
 
-    return Starlette(routes=[Route("/sns/jscode2session", jscode2session)])
+    async def stable_token(request: Request) -> Response:
+        body = await request.json()
+        fake.token_calls.append(body)
+        if body.get("appid") != APP_ID or body.get("secret") != APP_SECRET:
+            return JSONResponse({"errcode": 40013, "errmsg": "invalid appid"})
+        if fake.live_token is None or body.get("force_refresh"):
+            fake.issued += 1
+            fake.live_token = f"TOKEN-{fake.issued}"
+        return JSONResponse({"access_token": fake.live_token, "expires_in": 7200})
+
+    async def subscribe_send(request: Request) -> Response:
+        body = await request.json()
+        body["access_token"] = request.query_params.get("access_token")
+        fake.send_attempts.append(body)
+        if body["access_token"] != fake.live_token or fake.live_token is None:
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        planned = fake.script.pop(0) if fake.script else 0
+        if planned == "timeout":
+            await asyncio.sleep(3)
+            return JSONResponse({"errcode": -1, "errmsg": "too late"})
+        if planned == "500":
+            return HTMLResponse("<html>500</html>", status_code=500)
+        if planned:
+            return JSONResponse({"errcode": planned, "errmsg": "planned"})
+        fake.sends.append(body)
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(fake.sends)})
+
+    return Starlette(
+        routes=[
+            Route("/sns/jscode2session", jscode2session),
+            Route("/cgi-bin/stable_token", stable_token, methods=["POST"]),
+            Route("/cgi-bin/message/subscribe/send", subscribe_send, methods=["POST"]),
+        ]
+    )
 
 
 @contextmanager

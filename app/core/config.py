@@ -15,7 +15,7 @@ from typing import Literal, Self
 from urllib.parse import urlsplit
 
 from limits import parse_many
-from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 from zxcvbn import zxcvbn
 
@@ -35,6 +35,15 @@ def secret_strength(secret: str) -> float:
 
 def _is_https(url: str) -> bool:
     return urlsplit(url).scheme == "https"
+
+
+class WechatTemplate(BaseModel):
+    """One kind's subscribe-message template (app/notifications/templates.py
+    checks the fields and placeholders when the app starts)."""
+
+    template_id: str = Field(min_length=1, max_length=64)
+    page: str | None = Field(default=None, max_length=200)
+    data: dict[str, str]
 
 
 class InsecureSettingsError(RuntimeError):
@@ -62,6 +71,18 @@ class Settings(BaseSettings):
     wechat_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
     # None: on in development when no WeChat credentials are configured.
     dev_login: bool | None = None
+    # Subscribe messages (README: Notifications): {"<kind>": {"template_id": …,
+    # "page": …, "data": {"thing1": "{space_name}", …}}}; kinds not named go to
+    # the inbox only.
+    wechat_templates: dict[str, WechatTemplate] = {}
+    wechat_miniprogram_state: Literal["formal", "trial", "developer"] = "formal"
+    # A place freed for the first in a waitlist is held for them this long.
+    offer_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # A confirmed booking is reminded this long before it starts (0: never).
+    remind_before_minutes: int = Field(default=30, ge=0, le=24 * 60)
+    # A message WeChat could not take is tried this often, the waits doubling.
+    notification_max_attempts: int = Field(default=5, ge=1, le=20)
+    notification_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
 
     # How a claimed name and ID number are checked (app/identity/real_name.py).
     real_name_verifier: RealNameVerifierName = "format_only"

@@ -20,7 +20,9 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.core.jobs import Report
 from app.models import JobStats
+from app.notifications import reminders, sender
 from app.reservations import lifecycle
+from app.waitlist import offers
 
 log = logging.getLogger("zhendi.jobs")
 JobFunction = Callable[[Database, Settings, datetime], Awaitable[Report]]
@@ -66,6 +68,24 @@ JOBS: dict[str, Job] = {
             lifecycle.expire_pending,
             EVERY_MINUTE,
             "expire requests nobody approved before their start",
+        ),
+        Job(
+            "offer-waitlist",
+            offers.offer_waitlist,
+            EVERY_MINUTE,
+            "lapse unaccepted offers; offer freed places to the first in each waitlist",
+        ),
+        Job(
+            "remind-upcoming",
+            reminders.remind_upcoming,
+            EVERY_MINUTE,
+            "remind bookers of confirmed bookings that start soon, once each",
+        ),
+        Job(
+            "send-notifications",
+            sender.send_notifications,
+            EVERY_MINUTE,
+            "send queued notifications to WeChat as subscribe messages",
         ),
         Job(
             "purge-personal-data",

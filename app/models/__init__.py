@@ -4,6 +4,13 @@ from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, D
 from app.models.base import Base
 from app.models.center import Center, CenterKind
 from app.models.identity import Staff, StaffRole, User, staff_centers
+from app.models.notification import (
+    Delivery,
+    Notification,
+    NotificationKind,
+    SubscriptionCredit,
+    WechatToken,
+)
 from app.models.organization import (
     Invitation,
     MemberRole,
@@ -40,6 +47,7 @@ from app.models.standing import (
     ViolationKind,
     ViolationStatus,
 )
+from app.models.waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
     "HOLDERS_OVERLAPPING",
@@ -55,6 +63,7 @@ __all__ = [
     "Center",
     "CenterKind",
     "Closure",
+    "Delivery",
     "Door",
     "DoorAttempt",
     "IdempotencyKey",
@@ -64,6 +73,8 @@ __all__ = [
     "MemberRole",
     "Membership",
     "OpeningHours",
+    "Notification",
+    "NotificationKind",
     "Organization",
     "OrganizationStatus",
     "QuotaMetric",
@@ -77,8 +88,12 @@ __all__ = [
     "new_check_in_token",
     "Staff",
     "StaffRole",
+    "SubscriptionCredit",
     "Suspension",
     "Violation",
+    "WaitlistEntry",
+    "WaitlistStatus",
+    "WechatToken",
     "ViolationKind",
     "ViolationStatus",
     "User",

@@ -34,6 +34,9 @@ class ReservationStatus(enum.StrEnum):
     cancelled = "cancelled"
     no_show = "no_show"
     expired = "expired"  # a pending request nobody decided before its start
+    # A freed place kept for the first in a waitlist until they accept or the
+    # offer lapses (app/waitlist): it holds the time like a booking.
+    held = "held"
 
 
 # Statuses that occupy the space's time. A checked-in booking is a confirmed
@@ -42,6 +45,7 @@ HOLDING_STATUSES = (
     ReservationStatus.pending,
     ReservationStatus.confirmed,
     ReservationStatus.checked_in,
+    ReservationStatus.held,
 )
 # The same statuses as a SQL list, for hand-written statements.
 HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)

@@ -25,10 +25,12 @@ from app.models import (
     Invitation,
     MemberRole,
     Membership,
+    NotificationKind,
     Organization,
     OrganizationStatus,
     User,
 )
+from app.notifications import service as notifications
 from app.organizations import uscc
 from app.organizations.schemas import OrganizationCreate
 from app.reservations.service import cancel_live_bookings
@@ -36,6 +38,11 @@ from app.reservations.service import cancel_live_bookings
 ORGANIZATION = Text("组织", "organization")
 INVITATION_LIFETIME = timedelta(hours=72)
 ENTITY = "organization"
+# What its owners are told when staff decide on an organization.
+TOLD = {
+    OrganizationStatus.verified: NotificationKind.organization_verified,
+    OrganizationStatus.rejected: NotificationKind.organization_rejected,
+}
 
 
 class InvalidUscc(AppError):
@@ -400,5 +407,7 @@ async def decide(
         to_status=to.value,
         reason=reason,
     )
+    if to in TOLD:
+        await notifications.tell_organization(session, TOLD[to], organization, reason=reason)
     await session.flush()
     return organization

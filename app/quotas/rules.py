@@ -18,8 +18,11 @@ from app.core.errors import AppError, Text
 from app.models import QuotaMetric, QuotaSubject
 from app.spaces.calendar import Interval
 
-# Statuses a quota counts: the holding ones, and the used-up ones.
-COUNTED_VALUES = ("pending", "confirmed", "checked_in", "completed", "no_show")
+# Statuses a quota counts: the booked ones, and the used-up ones. A place held
+# from a waitlist counts only once its offer is accepted (the guard of
+# migration 0007 counts the same).
+BOOKED_VALUES = ("pending", "confirmed", "checked_in")
+COUNTED_VALUES = (*BOOKED_VALUES, "completed", "no_show")
 
 
 class QuotaExceeded(AppError):

@@ -26,6 +26,8 @@ import orjson
 
 from app.access.codes import CodeBook, DrawnCode
 from app.core.errors import NotFound
+from app.models import NotificationKind, ReservationStatus
+from app.notifications.texts import booking_values, render
 from app.quotas.rules import quota_amount, quota_exceeded
 from app.reservations import rules
 from app.reservations.errors import AlreadyBooked
@@ -82,6 +84,21 @@ def replay(stored: StoredAnswer, claim: KeyClaim) -> Replayed:
 
 
 @dataclass(frozen=True)
+class Told:
+    """The notification a booking writes with itself: a confirmed booking tells
+    its booker; a request tells the staff whose scope covers the space."""
+
+    kind: NotificationKind
+    title: str
+    body: str
+    fields: str  # JSON
+
+    @property
+    def to_staff(self) -> bool:
+        return self.kind is NotificationKind.approval_requested
+
+
+@dataclass(frozen=True)
 class Plan:
     """What a store writes for one booking."""
 
@@ -115,6 +132,26 @@ class Plan:
                 updated_at=request.now,
             )
         )
+
+    def told(self, reservation_id: int) -> Told:
+        space, interval = self.decision.space, self.wanted.interval
+        values = booking_values(
+            space_name=space.name,
+            center_name=space.center_name,
+            center_address=space.center_address,
+            start=interval.start,
+            end=interval.end,
+            status=self.decision.status,
+            reservation_id=reservation_id,
+            organization_name=self.decision.organization_name,
+        )
+        kind = (
+            NotificationKind.approval_requested
+            if self.decision.status is ReservationStatus.pending
+            else NotificationKind.booking_confirmed
+        )
+        title, body = render(kind, values)
+        return Told(kind, title, body, orjson.dumps(values).decode())
 
     def with_fresh_code(self, codes: CodeBook) -> "Plan":
         """Another draw, for a code that clashed with a live one of the space."""

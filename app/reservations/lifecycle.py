@@ -30,10 +30,12 @@ from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.jobs import Report
-from app.models import HOLDING_SQL, Reservation, ReservationStatus, Space
+from app.models import HOLDING_SQL, NotificationKind, Reservation, ReservationStatus, Space
+from app.notifications import service as notifications
 from app.standing.service import NoShow, record_no_show
 
 Status = ReservationStatus
+Kind = NotificationKind
 Columns = TypeVarTuple("Columns")
 # Rows per transaction: locks stay short, and a backlog is worked through in turns.
 # The words of the partial index of open bookings (app/models/reservation.py):
@@ -103,7 +105,12 @@ async def _release_batch(
     # By resident, so that two runs lock residents in the same order.
     for row in sorted((row for row in rows if row.id in moved), key=lambda r: (r.user_id, r.id)):
         no_show = NoShow(row.id, row.user_id, row.center_id, row.starts_at + deadline)
-        if await record_no_show(session, settings, no_show, now) is not None:
+        suspension = await record_no_show(session, settings, no_show, now)
+        reservation = await session.get(Reservation, row.id, populate_existing=True)
+        assert reservation is not None
+        await notifications.tell_booker(session, Kind.no_show_recorded, reservation, now=now)
+        if suspension is not None:
+            await notifications.tell_suspended(session, suspension, now)
             suspensions += 1
     return _Released(len(rows), sorted(moved), len(moved), suspensions)
 

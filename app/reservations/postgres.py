@@ -18,6 +18,7 @@ from app.core.db import Database
 from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, NotFound
 from app.core.sql import Statement
 from app.models import HOLDERS_OVERLAPPING, QuotaMetric
+from app.notifications import outbox
 from app.quotas.rules import QuotaUse, quota_amount, week_of
 from app.reservations import booking, rules
 from app.reservations.booking import Answer, Booked, BookingRequest, Plan, StoredAnswer
@@ -62,9 +63,11 @@ SELECT u.is_active, u.real_name_verified,
      AND q.subject = CASE WHEN :organization::integer IS NULL THEN 'user'
                           ELSE 'organization' END)::text,
   nextval('reservations_id_seq'),
-  k.request_hash, k.response_status, k.response_body::text, k.created_at
+  k.request_hash, k.response_status, k.response_body::text, k.created_at,
+  c.name, c.address, c.district
 FROM users u
 LEFT JOIN spaces s ON s.id = :space AND s.is_active
+LEFT JOIN centers c ON c.id = s.center_id
 LEFT JOIN organizations o ON o.id = :organization
 LEFT JOIN idempotency_keys k ON k.user_id = u.id AND k.key = :key
 WHERE u.id = :user
@@ -111,7 +114,8 @@ WITH {guard}booked AS (
   INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
                             to_status)
   SELECT :now, 'user', :user, 'reservation', booked.id, 'create', :status FROM booked
-){code}
+){code}, told AS ({told}
+)
 SELECT count(*) FROM booked
 """
 _CODE = """, coded AS (
@@ -123,7 +127,7 @@ _CODE = """, coded AS (
 _KEY_VALUES = "(:user, :key, :request_hash, 201, :body::json, :now)"
 
 
-def _write_statement(keyed: bool, coded: bool, guard: str) -> Statement:
+def _write_statement(keyed: bool, coded: bool, guard: str, to_staff: bool) -> Statement:
     lock_first = guard == "lock"
     claim = _CLAIM.format(
         claim_source=f"SELECT {_KEY_VALUES[1:-1]} FROM guard"
@@ -140,16 +144,22 @@ def _write_statement(keyed: bool, coded: bool, guard: str) -> Statement:
             guard=guarding,
             source="claimed" if keyed and lock_first else "guard",
             code=_CODE if coded else "",
+            told=(outbox.tell_staff if to_staff else outbox.tell_booker)(
+                reservation_id="booked.id",
+                fields=":told_fields::json",
+                source="booked CROSS JOIN " if to_staff else "FROM booked",
+            ),
         )
     )
 
 
-# (keyed, coded, guard) -> statement
+# (keyed, coded, guard, told staff) -> statement
 WRITES = {
-    (keyed, coded, guard): _write_statement(keyed, coded, guard)
+    (keyed, coded, guard, to_staff): _write_statement(keyed, coded, guard, to_staff)
     for keyed in (True, False)
     for coded in (True, False)
     for guard in _GUARDS
+    for to_staff in (True, False)
 }
 FIRST_HOLDER = Statement.of(
     "SELECT r.starts_at, r.ends_at FROM reservations r WHERE "
@@ -216,6 +226,7 @@ async def _write(
     request, decision, wanted = plan.request, plan.decision, plan.wanted
     uses, key, code = decision.quotas, request.key, plan.code
     body = plan.body(reservation_id)
+    told = plan.told(reservation_id)
     values: dict[str, object] = {
         "space": wanted.space_id,
         "start": wanted.interval.start,
@@ -235,6 +246,12 @@ async def _write(
         "exclusive": decision.space.exclusive and booking.GUARD.exclusion_constraint,
         "status": decision.status.value,
         "purpose": request.purpose,
+        "center": decision.space.center_id,
+        "district": decision.space.center_district,
+        "told_kind": told.kind.value,
+        "told_title": told.title,
+        "told_body": told.body,
+        "told_fields": told.fields,
     }
     if key is not None:
         values |= {"key": key.key, "request_hash": key.request_hash, "body": body.decode()}
@@ -246,7 +263,7 @@ async def _write(
             "valid_from": code.valid_from,
             "valid_until": code.valid_until,
         }
-    statement = WRITES[key is not None, code is not None, _guard(decision)]
+    statement = WRITES[key is not None, code is not None, _guard(decision), told.to_staff]
     try:
         written = await driver.fetchval(statement.text, *statement.args(values))
     except asyncpg.ExclusionViolationError as exc:
@@ -300,14 +317,15 @@ def _snapshot(
      min_minutes, max_minutes, advance, open_24h, requires_approval, requires_real_name,
      requires_organization, release_minute, hours, has_doors, closure, held, organization_id,
      organization_name, organization_verified, member, quotas, reservation_id,
-     stored_hash, stored_status, stored_body, stored_at) = row  # fmt: skip
+     stored_hash, stored_status, stored_body, stored_at, center_name, center_address,
+     district) = row  # fmt: skip
     space = None
     if space_id is not None:
         space = SpaceView(
             space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes,
             advance, open_24h, tuple(WeeklyWindow(*window) for window in hours),
             requires_approval, requires_real_name, requires_organization, has_doors,
-            release_minute,
+            release_minute, center_name, center_address, district,
         )  # fmt: skip
     organization = None
     if organization_id is not None:

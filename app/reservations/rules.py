@@ -58,6 +58,10 @@ class SpaceView:
     requires_organization: bool
     has_doors: bool
     release_minute: int | None = None  # the last bookable day opens then (Shanghai)
+    # For what the booking tells people (app/notifications).
+    center_name: str = ""
+    center_address: str = ""
+    center_district: str = ""
 
 
 @dataclass(frozen=True)

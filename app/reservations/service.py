@@ -27,25 +27,24 @@ from app.models import (
     HOLDING_STATUSES,
     AuditEvent,
     Center,
-    Closure,
-    Door,
     MemberRole,
     Membership,
-    OpeningHours,
+    NotificationKind,
     Reservation,
     ReservationStatus,
     Space,
-    overlapping,
 )
-from app.reservations import rules, transitions
+from app.notifications import service as notifications
+from app.reservations import rules, snapshots, transitions
 from app.reservations.errors import ReasonRequired, SpaceClosed
-from app.reservations.rules import Holder, SpaceView, Wanted
+from app.reservations.rules import Wanted
 from app.reservations.schemas import reservation_out_loads
-from app.spaces.calendar import Interval, WeeklyWindow
+from app.spaces.calendar import Interval
 
 RESERVATION = Text("预约", "reservation")
 ENTITY = "reservation"
 Status = ReservationStatus
+Kind = NotificationKind
 
 
 # --- reading -------------------------------------------------------------------
@@ -173,6 +172,10 @@ async def cancel(
     )
     await move(session, actor, reservation, Status.cancelled, "cancel", reason)
     await door_codes.revoke(session, reservation.id)
+    if isinstance(actor, StaffPrincipal):
+        await notifications.tell_booker(
+            session, Kind.booking_cancelled_by_staff, reservation, reason=reason
+        )
     return reservation
 
 
@@ -211,6 +214,10 @@ async def cancel_live_bookings(
     for reservation in rows:
         await move(session, actor, reservation, Status.cancelled, "cancel", reason)
         await door_codes.revoke(session, reservation.id)
+        if isinstance(actor, StaffPrincipal):
+            await notifications.tell_booker(
+                session, Kind.booking_cancelled_by_staff, reservation, reason=reason
+            )
     return [reservation.id for reservation in rows]
 
 
@@ -222,16 +229,19 @@ async def approve(
     # Re-checked under the space's lock: a closure may have been added since the
     # request, and nothing else may hold the time now.
     interval = Interval(reservation.starts_at, reservation.ends_at)
-    closure = await _closure(session, reservation.space_id, interval)
+    closure = await snapshots.closure(session, reservation.space_id, interval)
     if closure is not None:
         raise SpaceClosed(reason=closure)
-    space = await _space_view(session, reservation.space)
-    holders = await _holders(session, reservation.space_id, interval, excluding=reservation.id)
+    space = await snapshots.space_view(session, reservation.space)
+    holders = await snapshots.holders(
+        session, reservation.space_id, interval, excluding=reservation.id
+    )
     wanted = Wanted(reservation.space_id, interval, reservation.attendees, None)
     rules.refuse_conflicts(space, reservation.user_id, wanted, holders)
     await move(session, staff, reservation, Status.confirmed, "approve")
     if space.has_doors:
         await door_codes.issue(session, codes, reservation.id, reservation.space_id, interval)
+    await notifications.tell_booker(session, Kind.booking_approved, reservation)
     return reservation
 
 
@@ -241,6 +251,7 @@ async def reject(
     reservation = await locked(session, staff, reservation_id, lock_space=False)
     transitions.check_reject(transitions.view(reservation))
     await move(session, staff, reservation, Status.rejected, "reject", reason)
+    await notifications.tell_booker(session, Kind.booking_rejected, reservation, reason=reason)
     return reservation
 
 
@@ -251,7 +262,7 @@ async def reissue_code(
     reservation = await locked(session, staff, reservation_id, lock_space=True)
     transitions.check_reissue(transitions.view(reservation))
     await door_codes.revoke(session, reservation.id)
-    if not await _has_doors(session, reservation.space_id):
+    if not await snapshots.has_doors(session, reservation.space_id):
         raise door_codes.NoAccessCode()
     interval = Interval(reservation.starts_at, reservation.ends_at)
     await door_codes.issue(session, codes, reservation.id, reservation.space_id, interval)
@@ -266,67 +277,3 @@ async def reissue_code(
     )
     await session.flush()
     return reservation
-
-
-# --- what the changes read --------------------------------------------------------------
-
-
-async def _closure(session: AsyncSession, space_id: int, interval: Interval) -> str | None:
-    return await session.scalar(
-        select(Closure.reason)
-        .where(
-            Closure.space_id == space_id,
-            Closure.starts_at < interval.end,
-            Closure.ends_at > interval.start,
-        )
-        .limit(1)
-    )
-
-
-async def _has_doors(session: AsyncSession, space_id: int) -> bool:
-    found = await session.scalar(
-        select(Door.id).where(Door.space_id == space_id, Door.is_active.is_(True)).limit(1)
-    )
-    return found is not None
-
-
-async def _space_view(session: AsyncSession, space: Space) -> SpaceView:
-    hours = await session.execute(
-        select(OpeningHours.weekday, OpeningHours.opens_minute, OpeningHours.closes_minute).where(
-            OpeningHours.space_id == space.id
-        )
-    )
-    return SpaceView(
-        id=space.id,
-        center_id=space.center_id,
-        name=space.name,
-        exclusive=space.booking_mode.value == "exclusive",
-        capacity=space.capacity,
-        slot_minutes=space.slot_minutes,
-        min_minutes=space.min_minutes,
-        max_minutes=space.max_minutes,
-        advance_days=space.advance_days,
-        open_24h=space.open_24h,
-        windows=tuple(WeeklyWindow(*row) for row in hours),
-        requires_approval=space.requires_approval,
-        requires_real_name=space.requires_real_name,
-        requires_organization=space.requires_organization,
-        has_doors=await _has_doors(session, space.id),
-        release_minute=space.release_minute,
-    )
-
-
-async def _holders(
-    session: AsyncSession, space_id: int, interval: Interval, *, excluding: int
-) -> list[Holder]:
-    rows = await session.execute(
-        select(
-            Reservation.starts_at, Reservation.ends_at, Reservation.attendees, Reservation.user_id
-        ).where(
-            Reservation.space_id == space_id,
-            Reservation.status.in_(HOLDING_STATUSES),
-            overlapping(interval.start, interval.end),
-            Reservation.id != excluding,
-        )
-    )
-    return [Holder(start, end, seats, user_id) for start, end, seats, user_id in rows]

@@ -12,8 +12,9 @@ from datetime import timedelta
 
 from app.access.codes import DRAWS, CodeBook
 from app.core.sqlite import SqliteWorker, instant, stamp
-from app.models import HOLDERS_OVERLAPPING, HOLDING_SQL, QuotaMetric
-from app.quotas.rules import QuotaUse, week_of
+from app.models import HOLDERS_OVERLAPPING, QuotaMetric
+from app.notifications import outbox
+from app.quotas.rules import BOOKED_VALUES, COUNTED_VALUES, QuotaUse, week_of
 from app.reservations import booking, rules
 from app.reservations.booking import Answer, Booked, BookingRequest, Plan, StoredAnswer
 from app.reservations.rules import (
@@ -25,7 +26,8 @@ from app.reservations.rules import (
 )
 from app.spaces.calendar import WeeklyWindow
 
-COUNTED_SQL = f"{HOLDING_SQL}, 'completed', 'no_show'"
+BOOKED_SQL = ", ".join(f"'{value}'" for value in BOOKED_VALUES)
+COUNTED_SQL = ", ".join(f"'{value}'" for value in COUNTED_VALUES)
 
 # The caller, the space and its hours, and whether any quota rule may apply,
 # in one statement (a statement is most of a booking's cost here).
@@ -42,8 +44,10 @@ SELECT u.is_active, u.real_name_verified,
   (SELECT group_concat(h.weekday || ' ' || h.opens_minute || ' ' || h.closes_minute, ' ')
    FROM opening_hours h WHERE h.space_id = s.id),
   EXISTS (SELECT 1 FROM quota_rules q
-          WHERE (q.space_id = s.id OR q.center_id = s.center_id) AND q.subject = :subject)
+          WHERE (q.space_id = s.id OR q.center_id = s.center_id) AND q.subject = :subject),
+  c.name, c.address, c.district
 FROM users u LEFT JOIN spaces s ON s.id = :space AND s.is_active
+LEFT JOIN centers c ON c.id = s.center_id
 WHERE u.id = :user
 """
 HOLDERS = "SELECT r.starts_at, r.ends_at, r.attendees, r.user_id FROM reservations r WHERE " + (
@@ -70,7 +74,7 @@ WHERE (:scope_space IS NULL OR space_id = :scope_space)
   AND CASE WHEN :organization IS NOT NULL THEN organization_id = :organization
            ELSE user_id = :user AND organization_id IS NULL END
   AND CASE WHEN :metric = 'future_bookings'
-           THEN status IN ({HOLDING_SQL}) AND ends_at > :now AND starts_at > :day_before_now
+           THEN status IN ({BOOKED_SQL}) AND ends_at > :now AND starts_at > :day_before_now
            ELSE status IN ({COUNTED_SQL})
                 AND starts_at >= :week_start AND starts_at < :week_end END
 """
@@ -100,6 +104,8 @@ WHERE NOT EXISTS (
   WHERE space_id = :space AND lookup = :lookup AND revoked_at IS NULL
     AND valid_from < :valid_until AND valid_until > :valid_from)
 """
+TELL_BOOKER = outbox.tell_booker(reservation_id=":id", fields=":told_fields")
+TELL_STAFF = outbox.tell_staff(reservation_id=":id", fields=":told_fields")
 INSERT_KEY = """
 INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
                               created_at)
@@ -166,7 +172,7 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
     (active, verified, space_id, center_id, name, exclusive, capacity, slot, min_minutes,
      max_minutes, advance, open_24h, requires_approval, requires_real_name,
      requires_organization, release_minute, suspended_until, has_doors, closure, hours,
-     any_quota) = row  # fmt: skip
+     any_quota, center_name, center_address, district) = row  # fmt: skip
     booker = Booker(
         request.user_id,
         bool(active),
@@ -179,6 +185,7 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
         space_id, center_id, name, bool(exclusive), capacity, slot, min_minutes, max_minutes,
         advance, bool(open_24h), _windows(hours), bool(requires_approval),
         bool(requires_real_name), bool(requires_organization), bool(has_doors), release_minute,
+        center_name, center_address, district,
     )  # fmt: skip
     holders = tuple(
         Holder(instant(start), instant(end), seats, user_id)
@@ -249,6 +256,7 @@ def _write(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> Answer:
     reservation_id: int = db.execute(INSERT_RESERVATION, values).fetchone()[0]
     values["id"] = reservation_id
     db.execute(INSERT_AUDIT, values)
+    _tell(db, plan, values)
     body = plan.body(reservation_id)
     if plan.code is not None:
         _insert_code(db, codes, plan, values)
@@ -256,6 +264,25 @@ def _write(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> Answer:
         key = {"key": request.key.key, "request_hash": request.key.request_hash}
         db.execute(INSERT_KEY, {**values, **key, "body": body.decode()})
     return Booked(body)
+
+
+def _tell(db: sqlite3.Connection, plan: Plan, values: dict[str, object]) -> None:
+    reservation_id = values["id"]
+    assert isinstance(reservation_id, int)
+    told = plan.told(reservation_id)
+    space = plan.decision.space
+    db.execute(
+        TELL_STAFF if told.to_staff else TELL_BOOKER,
+        {
+            **values,
+            "center": space.center_id,
+            "district": space.center_district,
+            "told_kind": told.kind.value,
+            "told_title": told.title,
+            "told_body": told.body,
+            "told_fields": told.fields,
+        },
+    )
 
 
 def _insert_code(

@@ -1,0 +1,212 @@
+"""The ``send-notifications`` job: the outbox to WeChat.
+
+A run claims what is due (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, so two
+workers never take the same row; SQLite's write transaction serializes
+runs), decides per row in that same transaction — no template for the kind:
+inbox only; no credit: inbox only; else the credit is spent now — and pushes
+each claimed row's next attempt past a lease, so a worker that dies mid-send
+leaves it to be tried again later rather than lost. It sends outside any
+transaction, then settles each row with a compare-and-swap on the attempt it
+claimed. A message WeChat could not take for a passing reason is retried with
+doubling waits, then becomes a dead letter staff see; its credit is given
+back, since WeChat did not use it.
+"""
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.crypto import PiiCipher
+from app.core.db import Database
+from app.core.jobs import Report
+from app.models import Delivery, Notification, SubscriptionCredit, User
+from app.notifications import templates
+from app.notifications.templates import Message
+from app.notifications.wechat import Outcome, Sent, WechatMessenger
+
+BATCH = 50
+# A claimed row is left alone this long: longer than a send with its retry can take.
+LEASE = timedelta(minutes=2)
+# A message this late is not worth sending (a reminder after the start…).
+TOO_OLD = timedelta(hours=6)
+SENDS_AT_ONCE = 8
+
+
+@dataclass(frozen=True)
+class Claimed:
+    id: int
+    user_id: int
+    attempts: int
+    openid: str
+    message: Message
+
+
+@dataclass
+class Tally:
+    sent: int = 0
+    inbox_only: int = 0
+    retried: int = 0
+    failed: int = 0
+
+    @property
+    def changed(self) -> int:
+        return self.sent + self.inbox_only + self.retried + self.failed
+
+
+async def send_notifications(database: Database, settings: Settings, now: datetime) -> Report:
+    tally = Tally()
+    cipher = PiiCipher(settings.pii_key_bytes)
+    async with httpx.AsyncClient(
+        base_url=settings.wechat_api_base, timeout=settings.wechat_timeout_seconds
+    ) as http:
+        messenger = WechatMessenger(settings, database, cipher, http)
+        while True:
+            async with database.writer.begin() as session:
+                picked, claimed = await _claim(session, settings, now, tally)
+            results = await _send_all(messenger, claimed)
+            async with database.writer.begin() as session:
+                for row, result in zip(claimed, results, strict=True):
+                    await _settle(session, settings, row, result, now, tally)
+            if picked < BATCH:
+                break
+    summary = (
+        f"{tally.sent} sent, {tally.inbox_only} inbox only, {tally.retried} to retry, "
+        f"{tally.failed} failed"
+    )
+    return Report(tally.changed, summary)
+
+
+async def _send_all(messenger: WechatMessenger, claimed: list[Claimed]) -> list[Sent]:
+    limit = asyncio.Semaphore(SENDS_AT_ONCE)
+
+    async def send(row: Claimed) -> Sent:
+        async with limit:
+            return await messenger.send(row.openid, row.message)
+
+    return list(await asyncio.gather(*(send(row) for row in claimed)))
+
+
+async def _claim(
+    session: AsyncSession, settings: Settings, now: datetime, tally: Tally
+) -> tuple[int, list[Claimed]]:
+    rows = (
+        await session.execute(
+            select(Notification, User.openid, User.erased_at)
+            .join(User, User.id == Notification.user_id)
+            .where(Notification.delivery == Delivery.queued, Notification.next_attempt_at <= now)
+            .order_by(Notification.next_attempt_at, Notification.id)
+            .limit(BATCH)
+            .with_for_update(of=Notification, skip_locked=True)
+        )
+    ).all()
+    claimed = []
+    for notification, openid, erased_at in rows:
+        message = templates.message(
+            settings.wechat_templates, notification.kind, notification.fields
+        )
+        if message is None or erased_at is not None or not settings.wechat_configured:
+            _finish(notification, Delivery.inbox, None)
+        elif notification.created_at < now - TOO_OLD:
+            _finish(notification, Delivery.inbox, "too late to send")
+        elif notification.attempts == 0 and not await _spend_credit(
+            session, notification.user_id, message.template_id
+        ):
+            _finish(notification, Delivery.no_credit, None)
+        else:
+            notification.template_id = message.template_id
+            notification.attempts += 1
+            notification.next_attempt_at = now + LEASE
+            assert notification.user_id is not None
+            claimed.append(
+                Claimed(
+                    notification.id, notification.user_id, notification.attempts, openid, message
+                )  # fmt: skip
+            )
+            continue
+        tally.inbox_only += 1
+    return len(rows), claimed
+
+
+def _finish(notification: Notification, delivery: Delivery, error: str | None) -> None:
+    notification.delivery = delivery
+    notification.next_attempt_at = None
+    notification.last_error = error
+
+
+async def _spend_credit(session: AsyncSession, user_id: int | None, template_id: str) -> bool:
+    spent = await session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.user_id == user_id,
+            SubscriptionCredit.template_id == template_id,
+            SubscriptionCredit.credits > 0,
+        )
+        .values(credits=SubscriptionCredit.credits - 1)
+    )
+    return bool(getattr(spent, "rowcount", 0))
+
+
+async def _settle(
+    session: AsyncSession,
+    settings: Settings,
+    row: Claimed,
+    result: Sent,
+    now: datetime,
+    tally: Tally,
+) -> None:
+    notification = await session.scalar(
+        select(Notification)
+        .where(
+            Notification.id == row.id,
+            Notification.delivery == Delivery.queued,
+            Notification.attempts == row.attempts,
+        )
+        .with_for_update()
+    )
+    if notification is None:  # pragma: no cover - only if a send outlasted the lease
+        return
+    match result.outcome:
+        case Outcome.sent:
+            _finish(notification, Delivery.sent, None)
+            notification.sent_at = now
+            tally.sent += 1
+        case Outcome.refused:
+            _finish(notification, Delivery.refused, result.detail)
+            await _set_credits(session, row, 0)
+            tally.failed += 1
+        case Outcome.retry if row.attempts < settings.notification_max_attempts:
+            wait = settings.notification_retry_seconds * 2 ** (row.attempts - 1)
+            notification.next_attempt_at = now + timedelta(seconds=wait)
+            notification.last_error = result.detail
+            tally.retried += 1
+        case _:  # out of retries, or a message WeChat will never take
+            _finish(notification, Delivery.failed, result.detail)
+            await _give_back_credit(session, row)
+            tally.failed += 1
+
+
+async def _set_credits(session: AsyncSession, row: Claimed, credits: int) -> None:
+    await session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.user_id == row.user_id,
+            SubscriptionCredit.template_id == row.message.template_id,
+        )
+        .values(credits=credits)
+    )
+
+
+async def _give_back_credit(session: AsyncSession, row: Claimed) -> None:
+    await session.execute(
+        update(SubscriptionCredit)
+        .where(
+            SubscriptionCredit.user_id == row.user_id,
+            SubscriptionCredit.template_id == row.message.template_id,
+        )
+        .values(credits=SubscriptionCredit.credits + 1)
+    )
