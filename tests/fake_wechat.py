@@ -32,7 +32,8 @@ SESSION_KEY = "SESSIONKEY-must-never-leave-the-server"
 class FakeWechat:
     """``sends`` records every subscribe message that WeChat took (and
     ``send_attempts`` every try); ``script`` plans the answers of the next
-    sends: an errcode, ``"timeout"`` or ``"500"``; then each is taken."""
+    sends: an errcode, ``"timeout"``, ``"500"`` or ``"slow"`` (taken after 0.8 s);
+    then each is taken."""
 
     base_url: str
     calls: list[dict[str, str]] = field(default_factory=list)
@@ -97,6 +98,9 @@ def _build(fake: FakeWechat) -> Starlette:
         if planned == "timeout":
             await asyncio.sleep(3)
             return JSONResponse({"errcode": -1, "errmsg": "too late"})
+        if planned == "slow":  # taken, after a while
+            await asyncio.sleep(0.8)
+            planned = 0
         if planned == "500":
             return HTMLResponse("<html>500</html>", status_code=500)
         if planned:

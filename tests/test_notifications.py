@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event, select
+from sqlalchemy import event, select, update
 
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -350,16 +350,43 @@ async def test_two_workers_never_send_the_same_notification_twice(
         assert len(touched) == len(set(touched)) == 4 * (trial + 1)
 
 
+async def test_a_run_that_began_long_ago_leases_from_its_claim(notifying: Notifying) -> None:
+    """A slow run's claims stay leased while it sends: a run that starts
+    meanwhile takes none of them."""
+    n = notifying
+    for i in range(3):
+        await approved_with_credit(n, f"openid-slow-{i}")
+    started_long_ago = utcnow() - timedelta(minutes=10)
+    async with n.api.database.writer.begin() as session:  # due since before that run began
+        await session.execute(
+            update(Notification).values(next_attempt_at=started_long_ago - timedelta(minutes=1))
+        )
+    n.wechat.script = ["slow"] * 3
+    slow = asyncio.ensure_future(n.send(started_long_ago))
+    await asyncio.sleep(0.4)  # its three sends are in flight
+    assert "0 sent" in await n.send()
+    assert "3 sent" in await slow
+    assert len(n.wechat.send_attempts) == 3
+
+
 async def test_a_rolled_back_change_tells_nobody(notifying: Notifying) -> None:
+    """Only the transaction that approves fails to commit: a notification
+    written in a transaction of its own would survive it."""
     n = notifying
     resident, staff = await n.resident("openid-rollback"), await n.api.staff()
     await n.subscribe(resident, **{APPROVED: "accept"})
     request = await n.pending_request(resident, staff)
     engine = n.api.database.engine.sync_engine
 
-    def refuse_commit(connection: Any) -> None:
-        raise RuntimeError("the disk is full")
+    def note_approval(connection: Any, cursor: Any, statement: str, *args: Any) -> None:
+        if statement.lstrip().upper().startswith("UPDATE RESERVATIONS"):
+            connection.info["approving"] = True
 
+    def refuse_commit(connection: Any) -> None:
+        if connection.info.pop("approving", False):
+            raise RuntimeError("the disk is full")
+
+    event.listen(engine, "before_cursor_execute", note_approval)
     event.listen(engine, "commit", refuse_commit)
     try:
         transport = httpx.ASGITransport(app=n.api.app, raise_app_exceptions=False)
@@ -369,6 +396,7 @@ async def test_a_rolled_back_change_tells_nobody(notifying: Notifying) -> None:
             )
     finally:
         event.remove(engine, "commit", refuse_commit)
+        event.remove(engine, "before_cursor_execute", note_approval)
     assert_problem(approved, 500, "internal_error")
     await n.send()
     assert n.wechat.sends == []

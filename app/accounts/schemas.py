@@ -105,4 +105,5 @@ class PersonalDataExport(BaseModel):
 class PurgeReport(BaseModel):
     door_attempts_deleted: int
     audit_events_cleared: int
+    notifications_deleted: int
     before: datetime

@@ -29,11 +29,16 @@ from app.models import (
     IdempotencyKey,
     MemberRole,
     Membership,
+    Notification,
     Organization,
     Reservation,
+    ReservationStatus,
     StaffRole,
     User,
+    WaitlistEntry,
+    WaitlistStatus,
 )
+from app.models.waitlist import ACTIVE as WAITLIST_ACTIVE
 from app.reservations.schemas import reservation_out_loads
 from app.reservations.service import cancel_live_bookings
 
@@ -265,6 +270,7 @@ async def erase(session: AsyncSession, user: User) -> None:
         select(func.count(Reservation.id)).where(
             Reservation.user_id == user.id,
             Reservation.status.in_(HOLDING_STATUSES),
+            Reservation.status != ReservationStatus.held,  # an offer ends with the account
             Reservation.ends_at > utcnow(),
         )
     )
@@ -279,6 +285,19 @@ async def erase(session: AsyncSession, user: User) -> None:
         raise OrganizationOwner()
     await session.execute(delete(Membership).where(Membership.user_id == user.id))
     await session.execute(delete(IdempotencyKey).where(IdempotencyKey.user_id == user.id))
+    # Notifications quote staff's reasons and the places booked; waiting ends,
+    # and a place held for them is freed.
+    await session.execute(delete(Notification).where(Notification.user_id == user.id))
+    await session.execute(
+        update(Reservation)
+        .where(Reservation.user_id == user.id, Reservation.status == ReservationStatus.held)
+        .values(status=ReservationStatus.expired, status_reason="account erased")
+    )
+    await session.execute(
+        update(WaitlistEntry)
+        .where(WaitlistEntry.user_id == user.id, WaitlistEntry.status.in_(WAITLIST_ACTIVE))
+        .values(status=WaitlistStatus.withdrawn)
+    )
     identity.clear_real_name(user)
     user.openid = f"erased:{user.id}"  # a later WeChat login starts a new account
     user.unionid = None
@@ -297,6 +316,7 @@ async def erase(session: AsyncSession, user: User) -> None:
 class Purged:
     door_attempts_deleted: int
     audit_events_cleared: int
+    notifications_deleted: int
     before: datetime
 
 
@@ -304,13 +324,17 @@ async def purge_personal_data(session: AsyncSession, settings: Settings, now: da
     """Drop what is kept longer than needed: door attempts after
     ``ZHENDI_DOOR_ATTEMPT_RETENTION_DAYS``; in audit events older than
     ``ZHENDI_AUDIT_PERSONAL_DATA_RETENTION_DAYS``, the free-text reason and
-    which resident acted (the event itself stays, for the statistics)."""
+    which resident acted (the event itself stays, for the statistics); and
+    notifications that old (they quote reasons and bookings)."""
     attempts_before = now - timedelta(days=settings.door_attempt_retention_days)
     audit_before = now - timedelta(days=settings.audit_personal_data_retention_days)
     deleted = await session.execute(delete(DoorAttempt).where(DoorAttempt.at < attempts_before))
     old = AuditEvent.occurred_at < audit_before
     reasons = await session.execute(
         update(AuditEvent).where(old, AuditEvent.reason.is_not(None)).values(reason=None)
+    )
+    notifications = await session.execute(
+        delete(Notification).where(Notification.created_at < audit_before)
     )
     residents = await session.execute(
         update(AuditEvent)
@@ -320,6 +344,7 @@ async def purge_personal_data(session: AsyncSession, settings: Settings, now: da
     return Purged(
         door_attempts_deleted=deleted.rowcount,  # type: ignore[attr-defined]
         audit_events_cleared=reasons.rowcount + residents.rowcount,  # type: ignore[attr-defined]
+        notifications_deleted=notifications.rowcount,  # type: ignore[attr-defined]
         before=min(attempts_before, audit_before),
     )
 

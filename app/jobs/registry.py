@@ -40,10 +40,13 @@ class Job:
 async def _purge(database: Database, settings: Settings, now: datetime) -> Report:
     async with database.writer.begin() as session:
         purged = await purge_personal_data(session, settings, now)
-    changed = purged.door_attempts_deleted + purged.audit_events_cleared
+    changed = (
+        purged.door_attempts_deleted + purged.audit_events_cleared + purged.notifications_deleted
+    )
     summary = (
         f"{purged.door_attempts_deleted} door attempts deleted, "
-        f"{purged.audit_events_cleared} audit events stripped of personal details"
+        f"{purged.audit_events_cleared} audit events stripped of personal details, "
+        f"{purged.notifications_deleted} notifications deleted"
     )
     return Report(changed, summary)
 

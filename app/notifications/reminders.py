@@ -10,7 +10,7 @@ confirmation has just told its booker.
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Interval, exists, func, literal, select
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -19,6 +19,15 @@ from app.models import Notification, NotificationKind, Reservation, ReservationS
 from app.notifications.service import tell_booker
 
 BATCH = 200
+
+
+def _made_before_the_lead(database: Database, lead: timedelta) -> ColumnElement[bool]:
+    """``created_at < starts_at - lead``, in each engine's date arithmetic
+    (SQLite keeps instants as text)."""
+    if database.is_sqlite:
+        days = lead.total_seconds() / 86400
+        return func.julianday(Reservation.created_at) < func.julianday(Reservation.starts_at) - days
+    return Reservation.created_at < Reservation.starts_at - literal(lead, Interval())
 
 
 async def remind_upcoming(database: Database, settings: Settings, now: datetime) -> Report:
@@ -39,6 +48,7 @@ async def remind_upcoming(database: Database, settings: Settings, now: datetime)
                         Reservation.status == ReservationStatus.confirmed,
                         Reservation.starts_at > now,
                         Reservation.starts_at <= now + lead,
+                        _made_before_the_lead(database, lead),
                         ~already,
                     )
                     .order_by(Reservation.starts_at, Reservation.id)
@@ -46,14 +56,9 @@ async def remind_upcoming(database: Database, settings: Settings, now: datetime)
                     .with_for_update(skip_locked=True)
                 )
             ).all()
-            told = 0
             for reservation in due:
-                if reservation.created_at < reservation.starts_at - lead:
-                    await tell_booker(
-                        session, NotificationKind.booking_reminder, reservation, now=now
-                    )
-                    told += 1
-        reminded += told
-        if len(due) < BATCH or told == 0:
+                await tell_booker(session, NotificationKind.booking_reminder, reservation, now=now)
+        reminded += len(due)
+        if len(due) < BATCH:
             break
     return Report(reminded, f"{reminded} bookings reminded")

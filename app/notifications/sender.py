@@ -13,6 +13,7 @@ back, since WeChat did not use it.
 """
 
 import asyncio
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -20,6 +21,7 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import Database
@@ -29,12 +31,15 @@ from app.notifications import templates
 from app.notifications.templates import Message
 from app.notifications.wechat import Outcome, Sent, WechatMessenger
 
-BATCH = 50
-# A claimed row is left alone this long: longer than a send with its retry can take.
-LEASE = timedelta(minutes=2)
+# Rows claimed at once, all sent at once: a claim is settled within one send's
+# time (a token fetch, the send, a refresh and the send again, each at most
+# ZHENDI_WECHAT_TIMEOUT_SECONDS), well inside its lease.
+log = logging.getLogger("zhendi.notifications")
+BATCH = 8
+# A claimed row is left alone this long from its claim, then tried again.
+LEASE = timedelta(minutes=5)
 # A message this late is not worth sending (a reminder after the start…).
 TOO_OLD = timedelta(hours=6)
-SENDS_AT_ONCE = 8
 
 
 @dataclass(frozen=True)
@@ -68,10 +73,9 @@ async def send_notifications(database: Database, settings: Settings, now: dateti
         while True:
             async with database.writer.begin() as session:
                 picked, claimed = await _claim(session, settings, now, tally)
-            results = await _send_all(messenger, claimed)
-            async with database.writer.begin() as session:
-                for row, result in zip(claimed, results, strict=True):
-                    await _settle(session, settings, row, result, now, tally)
+            await asyncio.gather(
+                *(_deliver(database, settings, messenger, row, now, tally) for row in claimed)
+            )
             if picked < BATCH:
                 break
     summary = (
@@ -81,14 +85,22 @@ async def send_notifications(database: Database, settings: Settings, now: dateti
     return Report(tally.changed, summary)
 
 
-async def _send_all(messenger: WechatMessenger, claimed: list[Claimed]) -> list[Sent]:
-    limit = asyncio.Semaphore(SENDS_AT_ONCE)
-
-    async def send(row: Claimed) -> Sent:
-        async with limit:
-            return await messenger.send(row.openid, row.message)
-
-    return list(await asyncio.gather(*(send(row) for row in claimed)))
+async def _deliver(
+    database: Database,
+    settings: Settings,
+    messenger: WechatMessenger,
+    row: Claimed,
+    now: datetime,
+    tally: Tally,
+) -> None:
+    """Send one claimed row and settle it at once, whatever went wrong."""
+    try:
+        result = await messenger.send(row.openid, row.message)
+    except Exception as exc:  # the row is retried, and the error shown to staff
+        log.exception("sending notification %s failed", row.id)
+        result = Sent(Outcome.retry, f"{type(exc).__name__}: {exc}"[:200])
+    async with database.writer.begin() as session:
+        await _settle(session, settings, row, result, now, tally)
 
 
 async def _claim(
@@ -120,7 +132,9 @@ async def _claim(
         else:
             notification.template_id = message.template_id
             notification.attempts += 1
-            notification.next_attempt_at = now + LEASE
+            # From the claim: a run that started long ago must not hand out a
+            # lease that has already run out.
+            notification.next_attempt_at = max(now, utcnow()) + LEASE
             assert notification.user_id is not None
             claimed.append(
                 Claimed(
@@ -168,7 +182,8 @@ async def _settle(
         )
         .with_for_update()
     )
-    if notification is None:  # pragma: no cover - only if a send outlasted the lease
+    if notification is None:  # pragma: no cover - only if a send outlasted its lease
+        log.warning("notification %s: a send outlasted its lease; not settled", row.id)
         return
     match result.outcome:
         case Outcome.sent:
@@ -181,7 +196,7 @@ async def _settle(
             tally.failed += 1
         case Outcome.retry if row.attempts < settings.notification_max_attempts:
             wait = settings.notification_retry_seconds * 2 ** (row.attempts - 1)
-            notification.next_attempt_at = now + timedelta(seconds=wait)
+            notification.next_attempt_at = max(now, utcnow()) + timedelta(seconds=wait)
             notification.last_error = result.detail
             tally.retried += 1
         case _:  # out of retries, or a message WeChat will never take

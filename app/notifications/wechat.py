@@ -3,17 +3,22 @@
 The access token (``POST /cgi-bin/stable_token``) is kept in the database, so
 that every process and worker uses one token, and refreshed by whichever of
 them first finds it about to expire, under a lock the others wait on
-(PostgreSQL: an advisory lock; SQLite: the write transaction). It is sealed
-like personal data: it lets whoever holds it message every user.
+(PostgreSQL: an advisory lock; SQLite: one process, one lock). It is sealed
+like personal data: it lets whoever holds it message every user. On SQLite
+the fetch happens outside any transaction (the write transaction is the
+whole database's lock), one refresh at a time per process.
 """
 
+import asyncio
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import Enum
 
 import httpx
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -50,6 +55,20 @@ class Sent:
 
 class TokenUnavailable(Exception):
     pass
+
+
+_REFRESH_LOCKS: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock]" = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _refresh_lock() -> asyncio.Lock:
+    """One token refresh at a time on this event loop."""
+    loop = asyncio.get_running_loop()
+    lock = _REFRESH_LOCKS.get(loop)
+    if lock is None:
+        lock = _REFRESH_LOCKS[loop] = asyncio.Lock()
+    return lock
 
 
 class WechatMessenger:
@@ -106,20 +125,47 @@ class WechatMessenger:
             row = await session.get(WechatToken, self._app_id)
             if row is not None and self._usable(row, now, invalid):
                 return self._open(row)
+        if self._database.is_sqlite:
+            return await self._refresh_sqlite(now, invalid)
         async with self._database.writer.begin() as session:
-            if not self._database.is_sqlite:
-                await session.execute(text(TOKEN_LOCK))
+            # One refresher at a time across processes; the others wait, then
+            # find the fresh token.
+            await session.execute(text(TOKEN_LOCK))
             row = await session.get(WechatToken, self._app_id, populate_existing=True)
             if row is not None and self._usable(row, now, invalid):
-                return self._open(row)  # another process refreshed it meanwhile
+                return self._open(row)
             token, expires_at = await self._fetch(force=invalid is not None, now=now)
-            sealed = self._cipher.seal(TOKEN_PURPOSE, token)
-            if row is None:
-                row = WechatToken(app_id=self._app_id)
-                session.add(row)
-            row.token_sealed, row.key_version = sealed.ciphertext, sealed.key_version
-            row.expires_at, row.refreshed_at = expires_at, now
+            self._store(session, row, token, expires_at, now)
         return token
+
+    async def _refresh_sqlite(self, now: datetime, invalid: str | None) -> str:
+        """On SQLite the write transaction is the database's one write lock: the
+        fetch happens outside it, one at a time in this process."""
+        async with _refresh_lock():
+            async with self._database.reader.begin() as session:
+                row = await session.get(WechatToken, self._app_id)
+                if row is not None and self._usable(row, now, invalid):
+                    return self._open(row)
+            token, expires_at = await self._fetch(force=invalid is not None, now=now)
+            async with self._database.writer.begin() as session:
+                row = await session.get(WechatToken, self._app_id, populate_existing=True)
+                self._store(session, row, token, expires_at, now)
+        return token
+
+    def _store(
+        self,
+        session: AsyncSession,
+        row: WechatToken | None,
+        token: str,
+        expires_at: datetime,
+        now: datetime,
+    ) -> None:
+        sealed = self._cipher.seal(TOKEN_PURPOSE, token)
+        if row is None:
+            row = WechatToken(app_id=self._app_id)
+            session.add(row)
+        row.token_sealed, row.key_version = sealed.ciphertext, sealed.key_version
+        row.expires_at, row.refreshed_at = expires_at, now
 
     @property
     def _app_id(self) -> str:

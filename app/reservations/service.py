@@ -212,9 +212,10 @@ async def cancel_live_bookings(
         query = query.where(Reservation.space_id.in_(needing))
     rows = (await session.scalars(query.order_by(Reservation.id).with_for_update())).all()
     for reservation in rows:
+        offered = reservation.status is Status.held  # a place offered, not yet booked
         await move(session, actor, reservation, Status.cancelled, "cancel", reason)
         await door_codes.revoke(session, reservation.id)
-        if isinstance(actor, StaffPrincipal):
+        if isinstance(actor, StaffPrincipal) and not offered:
             await notifications.tell_booker(
                 session, Kind.booking_cancelled_by_staff, reservation, reason=reason
             )

@@ -13,7 +13,7 @@ committed.
 """
 
 import asyncio
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
@@ -22,20 +22,21 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.errors import AppError
 from app.core.jobs import Report
 from app.models import (
     NotificationKind,
     Reservation,
     ReservationStatus,
     Space,
+    User,
     WaitlistEntry,
     WaitlistStatus,
 )
 from app.notifications import service as notifications
 from app.notifications.texts import local_time
 from app.reservations import booking, snapshots
-from app.reservations.errors import AlreadyBooked, SlotTaken, SpaceFull
-from app.reservations.rules import Holder, SpaceView, Wanted, refuse_conflicts
+from app.reservations.rules import Holder, Wanted, decide
 from app.spaces.calendar import Interval
 
 HELD = ReservationStatus.held
@@ -92,11 +93,16 @@ async def offer_in(database: Database, settings: Settings, space_id: int, now: d
 
 
 async def _choose(session: AsyncSession, space: Space, now: datetime) -> list[Offer]:
+    """The entries, oldest first, that could book their range now, counting
+    the places offered before them in this run as taken. Anyone who could
+    not book it (full, or suspended, over a quota, deactivated …) stays in
+    line and the next one is looked at."""
     if not space.is_active:
         return []
     line = (
-        await session.scalars(
-            select(WaitlistEntry)
+        await session.execute(
+            select(WaitlistEntry, User)
+            .join(User, User.id == WaitlistEntry.user_id)
             .where(
                 WaitlistEntry.space_id == space.id,
                 WaitlistEntry.status == WaitlistStatus.waiting,
@@ -105,35 +111,22 @@ async def _choose(session: AsyncSession, space: Space, now: datetime) -> list[Of
             .order_by(WaitlistEntry.id)
         )
     ).all()
-    view = await snapshots.space_view(session, space)
     offers: list[Offer] = []
-    for entry in line:
+    for entry, user in line:
         interval = Interval(entry.starts_at, entry.ends_at)
-        if _has_room(
-            view, entry.user_id, interval, await _holders(session, view, interval, offers)
-        ):
-            offers.append(Offer(entry.id, entry.user_id, interval))
+        snapshot = await snapshots.personal_snapshot(session, user, space, interval, now)
+        offered = tuple(
+            Holder(offer.interval.start, offer.interval.end, 1, offer.user_id)
+            for offer in offers
+            if offer.interval.overlaps(interval)
+        )
+        snapshot = replace(snapshot, holders=snapshot.holders + offered)
+        try:
+            decide(snapshot, Wanted(space.id, interval, 1, None), now)
+        except AppError:
+            continue
+        offers.append(Offer(entry.id, entry.user_id, interval))
     return offers
-
-
-async def _holders(
-    session: AsyncSession, space: SpaceView, interval: Interval, offers: list[Offer]
-) -> list[Holder]:
-    """The holders of ``interval``, with the places this run is offering."""
-    found = await snapshots.holders(session, space.id, interval, excluding=0)
-    return found + [
-        Holder(offer.interval.start, offer.interval.end, 1, offer.user_id)
-        for offer in offers
-        if offer.interval.overlaps(interval)
-    ]
-
-
-def _has_room(space: SpaceView, user_id: int, interval: Interval, holders: list[Holder]) -> bool:
-    try:
-        refuse_conflicts(space, user_id, Wanted(space.id, interval, 1, None), holders)
-    except (SpaceFull, SlotTaken, AlreadyBooked):
-        return False
-    return True
 
 
 async def _make(

@@ -13,7 +13,7 @@ swaps the same status, so of an acceptance and a lapse exactly one wins.
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import codes as door_codes
@@ -39,6 +39,8 @@ from app.spaces.calendar import SPACE, Interval
 ENTRY = Text("候补", "waitlist entry")
 # What "full" means: the range could be booked but for the places taken.
 FULL = (SpaceFull, SlotTaken)
+# Entries one person may have waiting or offered at once.
+MOST_ENTRIES = 5
 
 
 class NotFull(AppError):
@@ -53,6 +55,13 @@ class AlreadyWaiting(AppError):
     code = "already_waiting"
     title = Text("已在候补中", "Already waiting")
     detail = Text("您已在该时段的候补名单中", "You are already on the waitlist for this time")
+
+
+class TooManyEntries(AppError):
+    status = 409
+    code = "too_many_waitlist_entries"
+    title = Text("候补过多", "Too many waitlist entries")
+    detail = Text("每人最多同时候补 {most} 个时段", "You may wait for at most {most} times at once")
 
 
 class OfferNotOpen(AppError):
@@ -78,13 +87,21 @@ async def join(
         pass
     else:
         raise NotFull()
+    active = WaitlistEntry.status.in_((WaitlistStatus.waiting, WaitlistStatus.offered))
+    entries = await session.scalar(
+        select(func.count())
+        .select_from(WaitlistEntry)
+        .where(WaitlistEntry.user_id == user.id, active)
+    )
+    if (entries or 0) >= MOST_ENTRIES:
+        raise TooManyEntries(most=MOST_ENTRIES)
     waiting = await session.scalar(
         select(WaitlistEntry.id).where(
             WaitlistEntry.user_id == user.id,
             WaitlistEntry.space_id == space.id,
             WaitlistEntry.starts_at == interval.start,
             WaitlistEntry.ends_at == interval.end,
-            WaitlistEntry.status.in_((WaitlistStatus.waiting, WaitlistStatus.offered)),
+            active,
         )
     )
     if waiting is not None:
@@ -130,8 +147,10 @@ async def accept(
 ) -> Reservation:
     """Turn the held place into a booking, every booking rule applied again."""
     entry = await _own_entry(session, user, entry_id)
-    # The space first, then the entry: the order the offer job takes them in.
+    # The space, the person (whose quota use the guard counts under that lock,
+    # migration 0007), then the entry: the order bookings and offers take them in.
     space = await _lock_space(session, entry.space_id)
+    await session.execute(select(User.id).where(User.id == user.id).with_for_update())
     entry = await _own_entry(session, user, entry_id, lock=True)
     hold = await _hold_of(session, entry)
     if entry.status is not WaitlistStatus.offered or hold is None:

@@ -102,21 +102,9 @@ def upgrade() -> None:
             "(user_id IS NULL) <> (staff_id IS NULL)", name=op.f("ck_notifications_one_recipient")
         ),
         sa.ForeignKeyConstraint(
-            ["center_id"],
-            ["centers.id"],
-            name=op.f("fk_notifications_center_id_centers"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
             ["organization_id"],
             ["organizations.id"],
             name=op.f("fk_notifications_organization_id_organizations"),
-            ondelete="SET NULL",
-        ),
-        sa.ForeignKeyConstraint(
-            ["reservation_id"],
-            ["reservations.id"],
-            name=op.f("fk_notifications_reservation_id_reservations"),
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(

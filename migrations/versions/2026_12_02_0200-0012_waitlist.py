@@ -63,8 +63,10 @@ def _guard(holding: list[str]) -> str:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     guard: str = module.BOOKING_GUARD
+    holders = f"status IN ({module.HOLDING})"
+    assert guard.count(holders) == 2, "the guard reads its holders in two places"
     return guard.replace("CREATE FUNCTION", "CREATE OR REPLACE FUNCTION").replace(
-        f"status IN ({module.HOLDING})", _in(holding)
+        holders, _in(holding)
     )
 
 
