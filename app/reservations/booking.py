@@ -145,17 +145,20 @@ class Plan:
             reservation_id=reservation_id,
             organization_name=self.decision.organization_name,
         )
-        kind = (
-            NotificationKind.approval_requested
-            if self.decision.status is ReservationStatus.pending
-            else NotificationKind.booking_confirmed
-        )
+        kind = told_kind(self.decision.status)
         title, body = render(kind, values)
         return Told(kind, title, body, orjson.dumps(values).decode())
 
     def with_fresh_code(self, codes: CodeBook) -> "Plan":
         """Another draw, for a code that clashed with a live one of the space."""
         return replace(self, code=draw_code(codes, self.decision, self.wanted))
+
+
+def told_kind(status: ReservationStatus) -> NotificationKind:
+    """Who a new booking tells: its booker it is confirmed, or staff a request waits."""
+    if status is ReservationStatus.pending:
+        return NotificationKind.approval_requested
+    return NotificationKind.booking_confirmed
 
 
 def plan(request: BookingRequest, decision: Decision, codes: CodeBook) -> Plan:

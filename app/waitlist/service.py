@@ -30,6 +30,7 @@ from app.models import (
 )
 from app.notifications import service as notifications
 from app.reservations import rules, snapshots
+from app.reservations.booking import told_kind
 from app.reservations.errors import SlotTaken, SpaceFull
 from app.reservations.rules import Wanted
 from app.reservations.schemas import reservation_out_loads
@@ -166,11 +167,7 @@ async def accept(
     if decision.needs_code:
         await door_codes.issue(session, codes, hold.id, space.id, interval)
     entry.status = WaitlistStatus.booked
-    kind = (
-        NotificationKind.approval_requested
-        if decision.status is ReservationStatus.pending
-        else NotificationKind.booking_confirmed
-    )
+    kind = told_kind(decision.status)
     if kind is NotificationKind.booking_confirmed:
         await notifications.tell_booker(session, kind, hold, now=now)
     else:
