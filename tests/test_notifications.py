@@ -319,6 +319,21 @@ async def test_timeouts_and_5xx_retry_with_backoff_then_become_a_dead_letter(
         assert others.json()["items"] == []
 
 
+async def test_a_message_too_late_to_send_goes_back_to_the_inbox_with_its_credit(
+    notifying: Notifying,
+) -> None:
+    n = notifying
+    resident = await approved_with_credit(n, "openid-late")
+    n.wechat.script = ["500"]
+    start = utcnow()
+    assert "1 to retry" in await n.send(start)
+    assert await n.credits(resident) == {APPROVED: 0}  # held by the try
+    assert "1 inbox only" in await n.send(start + timedelta(hours=7))
+    assert await n.credits(resident) == {APPROVED: 1}
+    assert await deliveries(n.api) == [Delivery.inbox]
+    assert n.wechat.sends == []
+
+
 async def test_two_workers_never_send_the_same_notification_twice(
     notifying: Notifying,
 ) -> None:

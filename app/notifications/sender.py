@@ -122,9 +122,9 @@ async def _claim(
             settings.wechat_templates, notification.kind, notification.fields
         )
         if message is None or erased_at is not None or not settings.wechat_configured:
-            _finish(notification, Delivery.inbox, None)
+            await _stop_trying(session, notification, None)
         elif notification.created_at < now - TOO_OLD:
-            _finish(notification, Delivery.inbox, "too late to send")
+            await _stop_trying(session, notification, "too late to send")
         elif notification.attempts == 0 and not await _spend_credit(
             session, notification.user_id, message.template_id
         ):
@@ -144,6 +144,25 @@ async def _claim(
             continue
         tally.inbox_only += 1
     return len(rows), claimed
+
+
+async def _stop_trying(
+    session: AsyncSession, notification: Notification, error: str | None
+) -> None:
+    """Inbox only from now on; a credit spent on an earlier try goes back."""
+    if notification.attempts > 0 and notification.template_id is not None:
+        await _credit(session, notification.user_id, notification.template_id, +1)
+    _finish(notification, Delivery.inbox, error)
+
+
+async def _credit(
+    session: AsyncSession, user_id: int | None, template_id: str, change: int
+) -> None:
+    await session.execute(
+        update(SubscriptionCredit)
+        .where(SubscriptionCredit.user_id == user_id, SubscriptionCredit.template_id == template_id)
+        .values(credits=SubscriptionCredit.credits + change)
+    )
 
 
 def _finish(notification: Notification, delivery: Delivery, error: str | None) -> None:
@@ -217,11 +236,4 @@ async def _set_credits(session: AsyncSession, row: Claimed, credits: int) -> Non
 
 
 async def _give_back_credit(session: AsyncSession, row: Claimed) -> None:
-    await session.execute(
-        update(SubscriptionCredit)
-        .where(
-            SubscriptionCredit.user_id == row.user_id,
-            SubscriptionCredit.template_id == row.message.template_id,
-        )
-        .values(credits=SubscriptionCredit.credits + 1)
-    )
+    await _credit(session, row.user_id, row.message.template_id, +1)
