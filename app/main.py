@@ -16,6 +16,7 @@ from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.admin.router import router as admin_router
 from app.centers.router import router as centers_router
+from app.core import docs as api_docs
 from app.core import logs
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
@@ -89,11 +90,13 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         summary="Booking backend for Shanghai's Party-Masses Service Centers",
         lifespan=lifespan,
         openapi_url="/openapi.json" if docs else None,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # app/core/docs.py serves them with their own assets
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
+    if docs:
+        api_docs.install(app, "/openapi.json")
     for router in (
         identity_router,
         centers_router,
