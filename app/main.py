@@ -26,6 +26,7 @@ from app.core.handlers import install_error_handlers
 from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
+from app.feedback.router import router as feedback_router
 from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
@@ -109,6 +110,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         standing_router,
         notifications_router,
         waitlist_router,
+        feedback_router,
         admin_router,
     ):
         app.include_router(router)

@@ -26,6 +26,7 @@ from app.models import (
     ActorKind,
     AuditEvent,
     DoorAttempt,
+    Feedback,
     IdempotencyKey,
     MemberRole,
     Membership,
@@ -288,6 +289,8 @@ async def erase(session: AsyncSession, user: User) -> None:
     # Notifications quote staff's reasons and the places booked; waiting ends,
     # and a place held for them is freed.
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
+    # Ratings stay for the statistics; what they wrote goes.
+    await session.execute(update(Feedback).where(Feedback.user_id == user.id).values(comment=None))
     await session.execute(
         update(Reservation)
         .where(Reservation.user_id == user.id, Reservation.status == ReservationStatus.held)

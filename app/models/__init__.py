@@ -3,6 +3,7 @@
 from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
 from app.models.base import Base
 from app.models.center import Center, CenterKind
+from app.models.feedback import Feedback
 from app.models.identity import Staff, StaffRole, User, staff_centers
 from app.models.notification import (
     Delivery,
@@ -65,6 +66,7 @@ __all__ = [
     "Closure",
     "Delivery",
     "Door",
+    "Feedback",
     "DoorAttempt",
     "IdempotencyKey",
     "JobStats",
