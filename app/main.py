@@ -36,6 +36,7 @@ from app.notifications.router import router as notifications_router
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
 from app.quotas.router import router as quotas_router
+from app.reports.router import router as reports_router
 from app.reservations.router import HOT_ROUTES as reservations_hot
 from app.reservations.router import router as reservations_router
 from app.reservations.store import booking_store
@@ -111,6 +112,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         notifications_router,
         waitlist_router,
         feedback_router,
+        reports_router,
         admin_router,
     ):
         app.include_router(router)

@@ -1,0 +1,78 @@
+"""Usage reports for staff, as JSON, CSV or XLSX."""
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated
+
+from fastapi import Query, Response
+
+from app.core.db import SessionDep
+from app.core.routing import api_router
+from app.core.schemas import MAX_ID
+from app.identity.dependencies import CurrentStaff
+from app.reports import exports, service
+from app.reports.schemas import UtilizationReport, UtilizationRow
+from app.reports.service import GroupBy
+
+router = api_router("/admin/reports", tags=["admin"])
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Format(StrEnum):
+    json = "json"
+    csv = "csv"
+    xlsx = "xlsx"
+
+
+@router.get(
+    "/utilization",
+    response_model=UtilizationReport,
+    response_model_by_alias=True,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def utilization(
+    staff: CurrentStaff,
+    session: SessionDep,
+    from_: Annotated[dt.date, Query(alias="from", description="First Shanghai day")],
+    to: Annotated[dt.date, Query(description="Last Shanghai day, included")],
+    center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    group_by: GroupBy = GroupBy.space,
+    format: Format = Format.json,
+) -> Response | UtilizationReport:
+    """How the spaces in your scope were used, from `from` to `to` (at most 366 days).
+
+    A booking counts where it starts; its hours count where they fall, so one
+    across midnight adds hours to both days."""
+    found = await service.utilization(
+        session,
+        staff,
+        center_id=center_id,
+        space_id=space_id,
+        first_day=from_,
+        last_day=to,
+        group_by=group_by,
+    )
+    report = UtilizationReport(
+        group_by=found.group_by,
+        from_=found.first_day,
+        to=found.last_day,
+        rows=[UtilizationRow.model_validate(row) for row in found.rows],
+    )
+    if format is Format.json:
+        return report
+    body, filename = exports.as_csv(report) if format is Format.csv else exports.as_xlsx(report)
+    media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )

@@ -1,0 +1,360 @@
+"""Usage reports: how the spaces in a staff member's scope were used over a
+range of Shanghai days, grouped by space, by day or by weekday and hour.
+
+The booking figures come from one grouped query (``usage_sql``) that the
+database answers over the (space_id, starts_at) index: each booking is cut
+into the buckets it touches (a whole range, a day or an hour), so a booking
+across midnight counts its hours on both days. A booking is *counted*
+(bookings, cancellations, no-shows, users, ratings) in the bucket where it
+starts, and only if it starts within the range; its *hours* count wherever
+they fall in the range.
+
+The opening figures come from the spaces' weekly hours and closures, walked
+day by day in Python: that loop is over days and opening windows, never over
+bookings.
+"""
+
+import dataclasses
+import datetime as dt
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, timedelta
+from enum import StrEnum
+
+from sqlalchemy import bindparam, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from app.centers.service import get_center_in_scope
+from app.core.clock import SHANGHAI, local_midnight
+from app.core.errors import AppError, Text
+from app.identity.principals import StaffPrincipal
+from app.models import BookingMode, Center, Closure, ReservationStatus, Space
+from app.spaces.calendar import Interval, merge, opening_intervals
+from app.spaces.service import get_space_in_scope, weekly_windows
+
+HOUR = 3600
+DAY = 86400
+MAX_DAYS = 366
+
+
+class GroupBy(StrEnum):
+    space = "space"
+    day = "day"
+    weekday_hour = "weekday_hour"
+
+
+class InvalidReportRange(AppError):
+    status = 422
+    code = "invalid_report_range"
+    title = Text("报表日期范围无效", "Invalid report range")
+    detail = Text(
+        "结束日期不能早于开始日期，且范围最多 {max_days} 天",
+        "to must not be before from, and a report covers at most {max_days} days",
+    )
+
+
+# Bookings that were made and kept, whatever became of them, count in
+# ``bookings``; rejected or lapsed requests, offers never taken and requests
+# still waiting for staff do not. Of those, all but the cancelled held the
+# space's time (``booked_hours``); a no-show's time was booked and unused.
+COUNTED = (
+    ReservationStatus.confirmed,
+    ReservationStatus.checked_in,
+    ReservationStatus.completed,
+    ReservationStatus.cancelled,
+    ReservationStatus.no_show,
+)
+BOOKED = ("confirmed", "checked_in", "completed", "no_show")
+USED = ("checked_in", "completed")
+
+
+@dataclasses.dataclass
+class Row:
+    """One group of a report; the keys not grouped by are None."""
+
+    space_id: int | None = None
+    space_name: str | None = None
+    date: dt.date | None = None
+    weekday: int | None = None  # 0 = Monday
+    hour: int | None = None
+    open_hours: float = 0.0
+    available_hours: float = 0.0  # open hours × places (seats of a shared space, else 1)
+    booked_hours: float = 0.0
+    checked_in_hours: float = 0.0
+    bookings: int = 0
+    cancellations: int = 0
+    no_shows: int = 0
+    unique_users: int = 0
+    organizations: int = 0
+    utilization: float | None = None  # booked_hours / available_hours
+    no_show_rate: float | None = None  # no_shows / (bookings - cancellations)
+    average_rating: float | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Report:
+    group_by: GroupBy
+    first_day: date
+    last_day: date
+    rows: list[Row]
+
+
+Key = tuple[int, ...]
+
+
+def _epoch(dialect: str, column: str) -> str:
+    if dialect == "postgresql":
+        return f"CAST(extract(epoch FROM {column}) AS bigint)"
+    return f"CAST(strftime('%s', {column}) AS INTEGER)"
+
+
+def usage_sql(dialect: str, group_by: GroupBy) -> str:
+    """The booking figures of a report, one row per group.
+
+    Buckets are ``:width`` seconds wide from ``:origin`` (a Shanghai midnight a
+    day before the range, so no booking starts before it). A booking lasts at
+    most a day, so it touches at most 25 hour buckets, 2 day buckets, or the
+    one bucket that spans the whole range when grouping by space.
+    """
+    least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
+    pieces = {GroupBy.space: 1, GroupBy.day: 2, GroupBy.weekday_hour: 25}[group_by]
+    offsets = ", ".join(f"({n})" for n in range(pieces))
+    local = "(p.bucket + :utc_offset)"
+    keys = {
+        GroupBy.space: ["p.space_id"],
+        GroupBy.day: ["p.bucket"],
+        GroupBy.weekday_hour: [f"({local} / {DAY} + 3) % 7", f"({local} % {DAY}) / {HOUR}"],
+    }[group_by]
+    hours = f"{greatest}(0, {least}(p.e, p.bucket + :width, :range_end) - {greatest}(p.s, p.bucket, :range_start))"  # noqa: E501
+    starts_here = "p.n = 0 AND p.s >= :range_start"
+    booked = ", ".join(f"'{status}'" for status in BOOKED)
+    used = ", ".join(f"'{status}'" for status in USED)
+    key_list = ", ".join(keys)
+    return f"""
+WITH pieces(n) AS (VALUES {offsets}),
+b AS (
+    SELECT r.id, r.space_id, r.user_id, r.organization_id, r.status,
+           r.checked_in_at IS NOT NULL AS checked_in,
+           {_epoch(dialect, "r.starts_at")} AS s, {_epoch(dialect, "r.ends_at")} AS e
+    FROM reservations r
+    WHERE r.space_id IN :space_ids AND r.status IN :statuses
+      AND r.starts_at < :to_at AND r.starts_at > :day_before AND r.ends_at > :from_at
+),
+cut AS (
+    SELECT b.*, pieces.n, ((b.s - :origin) / :width + pieces.n) * :width + :origin AS bucket
+    FROM b JOIN pieces ON ((b.s - :origin) / :width + pieces.n) * :width + :origin < b.e
+),
+p AS (
+    SELECT * FROM cut
+    WHERE cut.bucket < :range_end AND cut.bucket + :width > :range_start
+)
+SELECT {key_list},
+    sum(CASE WHEN p.status IN ({booked}) THEN {hours} ELSE 0 END),
+    sum(CASE WHEN p.status IN ({used}) AND p.checked_in THEN {hours} ELSE 0 END),
+    count(CASE WHEN {starts_here} THEN 1 END),
+    count(CASE WHEN {starts_here} AND p.status = 'cancelled' THEN 1 END),
+    count(CASE WHEN {starts_here} AND p.status = 'no_show' THEN 1 END),
+    count(DISTINCT CASE WHEN {starts_here} THEN p.user_id END),
+    count(DISTINCT CASE WHEN {starts_here} THEN p.organization_id END),
+    avg(CASE WHEN {starts_here} THEN f.rating END)
+FROM p LEFT JOIN feedback f ON f.reservation_id = p.id AND p.n = 0
+GROUP BY {key_list}
+"""
+
+
+async def utilization(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    *,
+    center_id: int | None,
+    space_id: int | None,
+    first_day: date,
+    last_day: date,
+    group_by: GroupBy,
+) -> Report:
+    if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
+        raise InvalidReportRange(max_days=MAX_DAYS)
+    spaces = await _spaces(session, staff, center_id=center_id, space_id=space_id)
+    start, end = local_midnight(first_day), local_midnight(last_day + timedelta(days=1))
+    rows: dict[Key, Row] = {}
+    for space, opening in await _opening(session, spaces, start, end):
+        _add_opening(rows, group_by, space, opening)
+    if spaces:
+        await _add_usage(session, rows, group_by, [space.id for space in spaces], start, end)
+    for row in rows.values():
+        _finish(row)
+    names = {space.id: space.name for space in spaces}
+    for key, row in rows.items():
+        _label(row, group_by, key, names)
+    return Report(group_by, first_day, last_day, [rows[key] for key in sorted(rows)])
+
+
+async def _spaces(
+    session: AsyncSession, staff: StaffPrincipal, *, center_id: int | None, space_id: int | None
+) -> list[Space]:
+    if space_id is not None:
+        space = await get_space_in_scope(session, staff, space_id)
+        if center_id is not None and space.center_id != center_id:
+            return []
+        return [space]
+    if center_id is not None:
+        await get_center_in_scope(session, staff, center_id)
+    query = (
+        select(Space)
+        .join(Space.center)
+        .where(staff.center_clause())
+        .options(selectinload(Space.opening_hours))
+        .order_by(Space.id)
+    )
+    if center_id is not None:
+        query = query.where(Center.id == center_id)
+    return list((await session.scalars(query)).all())
+
+
+async def _opening(
+    session: AsyncSession, spaces: Sequence[Space], start: datetime, end: datetime
+) -> list[tuple[Space, list[Interval]]]:
+    """Each active space's open time within ``[start, end)``, closures taken out."""
+    active = [space for space in spaces if space.is_active]
+    closures: dict[int, list[Interval]] = defaultdict(list)
+    if active:
+        found = await session.execute(
+            select(Closure.space_id, Closure.starts_at, Closure.ends_at).where(
+                Closure.space_id.in_([space.id for space in active]),
+                Closure.starts_at < end,
+                Closure.ends_at > start,
+            )
+        )
+        for closed_space, closed_from, closed_to in found:
+            closures[closed_space].append(Interval(closed_from, closed_to))
+    first_day = start.astimezone(SHANGHAI).date()
+    last_day = (end - timedelta(days=1)).astimezone(SHANGHAI).date()
+    result = []
+    for space in active:
+        windows = opening_intervals(space.open_24h, weekly_windows(space), first_day, last_day)
+        result.append((space, _subtract(windows, merge(closures[space.id]))))
+    return result
+
+
+def _subtract(opening: Iterable[Interval], closed: Sequence[Interval]) -> list[Interval]:
+    remaining: list[Interval] = []
+    for window in opening:
+        pieces = [window]
+        for closure in closed:
+            pieces = [
+                part
+                for piece in pieces
+                for part in (
+                    Interval(piece.start, min(piece.end, closure.start)),
+                    Interval(max(piece.start, closure.end), piece.end),
+                )
+                if part.start < part.end
+            ]
+        remaining.extend(pieces)
+    return remaining
+
+
+def _add_opening(
+    rows: dict[Key, Row], group_by: GroupBy, space: Space, opening: Iterable[Interval]
+) -> None:
+    places = space.capacity if space.booking_mode is BookingMode.shared else 1
+    for interval in opening:
+        for key, seconds in _split(group_by, space.id, interval):
+            row = rows.setdefault(key, Row())
+            row.open_hours += seconds / HOUR
+            row.available_hours += places * seconds / HOUR
+
+
+def _split(group_by: GroupBy, space_id: int, interval: Interval) -> Iterable[tuple[Key, float]]:
+    """``interval``'s seconds per group key: whole, per Shanghai day, or per hour."""
+    if group_by is GroupBy.space:
+        yield (space_id,), (interval.end - interval.start).total_seconds()
+        return
+    step = timedelta(days=1) if group_by is GroupBy.day else timedelta(hours=1)
+    local = interval.start.astimezone(SHANGHAI)
+    cursor = (
+        local_midnight(local.date())
+        if group_by is GroupBy.day
+        else local.replace(minute=0, second=0, microsecond=0).astimezone(UTC)
+    )
+    while cursor < interval.end:
+        seconds = (min(cursor + step, interval.end) - max(cursor, interval.start)).total_seconds()
+        here = cursor.astimezone(SHANGHAI)
+        if group_by is GroupBy.day:
+            yield (here.date().toordinal(),), seconds
+        else:
+            yield (here.weekday(), here.hour), seconds
+        cursor += step
+
+
+async def _add_usage(
+    session: AsyncSession,
+    rows: dict[Key, Row],
+    group_by: GroupBy,
+    space_ids: list[int],
+    start: datetime,
+    end: datetime,
+) -> None:
+    dialect = session.get_bind().dialect.name
+    width = {GroupBy.space: int((end - start).total_seconds()) + DAY, GroupBy.day: DAY}.get(
+        group_by, HOUR
+    )
+    origin = start - timedelta(days=1)
+    # Shanghai keeps one offset all year (no daylight saving since 1991), which
+    # lets the database find days and hours with integer arithmetic.
+    utc_offset = origin.astimezone(SHANGHAI).utcoffset()
+    assert utc_offset is not None
+    statement = text(usage_sql(dialect, group_by)).bindparams(
+        bindparam("space_ids", expanding=True), bindparam("statuses", expanding=True)
+    )
+    result = await session.execute(
+        statement,
+        {
+            "space_ids": space_ids,
+            "statuses": [status.value for status in COUNTED],
+            "from_at": start,
+            "to_at": end,
+            "day_before": start - timedelta(days=1),
+            "range_start": int(start.timestamp()),
+            "range_end": int(end.timestamp()),
+            "origin": int(origin.timestamp()),
+            "width": width,
+            "utc_offset": int(utc_offset.total_seconds()),
+        },
+    )
+    key_count = 2 if group_by is GroupBy.weekday_hour else 1
+    for record in result:
+        values = tuple(record)
+        key = tuple(int(part) for part in values[:key_count])
+        if group_by is GroupBy.day:
+            key = (datetime.fromtimestamp(key[0], SHANGHAI).date().toordinal(),)
+        booked, used, bookings, cancelled, no_shows, users, organizations, rating = values[
+            key_count:
+        ]
+        row = rows.setdefault(key, Row())
+        row.booked_hours = float(booked or 0) / HOUR
+        row.checked_in_hours = float(used or 0) / HOUR
+        row.bookings, row.cancellations, row.no_shows = int(bookings), int(cancelled), int(no_shows)
+        row.unique_users, row.organizations = int(users), int(organizations)
+        row.average_rating = round(float(rating), 2) if rating is not None else None
+
+
+def _finish(row: Row) -> None:
+    if row.available_hours:
+        row.utilization = round(row.booked_hours / row.available_hours, 4)
+    due = row.bookings - row.cancellations
+    if due:
+        row.no_show_rate = round(row.no_shows / due, 4)
+    for name in ("open_hours", "available_hours", "booked_hours", "checked_in_hours"):
+        setattr(row, name, round(getattr(row, name), 2))
+
+
+def _label(row: Row, group_by: GroupBy, key: Key, names: dict[int, str]) -> None:
+    match group_by:
+        case GroupBy.space:
+            row.space_id, row.space_name = key[0], names.get(key[0])
+        case GroupBy.day:
+            row.date = date.fromordinal(key[0])
+        case GroupBy.weekday_hour:
+            row.weekday, row.hour = key
