@@ -176,7 +176,7 @@ async def test_closures_and_scope(api: Api, usage: Fixture) -> None:
 
     elsewhere = await api.staff(StaffRole.district_admin, district="嘉定区")
     refused = await api.client.get(
-        REPORT, params={"space_id": usage.room_id, "from": D, "to": D}, headers=elsewhere
+        REPORT, params={"space_id": usage.room_id, "from": str(D), "to": str(D)}, headers=elsewhere
     )
     assert_problem(refused, 403, "out_of_scope")
     # a district admin elsewhere sees no spaces, hence no rows
