@@ -81,6 +81,15 @@ async def rotate_door_key(
     door = await _door_in_scope(session, staff, door_id)
     device_key = _new_device_key()
     door.device_key_hash = device_key_hash(device_key)
+    audit.record(
+        session,
+        staff,
+        entity="door",
+        entity_id=door.id,
+        action="rotate_key",
+        from_status=None,
+        to_status=None,
+    )
     await session.flush()
     return door, device_key
 

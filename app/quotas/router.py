@@ -6,15 +6,13 @@ from typing import Annotated
 
 from pydantic import Field
 
-from app.centers import service as centers
 from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.core.schemas import ResourceId
 from app.identity.dependencies import CurrentStaff
-from app.models import QuotaMetric, QuotaRule, QuotaSubject
+from app.models import QuotaRule
 from app.quotas import service as quotas
 from app.quotas.schemas import QuotaRuleIn, QuotaRuleOut
-from app.spaces import service as spaces
 
 router = api_router(tags=["quotas"])
 QuotaRules = Annotated[list[QuotaRuleIn], Field(max_length=20)]
@@ -24,8 +22,7 @@ QuotaRules = Annotated[list[QuotaRuleIn], Field(max_length=20)]
 async def read_space_quotas(
     space_id: ResourceId, staff: CurrentStaff, session: SessionDep
 ) -> list[QuotaRuleOut]:
-    space = await spaces.get_space_in_scope(session, staff, space_id)
-    return [_rule_out(rule) for rule in await quotas.rules_of(session, space_id=space.id)]
+    return [_rule_out(rule) for rule in await quotas.space_rules(session, staff, space_id)]
 
 
 @router.put("/admin/spaces/{space_id}/quotas", response_model=list[QuotaRuleOut])
@@ -33,8 +30,7 @@ async def replace_space_quotas(
     space_id: ResourceId, body: QuotaRules, staff: CurrentStaff, session: SessionDep
 ) -> list[QuotaRuleOut]:
     """Replace this space's quotas (an empty list removes them)."""
-    space = await spaces.get_space_in_scope(session, staff, space_id, for_update=True)
-    rules = await quotas.replace_rules(session, space_id=space.id, rules=_rules_in(body))
+    rules = await quotas.replace_space_rules(session, staff, space_id, _rules_in(body))
     return [_rule_out(rule) for rule in rules]
 
 
@@ -42,8 +38,7 @@ async def replace_space_quotas(
 async def read_center_quotas(
     center_id: ResourceId, staff: CurrentStaff, session: SessionDep
 ) -> list[QuotaRuleOut]:
-    center = await centers.get_center_in_scope(session, staff, center_id)
-    return [_rule_out(rule) for rule in await quotas.rules_of(session, center_id=center.id)]
+    return [_rule_out(rule) for rule in await quotas.center_rules(session, staff, center_id)]
 
 
 @router.put("/admin/centers/{center_id}/quotas", response_model=list[QuotaRuleOut])
@@ -51,12 +46,11 @@ async def replace_center_quotas(
     center_id: ResourceId, body: QuotaRules, staff: CurrentStaff, session: SessionDep
 ) -> list[QuotaRuleOut]:
     """Replace the quotas over all this center's spaces together."""
-    center = await centers.get_center_in_scope(session, staff, center_id, for_update=True)
-    rules = await quotas.replace_rules(session, center_id=center.id, rules=_rules_in(body))
+    rules = await quotas.replace_center_rules(session, staff, center_id, _rules_in(body))
     return [_rule_out(rule) for rule in rules]
 
 
-def _rules_in(body: Sequence[QuotaRuleIn]) -> list[tuple[QuotaSubject, QuotaMetric, int]]:
+def _rules_in(body: Sequence[QuotaRuleIn]) -> list[quotas.RuleSpec]:
     return [(rule.subject, rule.metric, rule.max_value) for rule in body]
 
 

@@ -11,7 +11,10 @@ from datetime import date, datetime
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
+from app.centers.service import get_center_in_scope
 from app.core.clock import local_midnight, utcnow
+from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
     Center,
@@ -23,6 +26,9 @@ from app.models import (
 )
 from app.quotas.rules import COUNTED_VALUES, quota_amount, week_of
 from app.spaces.calendar import Interval
+from app.spaces.service import get_space_in_scope
+
+RuleSpec = tuple[QuotaSubject, QuotaMetric, int]
 
 
 @dataclass(frozen=True)
@@ -99,12 +105,64 @@ async def _scope_name(session: AsyncSession, rule: QuotaRule) -> str:
     return str(await session.scalar(select(Center.name).where(Center.id == rule.center_id)))
 
 
+async def space_rules(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int
+) -> Sequence[QuotaRule]:
+    space = await get_space_in_scope(session, staff, space_id)
+    return await rules_of(session, space_id=space.id)
+
+
+async def center_rules(
+    session: AsyncSession, staff: StaffPrincipal, center_id: int
+) -> Sequence[QuotaRule]:
+    center = await get_center_in_scope(session, staff, center_id)
+    return await rules_of(session, center_id=center.id)
+
+
+async def replace_space_rules(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, rules: Sequence[RuleSpec]
+) -> Sequence[QuotaRule]:
+    """Replace a space's quotas (an empty list removes them)."""
+    space = await get_space_in_scope(session, staff, space_id, for_update=True)
+    _audit(session, staff, "space", space.id, rules)
+    return await replace_rules(session, space_id=space.id, rules=rules)
+
+
+async def replace_center_rules(
+    session: AsyncSession, staff: StaffPrincipal, center_id: int, rules: Sequence[RuleSpec]
+) -> Sequence[QuotaRule]:
+    """Replace the quotas over all the center's spaces together."""
+    center = await get_center_in_scope(session, staff, center_id, for_update=True)
+    _audit(session, staff, "center", center.id, rules)
+    return await replace_rules(session, center_id=center.id, rules=rules)
+
+
+def _audit(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    entity: str,
+    entity_id: int,
+    rules: Sequence[RuleSpec],
+) -> None:
+    described = "; ".join(f"{subject}:{metric}<={value}" for subject, metric, value in rules)
+    audit.record(
+        session,
+        staff,
+        entity=entity,
+        entity_id=entity_id,
+        action="replace_quotas",
+        from_status=None,
+        to_status=None,
+        reason=described[:200] or None,
+    )
+
+
 async def replace_rules(
     session: AsyncSession,
     *,
     space_id: int | None = None,
     center_id: int | None = None,
-    rules: Sequence[tuple[QuotaSubject, QuotaMetric, int]],
+    rules: Sequence[RuleSpec],
 ) -> Sequence[QuotaRule]:
     for rule in await rules_of(session, space_id=space_id, center_id=center_id):
         await session.delete(rule)

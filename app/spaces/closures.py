@@ -6,6 +6,7 @@ from datetime import timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.errors import NotFound, Text
 from app.identity.principals import StaffPrincipal
@@ -38,6 +39,7 @@ async def add_closure(
     )
     session.add(closure)
     await session.flush()
+    _audit(session, staff, space.id, "add_closure", data.reason)
     return closure
 
 
@@ -60,3 +62,19 @@ async def delete_closure(
     )
     if not result.rowcount:  # type: ignore[attr-defined]
         raise NotFound(CLOSURE)
+    _audit(session, staff, space.id, "delete_closure", f"closure {closure_id}")
+
+
+def _audit(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, action: str, reason: str
+) -> None:
+    audit.record(
+        session,
+        staff,
+        entity="space",
+        entity_id=space_id,
+        action=action,
+        from_status=None,
+        to_status=None,
+        reason=reason,
+    )

@@ -8,6 +8,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
+from app.audit import service as audit
 from app.centers.service import get_center_in_scope
 from app.core.clock import local_today, parse_wall_clock, utcnow
 from app.core.db import Database, flush_unique
@@ -17,7 +18,6 @@ from app.models import (
     HOLDING_STATUSES,
     BookingMode,
     Closure,
-    OpeningHours,
     Reservation,
     Space,
     SpaceKind,
@@ -26,6 +26,7 @@ from app.models import (
 )
 from app.spaces import availability, calendar
 from app.spaces.calendar import SPACE, Interval, InvalidInterval, WeeklyWindow
+from app.spaces.hours import InvalidOpeningHours, check_windows, opening_row, parse_windows
 from app.spaces.schemas import (
     OpeningWindow,
     SpaceCreate,
@@ -46,12 +47,6 @@ class InvalidSpaceRules(AppError):
     status = 422
     code = "invalid_space_rules"
     title = Text("预约规则无效", "Invalid booking rules")
-
-
-class InvalidOpeningHours(AppError):
-    status = 422
-    code = "invalid_opening_hours"
-    title = Text("开放时间无效", "Invalid opening hours")
 
 
 class DateOutOfRange(AppError):
@@ -273,7 +268,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
     _check_durations(data.slot_minutes, min_minutes, max_minutes)
     if data.open_24h and data.opening_hours:
         raise InvalidOpeningHours(NO_HOURS_WHEN_24H)
-    windows = _check_windows(_parse_windows(data.opening_hours), data.slot_minutes)
+    windows = check_windows(parse_windows(data.opening_hours), data.slot_minutes)
     space = Space(
         center_id=center.id,
         name=data.name,
@@ -295,7 +290,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         release_minute=_release_minute(data.release_time),
         facilities=list(data.facilities),
         description=data.description,
-        opening_hours=[_opening_row(window) for window in windows],
+        opening_hours=[opening_row(window) for window in windows],
         doors=[],  # a new space has no doors yet
     )
     space.center = center
@@ -309,6 +304,7 @@ async def update_space(
 ) -> Space:
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
     changes = data.changes()
+    changed = sorted(changes)
     changes.pop("opening_hours", None)
     if "release_time" in changes:
         changes["release_minute"] = _release_minute(changes.pop("release_time"))
@@ -317,18 +313,28 @@ async def update_space(
     if space.requires_check_in and space.check_in_token is None:
         space.check_in_token = new_check_in_token()
     _check_durations(space.slot_minutes, space.min_minutes, space.max_minutes)
-    new_hours = _parse_windows(data.opening_hours) if data.opening_hours is not None else None
+    new_hours = parse_windows(data.opening_hours) if data.opening_hours is not None else None
     if space.open_24h:
         if new_hours:
             raise InvalidOpeningHours(NO_HOURS_WHEN_24H)
         space.opening_hours = []
     else:
-        windows = _check_windows(
+        windows = check_windows(
             new_hours if new_hours is not None else weekly_windows(space), space.slot_minutes
         )
         if new_hours is not None:
-            space.opening_hours = [_opening_row(window) for window in windows]
+            space.opening_hours = [opening_row(window) for window in windows]
     await flush_unique(session, AlreadyExists(what=SPACE))
+    audit.record(
+        session,
+        staff,
+        entity="space",
+        entity_id=space.id,
+        action="update",
+        from_status=None,
+        to_status=None,
+        reason=", ".join(changed)[:200] or None,
+    )
     return space
 
 
@@ -363,49 +369,3 @@ def _check_durations(slot_minutes: int, min_minutes: int, max_minutes: int) -> N
         raise InvalidSpaceRules(
             Text("最长时长不能小于最短时长", "max_minutes must not be below min_minutes")
         )
-
-
-def _parse_windows(windows: Sequence[OpeningWindow]) -> list[WeeklyWindow]:
-    return [
-        WeeklyWindow(
-            window.weekday,
-            parse_wall_clock(window.opens),
-            parse_wall_clock(window.closes),
-        )
-        for window in windows
-    ]
-
-
-def _check_windows(windows: Sequence[WeeklyWindow], slot_minutes: int) -> list[WeeklyWindow]:
-    parsed = sorted(windows, key=lambda window: (window.weekday, window.opens_minute))
-    for index, window in enumerate(parsed):
-        if window.opens_minute >= window.closes_minute:
-            raise InvalidOpeningHours(
-                Text("结束时间须晚于开始时间", "Each window must close after it opens")
-            )
-        if window.opens_minute % slot_minutes or window.closes_minute % slot_minutes:
-            raise InvalidOpeningHours(
-                Text(
-                    "开放时间须与 {slot} 分钟的时段对齐",
-                    "Opening hours must fall on the {slot}-minute slot grid",
-                ),
-                slot=slot_minutes,
-            )
-        previous = parsed[index - 1] if index else None
-        if (
-            previous
-            and previous.weekday == window.weekday
-            and window.opens_minute < previous.closes_minute
-        ):
-            raise InvalidOpeningHours(
-                Text("同一天的开放时间段不能重叠", "Windows on the same weekday overlap")
-            )
-    return parsed
-
-
-def _opening_row(window: WeeklyWindow) -> OpeningHours:
-    return OpeningHours(
-        weekday=window.weekday,
-        opens_minute=window.opens_minute,
-        closes_minute=window.closes_minute,
-    )
