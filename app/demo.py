@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app import demo_bookings
 from app.access.doors import device_key_hash
 from app.access.keypad import ensure_keypad
 from app.core.clock import parse_wall_clock, utcnow
@@ -81,6 +82,7 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
         for space in demo.spaces:
             report.spaces_created += await _seed_space(session, center.id, space)
     await _seed_organizations(session, changfengwan_id)
+    await demo_bookings.seed(session, changfengwan_id, utcnow())
     for username, role, center_ids in (
         (DEMO_SUPER_ADMIN, Role.super_admin, []),
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),

@@ -81,6 +81,14 @@ CENTERS = [
                 facilities=["空调", "饮水", "充电", "电视屏"],
                 description="小型洽谈、面试。",
             ),
+            DemoSpace(
+                name="长风议事厅",
+                kind=SpaceKind.activity_room,
+                capacity=30,
+                requires_approval=True,
+                facilities=["空调", "饮水", "话筒", "投影"],
+                description="楼组议事、居民会议，需工作人员审批。",
+            ),
         ],
     ),
     DemoCenter(

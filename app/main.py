@@ -8,6 +8,7 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from app import console
 from app.access.codes import CodeBook
 from app.access.locks import build_locks
 from app.access.router import HOT_ROUTES as access_hot
@@ -117,6 +118,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     ):
         app.include_router(router)
     app.include_router(ops.build_router(API_PREFIX))
+    console.install(app)
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
     # Innermost: the hot routes, answered without FastAPI's dependency machinery.
     app.add_middleware(FastLane, routes=[*reservations_hot, *access_hot, *spaces_hot])

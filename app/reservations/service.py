@@ -30,9 +30,11 @@ from app.models import (
     MemberRole,
     Membership,
     NotificationKind,
+    Organization,
     Reservation,
     ReservationStatus,
     Space,
+    User,
 )
 from app.notifications import service as notifications
 from app.reservations import rules, snapshots, transitions
@@ -57,6 +59,8 @@ class ReservationFilter:
     status: ReservationStatus | None = None
     starts_from: datetime | None = None  # reservations ending after this instant
     starts_before: datetime | None = None  # reservations starting before this instant
+    phone_tail: str | None = None  # the booker's phone number ends so (staff's search)
+    organization_name: str | None = None  # the organization's name contains this
 
 
 def _visible_to(actor: Actor) -> Select[Reservation]:
@@ -86,6 +90,14 @@ async def list_reservations(
         query = query.where(Reservation.ends_at > filters.starts_from)
     if filters.starts_before is not None:
         query = query.where(Reservation.starts_at < filters.starts_before)
+    if filters.phone_tail:
+        phones = select(User.id).where(User.phone.endswith(filters.phone_tail, autoescape=True))
+        query = query.where(Reservation.user_id.in_(phones))
+    if filters.organization_name:
+        named = select(Organization.id).where(
+            Organization.name.contains(filters.organization_name, autoescape=True)
+        )
+        query = query.where(Reservation.organization_id.in_(named))
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     page = query.order_by(Reservation.starts_at, Reservation.id).limit(limit).offset(offset)
     return (await session.scalars(page)).all(), int(total or 0)

@@ -1,0 +1,32 @@
+"""The staff console: server-rendered pages at /console over the same services
+as the API (docs/ARCHITECTURE.md, "The staff console")."""
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+
+from app.console import auth, manage, router
+from app.console.pages import HERE
+
+
+def install(app: FastAPI) -> None:
+    app.include_router(router.router)
+    app.include_router(manage.router)
+    app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
+    app.add_exception_handler(auth.LoginRequired, _to_login)
+    app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)
+
+
+async def _to_login(request: Request, exc: Exception) -> Response:
+    response = RedirectResponse(f"{auth.PATH}/login", status_code=303)
+    if auth.session_token(request):  # expired or revoked: drop it
+        auth.end_session(response, request.app.state.settings)
+    return response
+
+
+async def _csrf_rejected(request: Request, exc: Exception) -> Response:
+    return HTMLResponse(
+        "<!doctype html><meta charset=utf-8><title>403</title>"
+        "<p>页面已过期或请求来源无效，请返回后刷新页面再试。</p>",
+        status_code=403,
+    )

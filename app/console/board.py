@@ -1,0 +1,194 @@
+"""What the console shows that no API endpoint does in one read: a day's board
+of every space in scope, doors with their last attempts, and the masked name
+of whoever booked. Reads only; every change goes through the domain services.
+"""
+
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access.doors import keypad_lockouts
+from app.core.clock import SHANGHAI, local_day_bounds, utcnow
+from app.identity.principals import StaffPrincipal
+from app.models import (
+    HOLDING_STATUSES,
+    Center,
+    Door,
+    DoorAttempt,
+    Organization,
+    Reservation,
+    ReservationStatus,
+    Space,
+    User,
+)
+from app.organizations.service import mask_phone
+
+ON_THE_BOARD = (*HOLDING_STATUSES, ReservationStatus.completed, ReservationStatus.no_show)
+ATTEMPTS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class BoardBooking:
+    id: int
+    start: datetime  # Shanghai time
+    end: datetime
+    status: ReservationStatus
+    who: str  # masked
+    checked_in: bool
+    left: float  # position on the day's timeline, in percent
+    width: float
+
+
+@dataclass
+class BoardSpace:
+    id: int
+    name: str
+    doors: int
+    locked_until: datetime | None
+    bookings: list[BoardBooking] = field(default_factory=list)
+
+
+@dataclass
+class BoardCenter:
+    id: int
+    name: str
+    spaces: list[BoardSpace] = field(default_factory=list)
+
+
+def masked(user: User | None, organization: str | None = None) -> str:
+    """Who booked, as much as the counter needs: a masked name or phone number."""
+    if user is None:
+        person = "—"
+    elif user.erased_at is not None:
+        person = "已注销用户"
+    elif user.name_masked:
+        person = user.name_masked
+    elif user.phone:
+        person = mask_phone(user.phone)
+    else:
+        person = f"居民 #{user.id}"
+    return f"{person}（{organization}）" if organization else person
+
+
+async def who_booked(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:
+    ids = set(user_ids)
+    if not ids:
+        return {}
+    users = await session.scalars(select(User).where(User.id.in_(ids)))
+    return {user.id: masked(user) for user in users}
+
+
+async def spaces_in_scope(
+    session: AsyncSession, staff: StaffPrincipal, *, active_only: bool = True
+) -> Sequence[tuple[Space, Center]]:
+    query = select(Space, Center).join(Center, Space.center_id == Center.id)
+    query = query.where(staff.center_clause()).order_by(Center.id, Space.id)
+    if active_only:
+        query = query.where(Space.is_active.is_(True))
+    return [(space, center) for space, center in (await session.execute(query)).all()]
+
+
+async def day_board(session: AsyncSession, staff: StaffPrincipal, day: date) -> list[BoardCenter]:
+    start, end = local_day_bounds(day)
+    spaces = await spaces_in_scope(session, staff)
+    space_ids = [space.id for space, _ in spaces]
+    centers: dict[int, BoardCenter] = {}
+    by_space: dict[int, BoardSpace] = {}
+    doors = await _door_counts(session, space_ids)
+    lockouts = await keypad_lockouts(session, space_ids)
+    now = utcnow()
+    for space, center in spaces:
+        board = centers.setdefault(center.id, BoardCenter(center.id, center.name))
+        locked = lockouts.get(space.id)
+        by_space[space.id] = BoardSpace(
+            space.id,
+            space.name,
+            doors.get(space.id, 0),
+            locked.astimezone(SHANGHAI) if locked and locked > now else None,
+        )
+        board.spaces.append(by_space[space.id])
+    if not space_ids:
+        return []
+    rows = await session.execute(
+        select(Reservation, User, Organization.name)
+        .join(User, Reservation.user_id == User.id)
+        .outerjoin(Organization, Reservation.organization_id == Organization.id)
+        .where(
+            Reservation.space_id.in_(space_ids),
+            Reservation.status.in_(ON_THE_BOARD),
+            Reservation.starts_at < end,
+            Reservation.ends_at > start,
+        )
+        .order_by(Reservation.starts_at, Reservation.id)
+    )
+    day_seconds = (end - start).total_seconds()
+    for reservation, user, organization in rows:
+        shown_from, shown_to = max(reservation.starts_at, start), min(reservation.ends_at, end)
+        by_space[reservation.space_id].bookings.append(
+            BoardBooking(
+                id=reservation.id,
+                start=reservation.starts_at.astimezone(SHANGHAI),
+                end=reservation.ends_at.astimezone(SHANGHAI),
+                status=reservation.status,
+                who=masked(user, organization),
+                checked_in=reservation.checked_in_at is not None,
+                left=round(100 * (shown_from - start).total_seconds() / day_seconds, 2),
+                width=round(100 * (shown_to - shown_from).total_seconds() / day_seconds, 2),
+            )
+        )
+    return list(centers.values())
+
+
+async def _door_counts(session: AsyncSession, space_ids: Sequence[int]) -> dict[int, int]:
+    counts: dict[int, int] = defaultdict(int)
+    for space_id in await session.scalars(
+        select(Door.space_id).where(Door.space_id.in_(space_ids))
+    ):
+        counts[space_id] += 1
+    return counts
+
+
+@dataclass
+class DoorActivity:
+    door: Door
+    space_name: str
+    center_name: str
+    locked_until: datetime | None
+    attempts: list[DoorAttempt]
+
+
+async def door_activity(session: AsyncSession, staff: StaffPrincipal) -> list[DoorActivity]:
+    """Each door in scope, its keypad's lockout and its last attempts (outcomes only:
+    no code is ever stored)."""
+    spaces = {space.id: (space, center) for space, center in await spaces_in_scope(session, staff)}
+    doors = (
+        await session.scalars(
+            select(Door).where(Door.space_id.in_(list(spaces))).order_by(Door.space_id, Door.id)
+        )
+    ).all()
+    lockouts = await keypad_lockouts(session, list(spaces))
+    now = utcnow()
+    found = []
+    for door in doors:
+        attempts = await session.scalars(
+            select(DoorAttempt)
+            .where(DoorAttempt.door_id == door.id)
+            .order_by(DoorAttempt.at.desc(), DoorAttempt.id.desc())
+            .limit(ATTEMPTS_SHOWN)
+        )
+        space, center = spaces[door.space_id]
+        locked = lockouts.get(door.space_id)
+        found.append(
+            DoorActivity(
+                door,
+                space.name,
+                center.name,
+                locked.astimezone(SHANGHAI) if locked and locked > now else None,
+                list(attempts),
+            )
+        )
+    return found

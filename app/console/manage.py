@@ -1,0 +1,353 @@
+"""The console's management pages: doors, organizations, spaces with their
+hours, closures and quotas, and the usage reports."""
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse, Response
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.access import doors
+from app.console import auth, board
+from app.console.auth import ConsoleStaff
+from app.console.pages import (
+    InvalidForm,
+    act,
+    back_to,
+    form_text,
+    parse_day,
+    problem_text,
+    render,
+)
+from app.core.clock import SHANGHAI, local_today
+from app.core.db import SessionDep
+from app.core.errors import AppError, Text
+from app.core.schemas import MAX_ID, ResourceId
+from app.identity.principals import StaffPrincipal
+from app.models import OpeningHours, OrganizationStatus, QuotaMetric, QuotaSubject
+from app.organizations import service as organizations
+from app.organizations.schemas import RejectRequest
+from app.quotas import service as quotas
+from app.reports import exports
+from app.reports import service as reports
+from app.reports.router import XLSX
+from app.reports.schemas import UtilizationReport, UtilizationRow
+from app.spaces import closures
+from app.spaces import service as spaces
+from app.spaces.schemas import ClosureCreate, OpeningWindow, SpaceUpdate
+
+router = APIRouter(prefix=auth.PATH, include_in_schema=False)
+DOORS = f"{auth.PATH}/doors"
+ORGANIZATIONS = f"{auth.PATH}/organizations"
+
+
+# --- doors -------------------------------------------------------------------------
+
+
+@router.get("/doors", response_class=HTMLResponse)
+async def door_list(request: Request, staff: ConsoleStaff, session: SessionDep) -> HTMLResponse:
+    activity = await board.door_activity(session, staff)
+    return render(request, "doors.html", staff, doors=activity, new_key=None)
+
+
+@router.post("/doors/{door_id}/clear-lockout")
+async def clear_lockout(request: Request, door_id: ResourceId) -> Response:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        door = await doors.clear_lockout(session, staff, door_id)
+        return f"{door.name} 的键盘已解锁"
+
+    return await act(request, DOORS, work)
+
+
+@router.post("/doors/{door_id}/rotate-key", response_class=HTMLResponse)
+async def rotate_key(request: Request, door_id: ResourceId) -> Response:
+    """The new device key is shown on this one page, once; it is stored only hashed."""
+    shown: list[str] = []
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        door, device_key = await doors.rotate_door_key(session, staff, door_id)
+        shown.extend([door.name, device_key])
+        return "ok"
+
+    answer = await act(request, DOORS, work)
+    if not shown:
+        return answer
+    async with request.app.state.database.reader.begin() as session:
+        staff = await auth.load(session, request.app.state.settings, auth.session_token(request))
+        activity = await board.door_activity(session, staff)
+    return render(request, "doors.html", staff, doors=activity, new_key=tuple(shown))
+
+
+# --- organizations -----------------------------------------------------------------
+
+
+@router.get("/organizations", response_class=HTMLResponse)
+async def organization_list(
+    request: Request,
+    staff: ConsoleStaff,
+    session: SessionDep,
+    status: OrganizationStatus = OrganizationStatus.pending,
+) -> HTMLResponse:
+    rows, total = await organizations.list_for_staff(session, staff, status, limit=100, offset=0)
+    return render(
+        request,
+        "organizations.html",
+        staff,
+        rows=rows,
+        total=total,
+        status=status,
+        statuses=list(OrganizationStatus),
+    )
+
+
+@router.post("/organizations/{organization_id}/verify")
+async def verify_organization(request: Request, organization_id: ResourceId) -> Response:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        found = await organizations.decide(
+            session, staff, organization_id, OrganizationStatus.verified
+        )
+        return f"{found.name} 已认证"
+
+    return await act(request, ORGANIZATIONS, work)
+
+
+@router.post("/organizations/{organization_id}/reject")
+async def reject_organization(request: Request, organization_id: ResourceId) -> Response:
+    form = await request.form()
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        reason = RejectRequest(reason=form_text(form, "reason")).reason
+        found = await organizations.decide(
+            session, staff, organization_id, OrganizationStatus.rejected, reason
+        )
+        return f"{found.name} 已驳回"
+
+    return await act(request, ORGANIZATIONS, work)
+
+
+# --- spaces --------------------------------------------------------------------------
+
+
+@router.get("/spaces", response_class=HTMLResponse)
+async def space_list(request: Request, staff: ConsoleStaff, session: SessionDep) -> HTMLResponse:
+    found = await board.spaces_in_scope(session, staff, active_only=False)
+    center_quotas = {}
+    for center_id in dict.fromkeys(center.id for _, center in found):
+        center_quotas[center_id] = await quotas.center_rules(session, staff, center_id)
+    return render(request, "spaces.html", staff, spaces=found, center_quotas=center_quotas)
+
+
+@router.get("/spaces/{space_id}", response_class=HTMLResponse)
+async def space_page(
+    request: Request, space_id: ResourceId, staff: ConsoleStaff, session: SessionDep
+) -> Response:
+    try:
+        space = await spaces.get_space_in_scope(session, staff, space_id)
+    except AppError as error:
+        return back_to(f"{auth.PATH}/spaces", error=problem_text(error))
+    return render(
+        request,
+        "space.html",
+        staff,
+        space=space,
+        hours=_hours_text(space.opening_hours),
+        closures=await closures.list_closures(session, staff, space_id, include_past=False),
+        rules=await quotas.space_rules(session, staff, space_id),
+        subjects=list(QuotaSubject),
+        metrics=list(QuotaMetric),
+    )
+
+
+def _hours_text(rows: Sequence[OpeningHours]) -> str:
+    def clock(minute: int) -> str:
+        return f"{minute // 60:02d}:{minute % 60:02d}"
+
+    return "\n".join(
+        f"{row.weekday + 1} {clock(row.opens_minute)}-{clock(row.closes_minute)}" for row in rows
+    )
+
+
+def _parse_hours(text: str) -> list[OpeningWindow]:
+    """Lines like ``1 09:00-21:00`` (1 = Monday … 7 = Sunday), validated by the API's schema."""
+    windows = []
+    for line in filter(None, (line.strip() for line in text.splitlines())):
+        day, _, span = line.partition(" ")
+        opens, _, closes = span.strip().partition("-")
+        weekday = int(day) - 1 if day.isdigit() else -1
+        windows.append(OpeningWindow(weekday=weekday, opens=opens.strip(), closes=closes.strip()))
+    return windows
+
+
+TEXTS = ("name", "description")
+NUMBERS = ("capacity", "advance_days", "cancel_before_minutes")
+FLAGS = ("requires_approval", "requires_real_name", "requires_check_in", "is_active")
+
+
+@router.post("/spaces/{space_id}/settings")
+async def update_space(request: Request, space_id: ResourceId) -> Response:
+    form = await request.form()
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        changes: dict[str, object] = {name: form_text(form, name) for name in TEXTS}
+        for name in NUMBERS:  # the API's schema takes numbers strictly: whole ones only
+            value = form_text(form, name)
+            changes[name] = int(value) if value.isdigit() else value
+        changes.update({flag: form.get(flag) == "on" for flag in FLAGS})
+        if not changes["description"]:
+            changes.pop("description")
+        space = await spaces.get_space_in_scope(session, staff, space_id)
+        if not space.open_24h:
+            changes["opening_hours"] = _parse_hours(form_text(form, "opening_hours"))
+        await spaces.update_space(session, staff, space_id, SpaceUpdate.model_validate(changes))
+        return "空间设置已保存"
+
+    return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+
+
+def _local(value: str) -> datetime:
+    """An ``<input type=datetime-local>`` value, in Shanghai time."""
+    return datetime.fromisoformat(value).replace(tzinfo=SHANGHAI)
+
+
+@router.post("/spaces/{space_id}/closures")
+async def add_closure(request: Request, space_id: ResourceId) -> Response:
+    form = await request.form()
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        try:
+            start, end = _local(form_text(form, "start")), _local(form_text(form, "end"))
+        except ValueError:
+            raise InvalidForm(Text("请填写开始与结束时间", "start and end are required")) from None
+        data = ClosureCreate(start=start, end=end, reason=form_text(form, "reason"))
+        await closures.add_closure(session, staff, space_id, data)
+        return "闭馆安排已添加"
+
+    return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+
+
+@router.post("/spaces/{space_id}/closures/{closure_id}/delete")
+async def delete_closure(
+    request: Request, space_id: ResourceId, closure_id: ResourceId
+) -> Response:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        await closures.delete_closure(session, staff, space_id, closure_id)
+        return "闭馆安排已删除"
+
+    return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+
+
+QUOTA_VALUE = Text("配额须为 0–1000 的整数", "A quota is a whole number from 0 to 1000")
+
+
+def _rules(form: object) -> list[quotas.RuleSpec]:
+    """Up to five rows of (subject, metric, limit); a row with no limit is left out."""
+    rules = []
+    for row in range(5):
+        value = form_text(form, f"max_value_{row}")
+        if not value:
+            continue
+        subject = QuotaSubject(form_text(form, f"subject_{row}"))
+        metric = QuotaMetric(form_text(form, f"metric_{row}"))
+        if not value.isdigit() or int(value) > 1000:
+            raise ValueError(value)
+        rules.append((subject, metric, int(value)))
+    return rules
+
+
+@router.post("/spaces/{space_id}/quotas")
+async def replace_space_quotas(request: Request, space_id: ResourceId) -> Response:
+    form = await request.form()
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        try:
+            rules = _rules(form)
+        except ValueError:
+            raise InvalidForm(QUOTA_VALUE) from None
+        await quotas.replace_space_rules(session, staff, space_id, rules)
+        return "空间配额已保存"
+
+    return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+
+
+@router.post("/centers/{center_id}/quotas")
+async def replace_center_quotas(request: Request, center_id: ResourceId) -> Response:
+    form = await request.form()
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        try:
+            rules = _rules(form)
+        except ValueError:
+            raise InvalidForm(QUOTA_VALUE) from None
+        await quotas.replace_center_rules(session, staff, center_id, rules)
+        return "中心配额已保存"
+
+    return await act(request, f"{auth.PATH}/spaces", work)
+
+
+# --- reports ---------------------------------------------------------------------------
+
+
+async def _report(
+    request: Request, staff: StaffPrincipal, session: AsyncSession, space_id: int | None
+) -> UtilizationReport:
+    today = local_today()
+    query = request.query_params
+    first = parse_day(query.get("from"), today.replace(day=1))
+    last = parse_day(query.get("to"), (first.replace(day=28) + timedelta(days=4)).replace(day=1))
+    if "to" not in query:
+        last -= timedelta(days=1)  # the month's last day
+    group = query.get("group_by", "space")
+    found = await reports.utilization(
+        session,
+        staff,
+        center_id=None,
+        space_id=space_id,
+        first_day=first,
+        last_day=last,
+        group_by=reports.GroupBy(group) if group in GROUPS else reports.GroupBy.space,
+    )
+    return UtilizationReport(
+        group_by=found.group_by,
+        from_=found.first_day,
+        to=found.last_day,
+        rows=[UtilizationRow.model_validate(row) for row in found.rows],
+    )
+
+
+GROUPS = frozenset(reports.GroupBy)
+SpaceFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+
+
+@router.get("/reports", response_class=HTMLResponse)
+async def report_page(
+    request: Request, staff: ConsoleStaff, session: SessionDep, space_id: SpaceFilter = None
+) -> Response:
+    try:
+        report = await _report(request, staff, session, space_id)
+    except AppError as error:
+        return back_to(f"{auth.PATH}/reports", error=problem_text(error))
+    found = await board.spaces_in_scope(session, staff, active_only=False)
+    peak = max((row.utilization or 0 for row in report.rows), default=0) or 1
+    return render(
+        request, "reports.html", staff, report=report, spaces=found, space_id=space_id, peak=peak
+    )
+
+
+@router.get("/reports/download")
+async def report_download(
+    request: Request,
+    staff: ConsoleStaff,
+    session: SessionDep,
+    space_id: SpaceFilter = None,
+    format: str = "csv",
+) -> Response:
+    try:
+        report = await _report(request, staff, session, space_id)
+    except AppError as error:
+        return back_to(f"{auth.PATH}/reports", error=problem_text(error))
+    body, filename = exports.as_xlsx(report) if format == "xlsx" else exports.as_csv(report)
+    media_type = XLSX if format == "xlsx" else "text/csv; charset=utf-8"
+    disposition = f'attachment; filename="{filename}"'
+    return Response(body, media_type=media_type, headers={"Content-Disposition": disposition})

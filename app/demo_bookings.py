@@ -1,0 +1,97 @@
+"""Demo bookings at Changfengwan, so the staff console has a day to show: two
+weeks of use behind (some cancelled, some rated), today's bookings, and one
+request waiting for approval. Seeded once, when the center has no bookings.
+"""
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import local_at, local_today
+from app.core.clock import parse_wall_clock as minute
+from app.demo_data import ORGANIZATIONS
+from app.models import Feedback, Organization, Reservation, ReservationStatus, Space, User
+
+NEIGHBORS = [f"dev-demo-neighbor-{n}" for n in range(1, 7)]
+DAYS_BEHIND = 14
+Status = ReservationStatus
+
+
+async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
+    spaces = {
+        space.name: space
+        for space in await session.scalars(select(Space).where(Space.center_id == center_id))
+    }
+    taken = await session.scalar(
+        select(Reservation.id).where(Reservation.space_id.in_([s.id for s in spaces.values()]))
+    )
+    if taken is not None or not {"长风洽谈室", "苏河会议室", "长风议事厅"} <= set(spaces):
+        return 0
+    people = [await _user(session, number) for number in range(len(NEIGHBORS))]
+    roadshow = await session.scalar(
+        select(Organization).where(Organization.uscc == ORGANIZATIONS[1].uscc)
+    )
+    talks, river, hall = spaces["长风洽谈室"], spaces["苏河会议室"], spaces["长风议事厅"]
+    today = local_today(now)
+    added: list[Reservation] = []
+
+    def add(
+        space: Space, day_offset: int, start: str, end: str, status: Status, **extra: object
+    ) -> None:
+        day = today + timedelta(days=day_offset)
+        reservation = Reservation(
+            space_id=space.id,
+            starts_at=local_at(day, minute(start)),
+            ends_at=local_at(day, minute(end)),
+            exclusive=True,
+            status=status,
+            **extra,
+        )
+        added.append(reservation)
+
+    for back in range(DAYS_BEHIND, 0, -1):
+        person = people[back % len(people)]
+        used = Status.cancelled if back % 4 == 0 else Status.completed
+        add(talks, -back, "10:00", "11:00", used, user_id=person.id, purpose="面试")
+        if roadshow is not None and (today - timedelta(days=back)).weekday() < 5 and back % 2:
+            add(
+                river,
+                -back,
+                "14:00",
+                "16:00",
+                Status.completed,
+                user_id=people[0].id,
+                organization_id=roadshow.id,
+                purpose="路演彩排",
+            )
+    add(talks, 0, "10:00", "11:00", Status.confirmed, user_id=people[1].id, purpose="小组讨论")
+    add(talks, 0, "15:00", "16:30", Status.confirmed, user_id=people[2].id, purpose="面试")
+    add(river, 0, "14:00", "17:00", Status.confirmed, user_id=people[3].id, purpose="读书会")
+    add(hall, 1, "14:00", "16:00", Status.pending, user_id=people[4].id, purpose="楼组议事会")
+    session.add_all(added)
+    await session.flush()
+    for number, reservation in enumerate(added):
+        if reservation.status is Status.completed and number % 3 == 0:
+            session.add(
+                Feedback(
+                    reservation_id=reservation.id,
+                    space_id=reservation.space_id,
+                    user_id=reservation.user_id,
+                    rating=5 if number % 2 else 4,
+                    comment="很方便" if number % 2 else None,
+                    created_at=reservation.ends_at,
+                )
+            )
+    await session.flush()
+    return len(added)
+
+
+async def _user(session: AsyncSession, number: int) -> User:
+    openid = NEIGHBORS[number]
+    user = await session.scalar(select(User).where(User.openid == openid))
+    if user is None:
+        user = User(openid=openid, phone=f"1390021{number:04d}")
+        session.add(user)
+        await session.flush()
+    return user
