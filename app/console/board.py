@@ -39,6 +39,7 @@ class BoardBooking:
     status: ReservationStatus
     who: str  # masked
     checked_in: bool
+    started: bool
     left: float  # position on the day's timeline, in percent
     width: float
 
@@ -136,6 +137,7 @@ async def day_board(session: AsyncSession, staff: StaffPrincipal, day: date) -> 
                 status=reservation.status,
                 who=masked(user, organization),
                 checked_in=reservation.checked_in_at is not None,
+                started=reservation.starts_at <= now,
                 left=round(100 * (shown_from - start).total_seconds() / day_seconds, 2),
                 width=round(100 * (shown_to - shown_from).total_seconds() / day_seconds, 2),
             )
