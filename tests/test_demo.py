@@ -1,5 +1,8 @@
 """The demo data: seeded once, idempotent, and shaped like the articles describe."""
 
+import csv
+import io
+import re
 from datetime import timedelta
 
 from sqlalchemy import func, select
@@ -8,6 +11,7 @@ from app import demo, demo_data
 from app.models import BookingMode, Center, Space, Staff
 from tests.conftest import make_settings, running
 from tests.factories import Api, verify_real_name
+from tests.test_console import console, csrf_of
 from tests.test_doors import next_slot
 
 
@@ -70,3 +74,29 @@ async def test_a_newcomer_can_open_the_study_room_door(database_url: str) -> Non
             headers={"Authorization": f"Device {demo.DEMO_DOOR_KEY}"},
         )
         assert opened.json()["granted"] is True
+
+
+async def test_a_center_admin_runs_the_demo_day_in_the_console(api: Api) -> None:
+    """The README's walkthrough: log in as the Changfengwan admin, see today's
+    board, approve the waiting request, download this month's report."""
+    async with api.database.writer.begin() as session:
+        await demo.seed_demo(session)
+    client = await console(api, demo.DEMO_CENTER_ADMIN, demo.DEMO_STAFF_PASSWORD)
+    board = await client.get("/console/today")
+    for space in ("苏河会议室", "长风洽谈室", "长风议事厅"):
+        assert space in board.text
+    assert "阅心书斋" not in board.text  # another center's
+    assert board.text.count('class="booking"') == 3
+
+    queue = await client.get("/console/approvals")
+    [request] = re.findall(r"/console/bookings/(\d+)/approve", queue.text)
+    approved = await client.post(
+        f"/console/bookings/{request}/approve", data={"csrf": csrf_of(queue)}
+    )
+    assert "notice=" in approved.headers["location"]
+    assert "没有待审批的申请" in (await client.get("/console/approvals")).text
+
+    month = await client.get("/console/reports/download", params={"format": "csv"})
+    rows = list(csv.DictReader(io.StringIO(month.content.decode("utf-8-sig"))))
+    assert {row["space_name"] for row in rows} == {"苏河会议室", "长风洽谈室", "长风议事厅"}
+    assert all(float(row["open_hours"]) > 0 for row in rows)
