@@ -25,3 +25,16 @@ def test_migrations_install_as_a_package() -> None:
     assert (scripts / "env.py").is_file()
     assert (scripts / "script.py.mako").is_file()
     assert any(entry.name.endswith(".py") for entry in (scripts / "versions").iterdir())
+
+
+def test_the_consoles_templates_and_assets_are_package_data() -> None:
+    """Listed in pyproject's package-data, so a plain ``pip install .`` has them."""
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = config["package-data"]["app.console"]
+    console = ROOT / "app" / "console"
+    shipped = {path for pattern in patterns for path in console.glob(pattern)}
+    on_disk = {
+        path for folder in ("templates", "static") for path in (console / folder).iterdir()
+    }
+    assert on_disk
+    assert shipped == on_disk
