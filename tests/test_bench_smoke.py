@@ -49,3 +49,25 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
         assert f"| {scenario} |" in result.stdout
     for engine in ("postgresql", "sqlite"):  # each against its own floor
         assert f"| floor: one INSERT | {engine} |" in result.stdout
+
+
+@pytest.mark.slow
+def test_the_report_bench_runs(temporary_databases: TemporaryDatabases) -> None:
+    temporary_databases.new("postgresql")  # skips (or fails in CI) without PostgreSQL
+    admin = PG_ADMIN_URL.replace("postgresql+asyncpg://", "postgresql://")
+    database = f"zhendi_bench_reports_smoke_{os.getpid()}"
+    env = {**os.environ, "BENCH_PG_ADMIN": admin, "BENCH_REPORTS_DATABASE": database}
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "bench.reports", "--smoke"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        asyncio.run(_pg_execute(PG_ADMIN_URL, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    assert result.returncode == 0, result.stdout + result.stderr
+    for scenario in ("month by space", "month by weekday_hour", "year by space"):
+        assert f"| {scenario} |" in result.stdout
