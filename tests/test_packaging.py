@@ -33,8 +33,6 @@ def test_the_consoles_templates_and_assets_are_package_data() -> None:
     patterns = config["package-data"]["app.console"]
     console = ROOT / "app" / "console"
     shipped = {path for pattern in patterns for path in console.glob(pattern)}
-    on_disk = {
-        path for folder in ("templates", "static") for path in (console / folder).iterdir()
-    }
+    on_disk = {path for folder in ("templates", "static") for path in (console / folder).iterdir()}
     assert on_disk
     assert shipped == on_disk
