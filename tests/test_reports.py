@@ -192,6 +192,8 @@ async def test_closures_and_scope(api: Api, usage: Fixture) -> None:
         {"from": "2026-12-01", "to": "2026-12-31", "group_by": "month"},
         {"from": "2026-12-01", "to": "2026-12-31", "format": "pdf"},
         {"from": "2026-12-01", "to": "2026-13-01"},
+        {"from": "9999-12-31", "to": "9999-12-31"},
+        {"from": "1999-12-31", "to": "2000-01-01"},
     ],
 )
 async def test_bad_ranges_are_refused(api: Api, params: dict[str, str]) -> None:

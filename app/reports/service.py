@@ -36,6 +36,8 @@ from app.spaces.service import get_space_in_scope, weekly_windows
 HOUR = 3600
 DAY = 86400
 MAX_DAYS = 366
+# Reports cover days the service can have seen: a year 9999 is a typo.
+EARLIEST, LATEST = date(2000, 1, 1), date(2099, 12, 31)
 
 
 class GroupBy(StrEnum):
@@ -49,8 +51,9 @@ class InvalidReportRange(AppError):
     code = "invalid_report_range"
     title = Text("报表日期范围无效", "Invalid report range")
     detail = Text(
-        "结束日期不能早于开始日期，且范围最多 {max_days} 天",
-        "to must not be before from, and a report covers at most {max_days} days",
+        "结束日期不能早于开始日期，范围最多 {max_days} 天，且在 2000–2099 年之间",
+        "to must not be before from, a report covers at most {max_days} days,"
+        " within the years 2000–2099",
     )
 
 
@@ -222,7 +225,12 @@ async def utilization(
     last_day: date,
     group_by: GroupBy,
 ) -> Report:
-    if last_day < first_day or (last_day - first_day).days >= MAX_DAYS:
+    if (
+        last_day < first_day
+        or (last_day - first_day).days >= MAX_DAYS
+        or first_day < EARLIEST
+        or last_day > LATEST
+    ):
         raise InvalidReportRange(max_days=MAX_DAYS)
     spaces = await _spaces(session, staff, center_id=center_id, space_id=space_id)
     start, end = local_midnight(first_day), local_midnight(last_day + timedelta(days=1))
