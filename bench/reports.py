@@ -34,8 +34,8 @@ from app.core.clock import SHANGHAI, local_midnight, local_today
 from app.core.config import Settings
 from app.core.migrate import upgrade
 from app.main import create_app
-from app.reports import service
-from app.reports.service import GroupBy
+from app.reports import groups, sql
+from app.reports.groups import GroupBy
 from bench import seed
 from bench.run import environment
 
@@ -362,7 +362,7 @@ async def scanned(space_ids: list[int], first_day: date, last_day: date) -> Scan
     covers (from a day before the range), those the query keeps, and of those
     the bookings counted because they start within the range."""
     start, end = local_midnight(first_day), local_midnight(last_day + timedelta(days=1))
-    counted = ", ".join(f"'{status.value}'" for status in service.COUNTED)
+    counted = ", ".join(f"'{status.value}'" for status in groups.COUNTED)
     db = await asyncpg.connect(dsn())
     try:
         row = await db.fetchrow(
@@ -486,14 +486,14 @@ def usage_parameters(space_ids: list[int], first_day: date, last_day: date) -> d
     assert offset is not None
     return {
         "space_ids": space_ids,
-        "statuses": [status.value for status in service.COUNTED],
+        "statuses": [status.value for status in groups.COUNTED],
         "from_at": start,
         "to_at": end,
         "day_before": start - timedelta(days=1),
         "range_start": int(start.timestamp()),
         "range_end": int(end.timestamp()),
         "origin": int(origin.timestamp()),
-        "width": service.HOUR,
+        "width": groups.HOUR,
         "utc_offset": int(offset.total_seconds()),
     }
 
@@ -514,7 +514,7 @@ async def explain(url: str, space_ids: list[int], first_day: date, last_day: dat
     """The month-by-weekday_hour query's plan as the endpoint runs it: the same
     prepared statement run six times on one connection, and the plan of the
     sixth with its actual rows and times (auto_explain, sent back as a notice)."""
-    statement = text(service.usage_sql("postgresql", GroupBy.weekday_hour)).bindparams(
+    statement = text(sql.usage_sql("postgresql", GroupBy.weekday_hour)).bindparams(
         bindparam("space_ids", expanding=True), bindparam("statuses", expanding=True)
     )
     parameters = usage_parameters(space_ids, first_day, last_day)

@@ -32,6 +32,7 @@ from app.organizations.schemas import RejectRequest
 from app.quotas import service as quotas
 from app.reports import exports
 from app.reports import service as reports
+from app.reports.groups import GroupBy
 from app.reports.router import XLSX
 from app.reports.schemas import UtilizationReport, UtilizationRow
 from app.spaces import closures
@@ -306,7 +307,7 @@ async def _report(
         space_id=space_id,
         first_day=first,
         last_day=last,
-        group_by=reports.GroupBy(group) if group in GROUPS else reports.GroupBy.space,
+        group_by=GroupBy(group) if group in GROUPS else GroupBy.space,
     )
     return UtilizationReport(
         group_by=found.group_by,
@@ -316,7 +317,7 @@ async def _report(
     )
 
 
-GROUPS = frozenset(reports.GroupBy)
+GROUPS = frozenset(GroupBy)
 SpaceFilter = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 
 

@@ -11,8 +11,8 @@ from app.core.routing import api_router
 from app.core.schemas import MAX_ID
 from app.identity.dependencies import CurrentStaff
 from app.reports import exports, service
+from app.reports.groups import GroupBy
 from app.reports.schemas import UtilizationReport, UtilizationRow
-from app.reports.service import GroupBy
 
 router = api_router("/admin/reports", tags=["admin"])
 

@@ -2,7 +2,7 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict
 
-from app.reports.service import GroupBy
+from app.reports.groups import GroupBy
 
 
 class UtilizationRow(BaseModel):
