@@ -16,6 +16,7 @@ from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.admin.router import router as admin_router
+from app.calendars.router import router as calendars_router
 from app.centers.router import router as centers_router
 from app.core import docs as api_docs
 from app.core import logs
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         waitlist_router,
         feedback_router,
         reports_router,
+        calendars_router,
         admin_router,
     ):
         app.include_router(router)

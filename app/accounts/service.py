@@ -25,6 +25,7 @@ from app.models import (
     HOLDING_STATUSES,
     ActorKind,
     AuditEvent,
+    CalendarFeed,
     DoorAttempt,
     Feedback,
     IdempotencyKey,
@@ -289,6 +290,7 @@ async def erase(session: AsyncSession, user: User) -> None:
     # Notifications quote staff's reasons and the places booked; waiting ends,
     # and a place held for them is freed.
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
+    await session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
     # Ratings stay for the statistics; what they wrote goes.
     await session.execute(update(Feedback).where(Feedback.user_id == user.id).values(comment=None))
     await session.execute(

@@ -2,6 +2,7 @@
 
 from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
 from app.models.base import Base
+from app.models.calendar import CalendarFeed
 from app.models.center import Center, CenterKind
 from app.models.feedback import Feedback
 from app.models.identity import Staff, StaffRole, User, staff_centers
@@ -61,6 +62,7 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BookingMode",
+    "CalendarFeed",
     "Center",
     "CenterKind",
     "Closure",
