@@ -35,6 +35,7 @@ from app.models import (
     Space,
     Staff,
     User,
+    default_holiday_policy,
 )
 from app.models import StaffRole as Role
 from app.quotas import service as quotas
@@ -156,6 +157,7 @@ async def _seed_space(session: AsyncSession, center_id: int, demo: DemoSpace) ->
         requires_real_name=demo.requires_real_name,
         requires_organization=demo.requires_organization,
         requires_check_in=demo.requires_check_in,
+        holiday_policy=default_holiday_policy(demo.open_24h),
         release_minute=(
             parse_wall_clock(demo.release_time) if demo.release_time is not None else None
         ),

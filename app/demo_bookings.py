@@ -15,6 +15,7 @@ from app.models import Feedback, Organization, Reservation, ReservationStatus, S
 
 NEIGHBORS = [f"dev-demo-neighbor-{n}" for n in range(1, 7)]
 DAYS_BEHIND = 14
+SUNDAY = 6
 Status = ReservationStatus
 
 
@@ -67,7 +68,8 @@ async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
             )
     add(talks, 0, "10:00", "11:00", Status.confirmed, user_id=people[1].id, purpose="小组讨论")
     add(talks, 0, "15:00", "16:30", Status.confirmed, user_id=people[2].id, purpose="面试")
-    add(river, 0, "14:00", "17:00", Status.confirmed, user_id=people[3].id, purpose="读书会")
+    if today.weekday() != SUNDAY:  # 苏河会议室 is closed on Sundays
+        add(river, 0, "14:00", "17:00", Status.confirmed, user_id=people[3].id, purpose="读书会")
     add(hall, 1, "14:00", "16:00", Status.pending, user_id=people[4].id, purpose="楼组议事会")
     session.add_all(added)
     await session.flush()

@@ -70,6 +70,9 @@ CENTERS = [
                 name="苏河会议室",
                 kind=SpaceKind.meeting_room,
                 capacity=16,
+                # Closed on Sundays, and on statutory holidays; open on a Sunday
+                # moved to work (调休), with Monday's hours.
+                opening=hours("09:00", "21:00", range(0, 6)),
                 requires_organization=True,
                 facilities=MEETING_FACILITIES,
                 description="可举办企业会议、路演、沙龙，约 16 人。",

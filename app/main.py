@@ -29,6 +29,7 @@ from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
 from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
 from app.feedback.router import router as feedback_router
+from app.holidays.router import router as holidays_router
 from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
@@ -116,6 +117,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         feedback_router,
         reports_router,
         calendars_router,
+        holidays_router,
         admin_router,
     ):
         app.include_router(router)

@@ -5,6 +5,8 @@ import logging
 import httpx
 import pytest
 
+from app.core.clock import local_today
+from app.holidays.days import has_data
 from tests.conftest import make_settings, running
 from tests.factories import Api
 
@@ -12,7 +14,20 @@ from tests.factories import Api
 @pytest.mark.parametrize("prefix", ["", "/api/v1"])
 async def test_health_and_readiness(client: httpx.AsyncClient, prefix: str) -> None:
     assert (await client.get(f"{prefix}/healthz")).json() == {"status": "ok"}
-    assert (await client.get(f"{prefix}/readyz")).json() == {"status": "ready"}
+    ready = (await client.get(f"{prefix}/readyz")).json()
+    assert ready["status"] == "ready"
+    this_year = local_today().year
+    missing = [year for year in (this_year, this_year + 1) if not has_data(year)]
+    if missing:  # a year the official calendar does not cover yet is said, not hidden
+        assert ready["warnings"] == [{"code": "calendar_data_missing", "years": missing}]
+    else:
+        assert "warnings" not in ready
+
+
+def test_the_calendar_data_ends_somewhere() -> None:
+    # Guards the branch above: the package covers some years and not others.
+    assert has_data(2026)
+    assert not has_data(2100)
 
 
 async def test_readiness_fails_without_a_database() -> None:

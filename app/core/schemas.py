@@ -1,7 +1,7 @@
 """Shared API types: bounded ids, clean text, instants with offsets, pages."""
 
 import unicodedata
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
 from fastapi import Path, Query
@@ -9,6 +9,7 @@ from pydantic import (
     AfterValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PlainSerializer,
@@ -62,6 +63,23 @@ def _plausible(value: datetime) -> datetime:
 
 # Input instants: RFC 3339 with an offset. A naive datetime is a validation error.
 Instant = Annotated[AwareDatetime, AfterValidator(_plausible)]
+
+
+def _calendar_date(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic would also read ``0`` as 1970-01-01."""
+    if isinstance(value, str) and not (len(value) == 10 and value[4] == value[7] == "-"):
+        raise ValueError("must be a date, YYYY-MM-DD")
+    return value
+
+
+def _plausible_day(value: date) -> date:
+    if not EARLIEST.date() <= value < LATEST.date():
+        raise ValueError("must be between 2000 and 2100")
+    return value
+
+
+# Input days: a Shanghai calendar date, YYYY-MM-DD, 2000–2099.
+LocalDate = Annotated[date, BeforeValidator(_calendar_date), AfterValidator(_plausible_day)]
 
 # Output instants: stored in UTC, shown in Shanghai time with its offset.
 LocalInstant = Annotated[

@@ -2,7 +2,7 @@
 
 from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
 from app.models.base import Base
-from app.models.calendar import CalendarFeed
+from app.models.calendar import CalendarDay, CalendarFeed, DayKind
 from app.models.center import Center, CenterKind
 from app.models.feedback import Feedback
 from app.models.identity import Staff, StaffRole, User, staff_centers
@@ -37,9 +37,11 @@ from app.models.reservation import (
 from app.models.space import (
     BookingMode,
     Closure,
+    HolidayPolicy,
     OpeningHours,
     Space,
     SpaceKind,
+    default_holiday_policy,
     new_check_in_token,
 )
 from app.models.standing import (
@@ -62,7 +64,10 @@ __all__ = [
     "AuditEvent",
     "Base",
     "BookingMode",
+    "CalendarDay",
     "CalendarFeed",
+    "DayKind",
+    "HolidayPolicy",
     "Center",
     "CenterKind",
     "Closure",
@@ -90,6 +95,7 @@ __all__ = [
     "Space",
     "SpaceKind",
     "new_check_in_token",
+    "default_holiday_policy",
     "Staff",
     "StaffRole",
     "SubscriptionCredit",

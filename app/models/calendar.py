@@ -1,9 +1,33 @@
-from datetime import datetime
+import enum
+from datetime import date, datetime
 
-from sqlalchemy import ForeignKey, String
+from sqlalchemy import Date, ForeignKey, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.models.base import Base
+from app.models.base import Base, Timestamped, enum_column
+
+
+class DayKind(enum.StrEnum):
+    holiday = "holiday"  # a day off: statutory, or a center's own
+    workday = "workday"  # a day of work, a weekend day included (调休上班)
+
+
+class CalendarDay(Timestamped, Base):
+    """Staff's word on one day, overriding the official calendar: everywhere
+    (``scope`` ''), in a district (``d:<district>``) or at a center
+    (``c:<center id>``). The narrowest scope wins."""
+
+    __tablename__ = "calendar_days"
+    __table_args__ = (UniqueConstraint("day", "scope"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    day: Mapped[date] = mapped_column(Date)
+    scope: Mapped[str] = mapped_column(String(60))
+    district: Mapped[str | None] = mapped_column(String(20))
+    center_id: Mapped[int | None] = mapped_column(ForeignKey("centers.id", ondelete="CASCADE"))
+    kind: Mapped[DayKind] = mapped_column(enum_column(DayKind, "day_kind"))
+    name: Mapped[str] = mapped_column(String(50))
+    set_by_staff_id: Mapped[int | None] = mapped_column(ForeignKey("staff.id", ondelete="SET NULL"))
 
 
 class CalendarFeed(Base):

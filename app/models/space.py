@@ -44,6 +44,19 @@ class BookingMode(enum.StrEnum):
     shared = "shared"  # up to `capacity` people at once (study-room seats)
 
 
+class HolidayPolicy(enum.StrEnum):
+    """What a statutory holiday means for a space (app/holidays)."""
+
+    closed = "closed"  # shut (meeting rooms)
+    open = "open"  # its usual hours of that weekday (the 24-hour study room)
+    weekend_hours = "weekend_hours"  # Sunday's hours
+
+
+def default_holiday_policy(open_24h: bool) -> HolidayPolicy:
+    """A 24-hour space (the study room) stays open on holidays; others close."""
+    return HolidayPolicy.open if open_24h else HolidayPolicy.closed
+
+
 class Space(Timestamped, Base):
     __tablename__ = "spaces"
     __table_args__ = (
@@ -105,6 +118,11 @@ class Space(Timestamped, Base):
     # The last bookable day (today + advance_days) opens at this Shanghai
     # minute of the day instead of at midnight.
     release_minute: Mapped[int | None] = mapped_column(SmallInteger)
+    holiday_policy: Mapped[HolidayPolicy] = mapped_column(
+        enum_column(HolidayPolicy, "holiday_policy"),
+        default=HolidayPolicy.closed,
+        server_default=HolidayPolicy.closed.value,
+    )
 
     center: Mapped[Center] = relationship(lazy="raise")
     doors: Mapped[list["Door"]] = relationship(lazy="raise", viewonly=True)

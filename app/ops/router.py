@@ -7,9 +7,11 @@ from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
+from app.core.clock import local_today
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.errors import Text, problem_response, request_language
+from app.holidays.days import has_data
 from app.jobs import metrics as job_metrics
 
 
@@ -48,7 +50,17 @@ async def readyz(request: Request) -> JSONResponse:
             code="database_unavailable",
             title=DATABASE_UNAVAILABLE.render(request_language(request)),
         )
-    return JSONResponse({"status": "ready"})
+    body: dict[str, object] = {"status": "ready"}
+    missing = [year for year in _years_ahead() if not has_data(year)]
+    if missing:  # still ready: those days count as ordinary until data comes
+        body["warnings"] = [{"code": "calendar_data_missing", "years": missing}]
+    return JSONResponse(body)
+
+
+def _years_ahead() -> list[int]:
+    """This year and the next: bookings open up to a year ahead."""
+    this_year = local_today().year
+    return [this_year, this_year + 1]
 
 
 async def metrics(request: Request) -> Response:

@@ -1,6 +1,5 @@
 """Usage reports for staff, as JSON, CSV or XLSX."""
 
-import datetime as dt
 from enum import StrEnum
 from typing import Annotated
 
@@ -8,7 +7,7 @@ from fastapi import Query, Response
 
 from app.core.db import SessionDep
 from app.core.routing import api_router
-from app.core.schemas import MAX_ID
+from app.core.schemas import MAX_ID, LocalDate
 from app.identity.dependencies import CurrentStaff
 from app.reports import exports, service
 from app.reports.groups import GroupBy
@@ -41,8 +40,8 @@ class Format(StrEnum):
 async def utilization(
     staff: CurrentStaff,
     session: SessionDep,
-    from_: Annotated[dt.date, Query(alias="from", description="First Shanghai day")],
-    to: Annotated[dt.date, Query(description="Last Shanghai day, included")],
+    from_: Annotated[LocalDate, Query(alias="from", description="First Shanghai day")],
+    to: Annotated[LocalDate, Query(description="Last Shanghai day, included")],
     center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     group_by: GroupBy = GroupBy.space,

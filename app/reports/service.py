@@ -27,6 +27,8 @@ from sqlalchemy.orm import selectinload
 from app.centers.service import get_center_in_scope
 from app.core.clock import SHANGHAI, local_midnight
 from app.core.errors import AppError, Text
+from app.holidays import service as holidays
+from app.holidays.days import plan_days
 from app.identity.principals import StaffPrincipal
 from app.models import BookingMode, Center, Closure, Space
 from app.reports.groups import COUNTED, DAY, HOUR, GroupBy
@@ -130,7 +132,7 @@ async def _spaces(
         select(Space)
         .join(Space.center)
         .where(staff.center_clause())
-        .options(selectinload(Space.opening_hours))
+        .options(selectinload(Space.opening_hours), selectinload(Space.center))
         .order_by(Space.id)
     )
     if center_id is not None:
@@ -156,9 +158,24 @@ async def _opening(
             closures[closed_space].append(Interval(closed_from, closed_to))
     first_day = start.astimezone(SHANGHAI).date()
     last_day = (end - timedelta(days=1)).astimezone(SHANGHAI).date()
+    scopes = {
+        scope
+        for space in active
+        for scope in holidays.scopes_of(space.center.district, space.center_id)
+    }
+    days = await holidays.overrides(session, first_day, last_day, sorted(scopes))
     result = []
     for space in active:
-        windows = opening_intervals(space.open_24h, weekly_windows(space), first_day, last_day)
+        plan = plan_days(
+            first_day, last_day, days, space.center.district, space.center_id, space.holiday_policy
+        )
+        windows = opening_intervals(
+            space.open_24h,
+            weekly_windows(space),
+            first_day,
+            last_day,
+            plan.hours_of if plan else None,
+        )
         result.append((space, _subtract(windows, merge(closures[space.id]))))
     return result
 

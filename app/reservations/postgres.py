@@ -17,6 +17,9 @@ from app.access.codes import DRAWS, CodeBook
 from app.core.db import Database
 from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, NotFound
 from app.core.sql import Statement
+from app.holidays import sql as holidays
+from app.holidays.days import plan_for
+from app.holidays.sql import overrides
 from app.models import HOLDERS_OVERLAPPING, QuotaMetric
 from app.notifications import outbox
 from app.quotas.rules import QuotaUse, quota_amount, week_of
@@ -64,7 +67,8 @@ SELECT u.is_active, u.real_name_verified,
                           ELSE 'organization' END)::text,
   nextval('reservations_id_seq'),
   k.request_hash, k.response_status, k.response_body::text, k.created_at,
-  c.name, c.address, c.district
+  c.name, c.address, c.district, s.holiday_policy,
+  {holidays.POSTGRES}
 FROM users u
 LEFT JOIN spaces s ON s.id = :space AND s.is_active
 LEFT JOIN centers c ON c.id = s.center_id
@@ -202,7 +206,8 @@ async def _book(driver: asyncpg.Connection, codes: CodeBook, request: BookingReq
             }
         ),
     )
-    snapshot, reservation_id, stored = _snapshot(row, request.user_id)
+    interval = wanted.interval
+    snapshot, reservation_id, stored = _snapshot(row, request.user_id, interval.start, interval.end)
     if key is not None and stored is not None:
         if not stored.expired(request.now):
             return booking.replay(stored, key)
@@ -309,7 +314,7 @@ def _guard(decision: Decision) -> str:
 
 
 def _snapshot(
-    row: asyncpg.Record | None, user_id: int
+    row: asyncpg.Record | None, user_id: int, start: datetime, end: datetime
 ) -> tuple[Snapshot, int, StoredAnswer | None]:
     if row is None:
         return Snapshot(None, None, None, (), None, ()), 0, None
@@ -318,7 +323,7 @@ def _snapshot(
      requires_organization, release_minute, hours, has_doors, closure, held, organization_id,
      organization_name, organization_verified, member, quotas, reservation_id,
      stored_hash, stored_status, stored_body, stored_at, center_name, center_address,
-     district) = row  # fmt: skip
+     district, policy, days) = row  # fmt: skip
     space = None
     if space_id is not None:
         space = SpaceView(
@@ -326,6 +331,7 @@ def _snapshot(
             advance, open_24h, tuple(WeeklyWindow(*window) for window in hours),
             requires_approval, requires_real_name, requires_organization, has_doors,
             release_minute, center_name, center_address, district,
+            plan_for(start, end, overrides(days), district, center_id, policy),
         )  # fmt: skip
     organization = None
     if organization_id is not None:

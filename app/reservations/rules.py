@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 
 from app.core.clock import SHANGHAI
 from app.core.errors import InvalidToken, NotFound
+from app.holidays.days import DayPlan
 from app.identity.service import AccountDeactivated
 from app.models import QuotaSubject, ReservationStatus
 from app.quotas.rules import QuotaUse, check_quotas
@@ -62,6 +63,8 @@ class SpaceView:
     center_name: str = ""
     center_address: str = ""
     center_district: str = ""
+    # Holidays and moved workdays on the days wanted (app/holidays); None: none.
+    plan: DayPlan | None = None
 
 
 @dataclass(frozen=True)
@@ -180,7 +183,10 @@ def check_calendar(space: SpaceView, wanted: Wanted, now: datetime) -> None:
                 opens_at=local_iso(release)
             )
         raise OutsideBookingWindow(days=space.advance_days, until=local_text(window_end))
-    if not calendar.within_opening_hours(space.open_24h, space.windows, interval):
+    hours_of = space.plan.hours_of if space.plan else None
+    if not calendar.within_opening_hours(space.open_24h, space.windows, interval, hours_of):
+        if space.plan is not None and space.plan.closed_by is not None:
+            raise SpaceClosed(reason=space.plan.closed_by)
         raise OutsideOpeningHours()
     if wanted.attendees > space.capacity:
         raise TooManyAttendees(capacity=space.capacity)

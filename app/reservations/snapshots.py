@@ -8,6 +8,8 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.holidays.days import DayPlan
+from app.holidays.service import space_plan
 from app.models import (
     HOLDING_STATUSES,
     Closure,
@@ -46,7 +48,7 @@ async def has_doors(session: AsyncSession, space_id: int) -> bool:
     return found is not None
 
 
-async def space_view(session: AsyncSession, space: Space) -> SpaceView:
+async def space_view(session: AsyncSession, space: Space, plan: DayPlan | None = None) -> SpaceView:
     hours = await session.execute(
         select(OpeningHours.weekday, OpeningHours.opens_minute, OpeningHours.closes_minute).where(
             OpeningHours.space_id == space.id
@@ -69,6 +71,7 @@ async def space_view(session: AsyncSession, space: Space) -> SpaceView:
         requires_organization=space.requires_organization,
         has_doors=await has_doors(session, space.id),
         release_minute=space.release_minute,
+        plan=plan,
     )
 
 
@@ -115,7 +118,13 @@ async def personal_snapshot(
             )
     return Snapshot(
         booker=booker,
-        space=await space_view(session, space) if space.is_active else None,
+        space=(
+            await space_view(
+                session, space, await space_plan(session, space, interval.start, interval.end)
+            )
+            if space.is_active
+            else None
+        ),
         closure=await closure(session, space.id, interval),
         holders=tuple(await holders(session, space.id, interval, excluding=excluding or 0)),
         organization=None,

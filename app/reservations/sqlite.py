@@ -12,6 +12,9 @@ from datetime import timedelta
 
 from app.access.codes import DRAWS, CodeBook
 from app.core.sqlite import SqliteWorker, instant, stamp
+from app.holidays import sql as holidays
+from app.holidays.days import plan_for
+from app.holidays.sql import overrides
 from app.models import HOLDERS_OVERLAPPING, QuotaMetric
 from app.notifications import outbox
 from app.quotas.rules import BOOKED_VALUES, COUNTED_VALUES, QuotaUse, week_of
@@ -31,7 +34,7 @@ COUNTED_SQL = ", ".join(f"'{value}'" for value in COUNTED_VALUES)
 
 # The caller, the space and its hours, and whether any quota rule may apply,
 # in one statement (a statement is most of a booking's cost here).
-READ = """
+READ = f"""
 SELECT u.is_active, u.real_name_verified,
   s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
   s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
@@ -45,7 +48,8 @@ SELECT u.is_active, u.real_name_verified,
    FROM opening_hours h WHERE h.space_id = s.id),
   EXISTS (SELECT 1 FROM quota_rules q
           WHERE (q.space_id = s.id OR q.center_id = s.center_id) AND q.subject = :subject),
-  c.name, c.address, c.district
+  c.name, c.address, c.district, s.holiday_policy,
+  {holidays.SQLITE}
 FROM users u LEFT JOIN spaces s ON s.id = :space AND s.is_active
 LEFT JOIN centers c ON c.id = s.center_id
 WHERE u.id = :user
@@ -172,7 +176,7 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
     (active, verified, space_id, center_id, name, exclusive, capacity, slot, min_minutes,
      max_minutes, advance, open_24h, requires_approval, requires_real_name,
      requires_organization, release_minute, suspended_until, has_doors, closure, hours,
-     any_quota, center_name, center_address, district) = row  # fmt: skip
+     any_quota, center_name, center_address, district, policy, days) = row  # fmt: skip
     booker = Booker(
         request.user_id,
         bool(active),
@@ -186,6 +190,7 @@ def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, St
         advance, bool(open_24h), _windows(hours), bool(requires_approval),
         bool(requires_real_name), bool(requires_organization), bool(has_doors), release_minute,
         center_name, center_address, district,
+        plan_for(interval.start, interval.end, overrides(days), district, center_id, policy),
     )  # fmt: skip
     holders = tuple(
         Holder(instant(start), instant(end), seats, user_id)

@@ -22,6 +22,9 @@ from app.core.db import Database
 from app.core.errors import NotFound
 from app.core.sql import Statement
 from app.core.sqlite import stamp
+from app.holidays import sql as holidays
+from app.holidays.days import DayPlan, plan_for
+from app.holidays.sql import overrides
 from app.models import HOLDERS_OVERLAPPING
 from app.spaces import calendar
 from app.spaces.calendar import SPACE, WeeklyWindow
@@ -38,8 +41,10 @@ SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.a
   ARRAY(SELECT ARRAY[extract(epoch FROM c.starts_at), extract(epoch FROM c.ends_at)]::float8[]
         FROM closures c WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start),
   ARRAY(SELECT ARRAY[extract(epoch FROM r.starts_at), extract(epoch FROM r.ends_at),
-                     r.attendees]::float8[] {HELD})
-FROM spaces s WHERE s.id = :space AND s.is_active
+                     r.attendees]::float8[] {HELD}),
+  s.holiday_policy, c.district, c.id,
+  {holidays.POSTGRES}
+FROM spaces s JOIN centers c ON c.id = s.center_id WHERE s.id = :space AND s.is_active
 """
 )
 # One statement, so one read snapshot; times as epoch seconds computed by SQLite
@@ -57,8 +62,12 @@ SELECT s.slot_minutes, s.capacity, s.booking_mode = 'exclusive', s.open_24h, s.a
                                       CAST(strftime('%s', r.ends_at) AS INTEGER), r.attendees))
    """
     + HELD
-    + """)
-FROM spaces s WHERE s.id = :space AND s.is_active
+    + """),
+  s.holiday_policy, c.district, c.id,
+  """
+    + holidays.SQLITE
+    + """
+FROM spaces s JOIN centers c ON c.id = s.center_id WHERE s.id = :space AND s.is_active
 """
 )
 
@@ -75,6 +84,7 @@ class SpaceDay:
     windows: list[WeeklyWindow]
     closures: list[Span]
     held: list[tuple[float, float, int]]
+    plan: DayPlan | None = None  # the day's holiday or moved workday, if any
 
 
 @dataclass(frozen=True)
@@ -112,7 +122,8 @@ async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
         row = await driver.fetchrow(_POSTGRES_DAY.text, *_POSTGRES_DAY.args(values))
     if row is None:
         raise NotFound(SPACE)
-    slot, capacity, exclusive, open_24h, advance, release, hours, closures, held = row
+    (slot, capacity, exclusive, open_24h, advance, release, hours, closures, held, policy,
+     district, center_id, days) = row  # fmt: skip
     return SpaceDay(
         space_id,
         slot,
@@ -124,6 +135,7 @@ async def load_day(database: Database, space_id: int, day: date) -> SpaceDay:
         [WeeklyWindow(*window) for window in hours],
         [(closure[0], closure[1]) for closure in closures],
         [(booking[0], booking[1], int(booking[2])) for booking in held],
+        plan_for(start, end, overrides(days), district, center_id, policy),
     )
 
 
@@ -137,7 +149,8 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
     row = db.execute(_SQLITE_DAY, values).fetchone()
     if row is None:
         raise NotFound(SPACE)
-    slot, capacity, exclusive, open_24h, advance, release, hours, closures, held = row
+    (slot, capacity, exclusive, open_24h, advance, release, hours, closures, held, policy,
+     district, center_id, days) = row  # fmt: skip
     return SpaceDay(
         space_id,
         slot,
@@ -149,6 +162,7 @@ def _load_sqlite(db: sqlite3.Connection, space_id: int, start: datetime, end: da
         [WeeklyWindow(*window) for window in orjson.loads(hours)],
         [(a, b) for a, b in orjson.loads(closures)],
         [(a, b, seats) for a, b, seats in orjson.loads(held)],
+        plan_for(start, end, overrides(days), district, center_id, policy),
     )
 
 
@@ -156,7 +170,9 @@ def slot_statuses(space: SpaceDay, day: date, now: datetime) -> list[tuple[GridS
     """Each slot with ``free`` / ``taken`` / ``closed`` / ``past`` and what remains."""
     opening = [
         (window.start.timestamp(), window.end.timestamp())
-        for window in calendar.opening_intervals(space.open_24h, space.windows, day, day)
+        for window in calendar.opening_intervals(
+            space.open_24h, space.windows, day, day, space.plan.hours_of if space.plan else None
+        )
     ]
     slots = grid(day, space.slot_minutes)
     by_slot = _bookings_by_slot(space.held, slots)

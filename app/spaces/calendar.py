@@ -5,7 +5,7 @@ instant. Intervals are ``[start, end)``: a booking ending at 11:00 and another
 starting at 11:00 do not overlap.
 """
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TypeVar
@@ -55,35 +55,56 @@ def merge(intervals: Iterable[Interval]) -> list[Interval]:
     return merged
 
 
+# Whose weekly hours a day keeps (a weekday, 0 = Monday), or None: closed all
+# day. Holidays and moved workdays change it (app/holidays/days.py).
+HoursOf = Callable[[date], int | None]
+
+
 def opening_intervals(
-    open_24h: bool, windows: Sequence[WeeklyWindow], first_day: date, last_day: date
+    open_24h: bool,
+    windows: Sequence[WeeklyWindow],
+    first_day: date,
+    last_day: date,
+    hours_of: HoursOf | None = None,
 ) -> list[Interval]:
     """The space's opening intervals on Shanghai days ``first_day..last_day``, merged.
 
     Merging joins a window to 24:00 with the next day's window from 00:00, so a
     booking across midnight is inside opening hours when both days are open.
     """
-    if open_24h:
+    if open_24h and hours_of is None:
         return [Interval(local_midnight(first_day), local_midnight(last_day + timedelta(days=1)))]
     intervals: list[Interval] = []
     day = first_day
     while day <= last_day:
-        weekday = day.weekday()
-        intervals.extend(
-            Interval(local_at(day, window.opens_minute), local_at(day, window.closes_minute))
-            for window in windows
-            if window.weekday == weekday
-        )
+        weekday = day.weekday() if hours_of is None else hours_of(day)
+        if weekday is not None and open_24h:
+            intervals.append(Interval(local_midnight(day), local_midnight(day + timedelta(days=1))))
+        elif weekday is not None:
+            intervals.extend(
+                Interval(local_at(day, window.opens_minute), local_at(day, window.closes_minute))
+                for window in windows
+                if window.weekday == weekday
+            )
         day += timedelta(days=1)
     return merge(intervals)
 
 
-def within_opening_hours(
-    open_24h: bool, windows: Sequence[WeeklyWindow], interval: Interval
-) -> bool:
+def days_of(interval: Interval) -> tuple[date, date]:
+    """The first and last Shanghai days ``interval`` touches."""
     first_day = interval.start.astimezone(SHANGHAI).date()
     last_day = (interval.end - timedelta(microseconds=1)).astimezone(SHANGHAI).date()
-    opening = opening_intervals(open_24h, windows, first_day, last_day)
+    return first_day, last_day
+
+
+def within_opening_hours(
+    open_24h: bool,
+    windows: Sequence[WeeklyWindow],
+    interval: Interval,
+    hours_of: HoursOf | None = None,
+) -> bool:
+    first_day, last_day = days_of(interval)
+    opening = opening_intervals(open_24h, windows, first_day, last_day, hours_of)
     return any(open_interval.contains(interval) for open_interval in opening)
 
 

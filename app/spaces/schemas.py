@@ -15,7 +15,7 @@ from app.core.schemas import (
     Printable,
     ShortText,
 )
-from app.models import BookingMode, Closure, Space, SpaceKind
+from app.models import BookingMode, Closure, HolidayPolicy, Space, SpaceKind
 
 WallClock = Annotated[
     str,
@@ -92,6 +92,11 @@ class SpaceCreate(BaseModel):
     release_time: ReleaseTime | None = None
     facilities: FacilityList = Field(default_factory=list)
     description: LongText = ""
+    holiday_policy: HolidayPolicy | None = Field(
+        default=None,
+        description="On statutory holidays: closed, open (its usual hours) or weekend_hours"
+        " (Sunday's). Default: open for a 24-hour space, else closed",
+    )
 
 
 class SpaceUpdate(Patch):
@@ -112,6 +117,7 @@ class SpaceUpdate(Patch):
     check_in_opens_minutes: CheckInOpens | None = None
     no_show_after_minutes: NoShowAfter | None = None
     release_time: ReleaseTime | None = None
+    holiday_policy: HolidayPolicy | None = None
     facilities: FacilityList | None = None
     description: LongText | None = None
     is_active: Flag | None = None
@@ -144,6 +150,7 @@ class SpaceOut(BaseModel):
     facilities: list[str]
     description: str
     is_active: bool
+    holiday_policy: HolidayPolicy
     has_smart_lock: bool = Field(description="Doors open with a code from the reservation")
 
     @classmethod
@@ -184,6 +191,7 @@ class SpaceOut(BaseModel):
             facilities=list(space.facilities),
             description=space.description,
             is_active=space.is_active,
+            holiday_policy=space.holiday_policy,
             has_smart_lock=any(door.is_active for door in space.doors),
         )
 

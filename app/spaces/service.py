@@ -1,6 +1,6 @@
 """Spaces: their booking rules, opening hours, closures and daily availability."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
@@ -13,6 +13,8 @@ from app.centers.service import get_center_in_scope
 from app.core.clock import local_today, parse_wall_clock, utcnow
 from app.core.db import Database, flush_unique
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
+from app.holidays import service as holidays
+from app.holidays.days import Override, plan_for
 from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
@@ -21,6 +23,7 @@ from app.models import (
     Reservation,
     Space,
     SpaceKind,
+    default_holiday_policy,
     new_check_in_token,
     overlapping,
 )
@@ -151,13 +154,36 @@ async def _free_space_ids(
     ids = [space.id for space in spaces]
     closed = await _closed_space_ids(session, ids, wanted)
     held = await _held_seats(session, ids, wanted)
+    first_day, last_day = calendar.days_of(wanted)
+    scopes = {scope for space in spaces for scope in _scopes(space)}
+    days = await holidays.overrides(session, first_day, last_day, sorted(scopes))
     return {
         space.id
         for space in spaces
         if space.id not in closed
-        and calendar.within_opening_hours(space.open_24h, weekly_windows(space), wanted)
+        and calendar.within_opening_hours(
+            space.open_24h, weekly_windows(space), wanted, _hours_of(space, wanted, days)
+        )
         and _remaining(space, held.get(space.id, []), wanted) > 0
     }
+
+
+def _scopes(space: Space) -> list[str]:
+    return holidays.scopes_of(space.center.district, space.center_id)
+
+
+def _hours_of(
+    space: Space, wanted: Interval, days: Mapping[date, Sequence[Override]]
+) -> calendar.HoursOf | None:
+    plan = plan_for(
+        wanted.start,
+        wanted.end,
+        days,
+        space.center.district,
+        space.center_id,
+        space.holiday_policy,
+    )
+    return plan.hours_of if plan else None
 
 
 async def get_active_space(session: AsyncSession, space_id: int) -> Space:
@@ -291,6 +317,7 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         facilities=list(data.facilities),
         description=data.description,
         opening_hours=[opening_row(window) for window in windows],
+        holiday_policy=data.holiday_policy or default_holiday_policy(data.open_24h),
         doors=[],  # a new space has no doors yet
     )
     space.center = center
