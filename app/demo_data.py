@@ -73,6 +73,8 @@ CENTERS = [
                 # Closed on Sundays, and on statutory holidays; open on a Sunday
                 # moved to work (调休), with Monday's hours.
                 opening=hours("09:00", "21:00", range(0, 6)),
+                # Companies book their weekly meetings a season ahead.
+                advance_days=90,
                 requires_organization=True,
                 facilities=MEETING_FACILITIES,
                 description="可举办企业会议、路演、沙龙，约 16 人。",
@@ -330,6 +332,6 @@ ORGANIZATIONS = [
 CHANGFENGWAN_QUOTAS = [
     (QuotaSubject.organization, QuotaMetric.bookings_per_week, 5),
     (QuotaSubject.organization, QuotaMetric.hours_per_week, 12),
-    (QuotaSubject.organization, QuotaMetric.future_bookings, 4),
+    (QuotaSubject.organization, QuotaMetric.future_bookings, 12),
     (QuotaSubject.user, QuotaMetric.bookings_per_week, 2),
 ]

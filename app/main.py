@@ -43,6 +43,7 @@ from app.reports.router import router as reports_router
 from app.reservations.router import HOT_ROUTES as reservations_hot
 from app.reservations.router import router as reservations_router
 from app.reservations.store import booking_store
+from app.series.router import router as series_router
 from app.spaces.router import HOT_ROUTES as spaces_hot
 from app.spaces.router import router as spaces_router
 from app.standing.router import router as standing_router
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         centers_router,
         spaces_router,
         reservations_router,
+        series_router,
         access_router,
         organizations_router,
         quotas_router,

@@ -11,7 +11,7 @@ from app import demo, demo_data
 from app.core.clock import local_today
 from app.models import BookingMode, Center, Space, Staff
 from tests.conftest import make_settings, running
-from tests.factories import Api, verify_real_name
+from tests.factories import Api, local, verify_real_name
 from tests.test_console import console, csrf_of
 from tests.test_doors import next_slot
 
@@ -102,3 +102,35 @@ async def test_a_center_admin_runs_the_demo_day_in_the_console(api: Api) -> None
     rows = list(csv.DictReader(io.StringIO(month.content.decode("utf-8-sig"))))
     assert {row["space_name"] for row in rows} == {"苏河会议室", "长风洽谈室", "长风议事厅"}
     assert all(float(row["open_hours"]) > 0 for row in rows)
+
+
+async def test_a_company_books_its_weekly_tuesday_meeting_in_one_call(api: Api) -> None:
+    """The demo company takes 苏河会议室 every Tuesday afternoon for ten weeks."""
+    async with api.database.writer.begin() as session:
+        await demo.seed_demo(session)
+    owner = await api.resident(demo.DEMO_RESIDENT_CODE.removeprefix("dev:"))
+    [company] = (await api.client.get("/api/v1/organizations/mine", headers=owner)).json()
+    rooms = await api.client.get("/api/v1/spaces", params={"limit": 100})
+    [room] = [space for space in rooms.json()["items"] if space["name"] == "苏河会议室"]
+    first = local_today() + timedelta(days=1)
+    while first.weekday() != 1:
+        first += timedelta(days=1)
+    answer = await api.client.post(
+        "/api/v1/reservation-series",
+        json={
+            "space_id": room["id"],
+            "start": local(first, "14:00").isoformat(),
+            "end": local(first, "16:00").isoformat(),
+            "rrule": "FREQ=WEEKLY;BYDAY=TU;COUNT=10",
+            "organization_id": company["id"],
+            "purpose": "周例会",
+            "mode": "book_what_is_free",
+        },
+        headers=owner,
+    )
+    assert answer.status_code == 201, answer.text
+    occurrences = answer.json()["occurrences"]
+    assert len(occurrences) == 10
+    for item in occurrences:  # booked, unless a statutory holiday closes that Tuesday
+        assert item["reservation_id"] or item["problem"]["code"] == "space_closed", item
+    assert sum(1 for item in occurrences if item["reservation_id"]) >= 8

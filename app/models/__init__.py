@@ -34,6 +34,7 @@ from app.models.reservation import (
     ReservationStatus,
     overlapping,
 )
+from app.models.series import ReservationSeries, SeriesMode, SeriesOccurrence
 from app.models.space import (
     BookingMode,
     Closure,
@@ -91,6 +92,9 @@ __all__ = [
     "QuotaSubject",
     "Reservation",
     "ReservationStatus",
+    "ReservationSeries",
+    "SeriesMode",
+    "SeriesOccurrence",
     "overlapping",
     "Space",
     "SpaceKind",

@@ -235,8 +235,14 @@ async def cancel_live_bookings(
 
 
 async def approve(
-    session: AsyncSession, codes: CodeBook, staff: StaffPrincipal, reservation_id: int
+    session: AsyncSession,
+    codes: CodeBook,
+    staff: StaffPrincipal,
+    reservation_id: int,
+    *,
+    tell: bool = True,
 ) -> Reservation:
+    """Confirm a pending request (``tell``: notify the booker; a series tells once)."""
     reservation = await locked(session, staff, reservation_id, lock_space=True)
     transitions.check_approve(transitions.view(reservation), utcnow())
     # Re-checked under the space's lock: a closure may have been added since the
@@ -254,17 +260,24 @@ async def approve(
     await move(session, staff, reservation, Status.confirmed, "approve")
     if space.has_doors:
         await door_codes.issue(session, codes, reservation.id, reservation.space_id, interval)
-    await notifications.tell_booker(session, Kind.booking_approved, reservation)
+    if tell:
+        await notifications.tell_booker(session, Kind.booking_approved, reservation)
     return reservation
 
 
 async def reject(
-    session: AsyncSession, staff: StaffPrincipal, reservation_id: int, reason: str
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    reservation_id: int,
+    reason: str,
+    *,
+    tell: bool = True,
 ) -> Reservation:
     reservation = await locked(session, staff, reservation_id, lock_space=False)
     transitions.check_reject(transitions.view(reservation))
     await move(session, staff, reservation, Status.rejected, "reject", reason)
-    await notifications.tell_booker(session, Kind.booking_rejected, reservation, reason=reason)
+    if tell:
+        await notifications.tell_booker(session, Kind.booking_rejected, reservation, reason=reason)
     return reservation
 
 

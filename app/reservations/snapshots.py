@@ -14,7 +14,10 @@ from app.models import (
     HOLDING_STATUSES,
     Closure,
     Door,
+    Membership,
     OpeningHours,
+    Organization,
+    OrganizationStatus,
     QuotaRule,
     QuotaSubject,
     Reservation,
@@ -24,7 +27,7 @@ from app.models import (
 )
 from app.quotas.rules import QuotaUse
 from app.quotas.service import Subject, rules_for_space, usage
-from app.reservations.rules import Booker, Holder, Snapshot, SpaceView
+from app.reservations.rules import Booker, Holder, OrganizationView, Snapshot, SpaceView
 from app.spaces.calendar import Interval, WeeklyWindow
 from app.standing.service import suspended_until
 
@@ -102,16 +105,34 @@ async def personal_snapshot(
 ) -> Snapshot:
     """Everything ``rules.decide`` needs for a personal booking of ``interval``,
     read through the ORM (leaving out the reservation ``excluding``)."""
+    return await booking_snapshot(session, user, space, interval, now, excluding=excluding)
+
+
+async def booking_snapshot(
+    session: AsyncSession,
+    user: User,
+    space: Space,
+    interval: Interval,
+    now: datetime,
+    *,
+    organization_id: int | None = None,
+    excluding: int | None = None,
+) -> Snapshot:
+    """Everything ``rules.decide`` needs for a booking of ``interval``, personal
+    or on an organization's account, read through the ORM (leaving out the
+    reservation ``excluding``). Quota use counts what this transaction has
+    written so far, so a series counts its own occurrences."""
     booker = Booker(
         user.id,
         user.is_active,
         user.real_name_verified,
         await suspended_until(session, user.id, space.center_id, now),
     )
-    subject = Subject(QuotaSubject.user, user.id)
+    kind = QuotaSubject.user if organization_id is None else QuotaSubject.organization
+    subject = Subject(kind, user.id if organization_id is None else organization_id)
     quotas = []
     for rule in (await session.scalars(rules_for_space(space).order_by(QuotaRule.id))).all():
-        if rule.subject is QuotaSubject.user:
+        if rule.subject is kind:
             used = await usage(session, rule, subject, interval.start, now)
             quotas.append(
                 QuotaUse(rule.metric, rule.space_id, rule.center_id, rule.max_value, used)
@@ -127,6 +148,27 @@ async def personal_snapshot(
         ),
         closure=await closure(session, space.id, interval),
         holders=tuple(await holders(session, space.id, interval, excluding=excluding or 0)),
-        organization=None,
+        organization=await _organization(session, organization_id, user.id),
         quotas=tuple(quotas),
+    )
+
+
+async def _organization(
+    session: AsyncSession, organization_id: int | None, user_id: int
+) -> OrganizationView | None:
+    if organization_id is None:
+        return None
+    organization = await session.get(Organization, organization_id)
+    if organization is None:
+        return None
+    member = await session.scalar(
+        select(Membership.user_id).where(
+            Membership.organization_id == organization_id, Membership.user_id == user_id
+        )
+    )
+    return OrganizationView(
+        organization.id,
+        organization.name,
+        organization.status is OrganizationStatus.verified,
+        member is not None,
     )

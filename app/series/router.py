@@ -1,0 +1,115 @@
+"""Recurring bookings: book a series, read it, cancel the rest, and (staff)
+approve or reject it at once."""
+
+from typing import Annotated
+
+from fastapi import Body, status
+from fastapi.responses import JSONResponse
+
+from app.access.dependencies import CodeBookDep
+from app.core.clock import utcnow
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.routing import api_router
+from app.core.schemas import ResourceId
+from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
+from app.models import Reservation, ReservationSeries
+from app.series import service
+from app.series.schemas import OccurrenceOut, SeriesCancel, SeriesCreate, SeriesOut, SeriesReject
+
+router = api_router("/reservation-series", tags=["reservations"])
+
+
+def _out(
+    series: ReservationSeries,
+    booked: list[service.Occurrence] | None = None,
+    rows: list[Reservation] | None = None,
+    refused: dict[int, object] | None = None,
+) -> SeriesOut:
+    if booked is not None:
+        occurrences = [OccurrenceOut(**service.occurrence_body(item)) for item in booked]
+    else:
+        occurrences = [
+            OccurrenceOut(
+                start=row.starts_at,
+                end=row.ends_at,
+                reservation_id=row.id,
+                status=row.status,
+                problem=None,
+            )
+            for row in rows or []
+        ]
+    return SeriesOut(
+        id=series.id,
+        space_id=series.space_id,
+        organization_id=series.organization_id,
+        rrule=series.rrule,
+        mode=series.mode,
+        occurrences=occurrences,
+    )
+
+
+@router.post(
+    "",
+    response_model=SeriesOut,
+    status_code=status.HTTP_201_CREATED,
+    responses=problem_responses(409),
+)
+async def book_series(
+    body: SeriesCreate, user: CurrentUser, session: SessionDep, codes: CodeBookDep
+) -> SeriesOut:
+    """Book every occurrence of an RRULE (`start`/`end` are the first). Each is an
+    ordinary reservation, refused or booked by the same rules. `all_or_nothing`
+    books all or none (`409 series_conflict`, with the same `occurrences`);
+    `book_what_is_free` books the rest and says why each other was refused."""
+    series, booked = await service.book(session, codes, user, body, utcnow())
+    return _out(series, booked=booked)
+
+
+@router.get("/{series_id}", response_model=SeriesOut)
+async def read_series(series_id: ResourceId, actor: CurrentActor, session: SessionDep) -> SeriesOut:
+    """Yours, or (staff) one of a space in your scope, with each occurrence's state."""
+    series, rows = await service.read(session, actor, series_id)
+    return _out(series, rows=list(rows))
+
+
+@router.post("/{series_id}/cancel", response_model=SeriesOut)
+async def cancel_series(
+    series_id: ResourceId,
+    user: CurrentUser,
+    session: SessionDep,
+    body: Annotated[SeriesCancel | None, Body()] = None,
+) -> SeriesOut | JSONResponse:
+    """Cancel every occurrence ahead, or those from `from` on. One past its
+    cancellation deadline stays, and `occurrences` carries the reason."""
+    now = utcnow()
+    since = body.from_ if body and body.from_ else now
+    series, refused = await service.cancel(session, user, series_id, since, now)
+    rows = await service.occurrences_of(session, series.id)
+    out = _out(series, rows=list(rows))
+    for occurrence in out.occurrences:
+        if occurrence.reservation_id in refused:
+            occurrence.problem = service.problem_body(refused[occurrence.reservation_id])
+    return out
+
+
+@router.post("/{series_id}/approve", response_model=SeriesOut, tags=["admin"])
+async def approve_series(
+    series_id: ResourceId, staff: CurrentStaff, session: SessionDep, codes: CodeBookDep
+) -> SeriesOut:
+    """Approve every pending occurrence at once (one refusal approves none)."""
+    series = await service.decide(session, codes, staff, series_id, None)
+    return _out(series, rows=list(await service.occurrences_of(session, series.id)))
+
+
+@router.post("/{series_id}/reject", response_model=SeriesOut, tags=["admin"])
+async def reject_series(
+    series_id: ResourceId,
+    body: SeriesReject,
+    staff: CurrentStaff,
+    session: SessionDep,
+    codes: CodeBookDep,
+) -> SeriesOut:
+    """Reject every pending occurrence, with one reason told once."""
+    series = await service.decide(session, codes, staff, series_id, body.reason)
+    return _out(series, rows=list(await service.occurrences_of(session, series.id)))

@@ -1,0 +1,213 @@
+"""Recurring bookings: occurrences booked or refused one by one, all or nothing
+under a racing single booking, quotas counting each occurrence, approval of a
+series at once, and cancelling the rest."""
+
+import asyncio
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+
+from app.models import StaffRole
+from tests.factories import Api, Headers, book, days_ahead, local, member_of, organization
+from tests.test_errors import assert_problem
+
+SERIES = "/api/v1/reservation-series"
+
+
+def next_tuesday(after: int = 1) -> date:
+    day = days_ahead(after)
+    while day.weekday() != 1:
+        day += timedelta(days=1)
+    return day
+
+
+async def book_series(
+    api: Api, who: Headers, space_id: int, first: date, rrule: str, **extra: Any
+) -> Any:
+    body = {
+        "space_id": space_id,
+        "start": local(first, "14:00").isoformat(),
+        "end": local(first, "16:00").isoformat(),
+        "rrule": rrule,
+        "purpose": "支部例会",
+        **extra,
+    }
+    return await api.client.post(SERIES, json=body, headers=who)
+
+
+async def test_book_what_is_free_books_the_rest_and_says_why(api: Api) -> None:
+    staff = await api.staff()
+    space = await api.space(headers=staff, advance_days=60)
+    first = next_tuesday()
+    resident, other = await api.resident(), await api.resident()
+    taken = first + timedelta(weeks=2)
+    await book(api, other, space["id"], taken, "15:00", "16:00")
+    closed = first + timedelta(weeks=3)
+    await api.client.post(
+        f"/api/v1/admin/spaces/{space['id']}/closures",
+        json={
+            "start": local(closed, "00:00").isoformat(),
+            "end": local(closed + timedelta(days=1), "00:00").isoformat(),
+            "reason": "消防检查",
+        },
+        headers=staff,
+    )
+    answer = await book_series(
+        api,
+        resident,
+        space["id"],
+        first,
+        "FREQ=WEEKLY;COUNT=5",
+        mode="book_what_is_free",
+    )
+    assert answer.status_code == 201, answer.text
+    body = answer.json()
+    occurrences = body["occurrences"]
+    assert [item["start"] for item in occurrences] == [
+        local(first + timedelta(weeks=n), "14:00").isoformat() for n in range(5)
+    ]
+    problems = [item["problem"]["code"] if item["problem"] else None for item in occurrences]
+    assert problems == [None, None, "slot_taken", "space_closed", None]
+    booked = [item["reservation_id"] for item in occurrences if item["reservation_id"]]
+    assert len(booked) == 3
+    for reservation_id in booked:  # each an ordinary reservation of its own
+        read = await api.client.get(f"/api/v1/reservations/{reservation_id}", headers=resident)
+        assert read.json()["status"] == "confirmed"
+    again = await api.client.get(f"{SERIES}/{body['id']}", headers=resident)
+    assert [item["reservation_id"] for item in again.json()["occurrences"]] == booked
+    hidden = await api.client.get(f"{SERIES}/{body['id']}", headers=await api.resident())
+    assert_problem(hidden, 404, "not_found")
+
+
+async def test_all_or_nothing_books_nothing_when_one_is_taken(api: Api) -> None:
+    space = await api.space(advance_days=60)
+    first = next_tuesday()
+    resident, other = await api.resident(), await api.resident()
+    await book(api, other, space["id"], first + timedelta(weeks=1), "14:00", "15:00")
+    refused = await book_series(api, resident, space["id"], first, "FREQ=WEEKLY;COUNT=3")
+    problem = assert_problem(refused, 409, "series_conflict")
+    assert problem["id"] is None
+    occurrences: list[dict[str, Any]] = problem["occurrences"]  # type: ignore[assignment]
+    assert [item["reservation_id"] for item in occurrences] == [None, None, None]
+    assert [bool(item["problem"]) for item in occurrences] == [False, True, False]
+    mine = await api.client.get("/api/v1/reservations", headers=resident)
+    assert mine.json()["total"] == 0  # nothing stayed
+
+
+@pytest.mark.parametrize(
+    "rrule",
+    [
+        "FREQ=YEARLY;COUNT=2",
+        "FREQ=WEEKLY",
+        "FREQ=DAILY;COUNT=53",
+        "FREQ=WEEKLY;COUNT=2;UNTIL=20271231",
+        "FREQ=WEEKLY;COUNT=abc",
+        "not a rule",
+    ],
+)
+async def test_bad_rules_are_refused(api: Api, rrule: str) -> None:
+    space = await api.space()
+    answer = await book_series(api, await api.resident(), space["id"], next_tuesday(), rrule)
+    assert_problem(answer, 422, "invalid_rrule")
+
+
+async def test_quotas_count_each_occurrence(api: Api) -> None:
+    staff = await api.staff()
+    center = await api.center(headers=staff)
+    space = await api.space(center["id"], headers=staff, advance_days=90)
+    quota = [{"subject": "organization", "metric": "future_bookings", "max_value": 4}]
+    await api.client.put(f"/api/v1/admin/centers/{center['id']}/quotas", json=quota, headers=staff)
+    owner = await api.resident()
+    company = await organization(api, owner)
+    answer = await book_series(
+        api,
+        owner,
+        space["id"],
+        next_tuesday(),
+        "FREQ=WEEKLY;COUNT=6",
+        organization_id=company["id"],
+        mode="book_what_is_free",
+    )
+    assert answer.status_code == 201, answer.text
+    codes = [
+        item["problem"]["code"] if item["problem"] else None
+        for item in answer.json()["occurrences"]
+    ]
+    assert codes == [None] * 4 + ["quota_exceeded"] * 2
+    colleague = await member_of(api, owner, company["id"])
+    one_more = await book(
+        api, colleague, space["id"], days_ahead(1), "09:00", "10:00", organization_id=company["id"]
+    )
+    assert_problem(one_more, 409, "quota_exceeded")
+
+
+async def test_an_approval_space_gets_one_request_approved_at_once(api: Api) -> None:
+    center = await api.center()
+    staff = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
+    hall = await api.space(center["id"], headers=staff, requires_approval=True, advance_days=60)
+    resident = await api.resident()
+    answer = await book_series(api, resident, hall["id"], next_tuesday(), "FREQ=WEEKLY;COUNT=4")
+    assert answer.status_code == 201, answer.text
+    series_id = answer.json()["id"]
+    assert {item["status"] for item in answer.json()["occurrences"]} == {"pending"}
+    staff_inbox = await api.client.get("/api/v1/admin/notifications", headers=staff)
+    assert staff_inbox.json()["total"] == 1  # one request, not four
+
+    outsider = await api.staff(StaffRole.district_admin, district="嘉定区")
+    refused = await api.client.post(f"{SERIES}/{series_id}/approve", headers=outsider)
+    assert_problem(refused, 403, "out_of_scope")
+    approved = await api.client.post(f"{SERIES}/{series_id}/approve", headers=staff)
+    assert approved.status_code == 200, approved.text
+    assert {item["status"] for item in approved.json()["occurrences"]} == {"confirmed"}
+    inbox = await api.client.get("/api/v1/me/notifications", headers=resident)
+    assert [item["kind"] for item in inbox.json()["items"]] == ["booking_approved"]
+    again = await api.client.post(f"{SERIES}/{series_id}/approve", headers=staff)
+    assert_problem(again, 409, "invalid_transition")
+
+
+async def test_cancel_the_rest_of_a_series(api: Api) -> None:
+    space = await api.space(advance_days=60)
+    resident = await api.resident()
+    first = next_tuesday()
+    answer = await book_series(api, resident, space["id"], first, "FREQ=WEEKLY;COUNT=4")
+    series_id = answer.json()["id"]
+    since = local(first + timedelta(weeks=2), "00:00").isoformat()
+    cancelled = await api.client.post(
+        f"{SERIES}/{series_id}/cancel", json={"from": since}, headers=resident
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    states = [item["status"] for item in cancelled.json()["occurrences"]]
+    assert states == ["confirmed", "confirmed", "cancelled", "cancelled"]
+    everything = await api.client.post(f"{SERIES}/{series_id}/cancel", headers=resident)
+    assert {item["status"] for item in everything.json()["occurrences"]} == {"cancelled"}
+    stranger = await api.client.post(f"{SERIES}/{series_id}/cancel", headers=await api.resident())
+    assert_problem(stranger, 404, "not_found")
+
+
+@pytest.mark.slow
+async def test_all_or_nothing_against_a_racing_single_booking(api: Api) -> None:
+    """Trials: the single booking wins its slot and the series books nothing, or
+    the series books everything and the single booking is refused; never both."""
+    space = await api.space(advance_days=90)
+    outcomes = set()
+    for trial in range(4):
+        first = next_tuesday() + timedelta(weeks=trial * 3)
+        contested = first + timedelta(weeks=1)
+        series_booker, single_booker = await api.resident(), await api.resident()
+        series_answer, single_answer = await asyncio.gather(
+            book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3"),
+            book(api, single_booker, space["id"], contested, "15:00", "16:00"),
+        )
+        winners = (series_answer.status_code, single_answer.status_code)
+        assert winners in {(201, 409), (409, 201)}, (series_answer.text, single_answer.text)
+        outcomes.add(winners)
+        held = await api.client.get(
+            "/api/v1/reservations",
+            params={"space_id": space["id"], "status": "confirmed"},
+            headers=await api.staff(),
+        )
+        on_contested = [
+            item for item in held.json()["items"] if item["start"].startswith(contested.isoformat())
+        ]
+        assert len(on_contested) == 1
