@@ -329,11 +329,13 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
         cancel_before_minutes="30",
         is_active="on",
         requires_approval="on",
+        holiday_policy="weekend_hours",
         opening_hours="1 08:00-12:00\n2 08:00-12:00",
     )
     assert "notice=" in saved.headers["location"], saved.headers["location"]
     read = (await api.client.get(f"/api/v1/admin/spaces/{space['id']}", headers=staff)).json()
     assert (read["capacity"], read["advance_days"], read["requires_approval"]) == (20, 7, True)
+    assert read["holiday_policy"] == "weekend_hours"
     assert len(read["opening_hours"]) == 2
 
     bad = await post(
@@ -363,6 +365,12 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
     )
     quotas = await api.client.get(f"/api/v1/admin/spaces/{space['id']}/quotas", headers=staff)
     assert [(q["metric"], q["max_value"]) for q in quotas.json()] == [("bookings_per_week", 3)]
+    for wrong in ({"subject_0": "nobody"}, {"max_value_0": "3.5"}, {"max_value_0": "1001"}):
+        form = {"subject_0": "user", "metric_0": "future_bookings", "max_value_0": "2", **wrong}
+        refused = await post(client, f"/console/spaces/{space['id']}/quotas", **form)
+        assert "error=" in refused.headers["location"], wrong
+    kept = await api.client.get(f"/api/v1/admin/spaces/{space['id']}/quotas", headers=staff)
+    assert kept.json() == quotas.json()
     actions = [action for action, _ in await audit_actions(api, "space", space["id"])]
     assert actions == ["update", "add_closure", "replace_quotas"]
 

@@ -181,7 +181,7 @@ def _parse_hours(text: str) -> list[OpeningWindow]:
     return windows
 
 
-TEXTS = ("name", "description")
+TEXTS = ("name", "description", "holiday_policy")
 NUMBERS = ("capacity", "advance_days", "cancel_before_minutes")
 FLAGS = ("requires_approval", "requires_real_name", "requires_check_in", "is_active")
 
@@ -196,8 +196,9 @@ async def update_space(request: Request, space_id: ResourceId) -> Response:
             value = form_text(form, name)
             changes[name] = int(value) if value.isdigit() else value
         changes.update({flag: form.get(flag) == "on" for flag in FLAGS})
-        if not changes["description"]:
-            changes.pop("description")
+        for optional in ("description", "holiday_policy"):
+            if not changes[optional]:
+                changes.pop(optional)
         space = await spaces.get_space_in_scope(session, staff, space_id)
         if not space.open_24h:
             changes["opening_hours"] = _parse_hours(form_text(form, "opening_hours"))
@@ -239,6 +240,8 @@ async def delete_closure(
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
 
 
+SUBJECTS, METRICS = frozenset(QuotaSubject), frozenset(QuotaMetric)
+QUOTA_RULE = Text("配额对象或指标无效", "Unknown quota subject or metric")
 QUOTA_VALUE = Text("配额须为 0–1000 的整数", "A quota is a whole number from 0 to 1000")
 
 
@@ -249,11 +252,12 @@ def _rules(form: object) -> list[quotas.RuleSpec]:
         value = form_text(form, f"max_value_{row}")
         if not value:
             continue
-        subject = QuotaSubject(form_text(form, f"subject_{row}"))
-        metric = QuotaMetric(form_text(form, f"metric_{row}"))
+        subject, metric = form_text(form, f"subject_{row}"), form_text(form, f"metric_{row}")
+        if subject not in SUBJECTS or metric not in METRICS:
+            raise InvalidForm(QUOTA_RULE)
         if not value.isdigit() or int(value) > 1000:
-            raise ValueError(value)
-        rules.append((subject, metric, int(value)))
+            raise InvalidForm(QUOTA_VALUE)
+        rules.append((QuotaSubject(subject), QuotaMetric(metric), int(value)))
     return rules
 
 
@@ -262,11 +266,7 @@ async def replace_space_quotas(request: Request, space_id: ResourceId) -> Respon
     form = await request.form()
 
     async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
-        try:
-            rules = _rules(form)
-        except ValueError:
-            raise InvalidForm(QUOTA_VALUE) from None
-        await quotas.replace_space_rules(session, staff, space_id, rules)
+        await quotas.replace_space_rules(session, staff, space_id, _rules(form))
         return "空间配额已保存"
 
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
@@ -277,11 +277,7 @@ async def replace_center_quotas(request: Request, center_id: ResourceId) -> Resp
     form = await request.form()
 
     async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
-        try:
-            rules = _rules(form)
-        except ValueError:
-            raise InvalidForm(QUOTA_VALUE) from None
-        await quotas.replace_center_rules(session, staff, center_id, rules)
+        await quotas.replace_center_rules(session, staff, center_id, _rules(form))
         return "中心配额已保存"
 
     return await act(request, f"{auth.PATH}/spaces", work)
