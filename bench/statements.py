@@ -6,7 +6,9 @@ database that ``python -m bench.run`` leaves behind (``zhendi_bench``).
 - the booking guard, as migration 0010 left it (one generic plan per session)
   and as before it (planned again on every call), beside a bare row lock;
 - the booking's write (reservation and audit event) with and without the
-  notification it now writes in the same statement.
+  notification it now writes in the same statement;
+- the booking's snapshot read, as the pipeline sends it, with and without the
+  day's holiday overrides it reads since the holiday calendar.
 
 Each is run on one connection in a loop; the write inside a transaction rolled
 back each time (no commit, so no WAL flush in the figure). It prints wall
@@ -144,11 +146,49 @@ def _rolled_back(
     return once
 
 
+async def snapshot_read(connection: asyncpg.Connection, runs: int) -> None:
+    from app.reservations.postgres import READ
+
+    row = await connection.fetchrow(
+        "SELECT r.space_id, r.user_id FROM reservations r ORDER BY r.id DESC LIMIT 1"
+    )
+    values = {
+        "space": row["space_id"],
+        "user": row["user_id"],
+        "start": FAR,
+        "end": FAR + timedelta(hours=1),
+        "day_before": FAR - timedelta(days=1),
+        "key": None,
+        "organization": None,
+    }
+    begins = READ.text.index("(SELECT json_agg(json_build_array(d.day")
+    ends = READ.text.index("::text", begins) + len("::text")
+    without = READ.text[:begins] + "NULL" + READ.text[ends:]
+    arguments = READ.args(values)
+    for label, text in (
+        ("snapshot read, without the day's overrides", without),
+        ("snapshot read, with them (the pipeline's)", READ.text),
+    ):
+        statement = await connection.prepare(text)
+        await timed(connection, label, runs, _reads(statement, arguments))
+
+
+def _reads(
+    statement: "asyncpg.prepared_stmt.PreparedStatement[asyncpg.Record]",
+    arguments: Sequence[object],
+) -> Callable[[int], Awaitable[object]]:
+    async def once(_: int) -> object:
+        return await statement.fetchrow(*arguments)
+
+    return once
+
+
 async def main(url: str, runs: int) -> None:
     connection = await asyncpg.connect(url)
     try:
         await guard(connection, runs)
         await write(connection, runs)
+        await snapshot_read(connection, runs)
     finally:
         await connection.close()
 
