@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
+from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.calendars.ics import BookingEvent, calendar
 from app.core.errors import NotFound, Text
@@ -58,15 +59,15 @@ async def _events(session: AsyncSession, rows: Sequence[Reservation]) -> list[Bo
     ]
 
 
-def _with_place() -> tuple[object, ...]:
-    return (selectinload(Reservation.space).selectinload(Space.center),)
+def _with_place() -> _AbstractLoad:
+    return selectinload(Reservation.space).selectinload(Space.center)
 
 
 async def reservation_calendar(session: AsyncSession, user: User, reservation_id: int) -> bytes:
     """The booker's own booking as a one-event calendar."""
     row = await session.scalar(
         select(Reservation)
-        .options(*_with_place())  # type: ignore[arg-type]
+        .options(_with_place())
         .where(Reservation.id == reservation_id, Reservation.user_id == user.id)
     )
     if row is None:  # someone else's is as unknown as a missing one
@@ -101,7 +102,7 @@ async def feed_calendar(session: AsyncSession, token: str, now: datetime) -> byt
         raise NotFound(FEED)
     rows = await session.scalars(
         select(Reservation)
-        .options(*_with_place())  # type: ignore[arg-type]
+        .options(_with_place())
         .where(Reservation.user_id == user.id, Reservation.ends_at > now - FEED_PAST)
         .order_by(Reservation.starts_at, Reservation.id)
         .limit(FEED_LIMIT)
@@ -116,7 +117,7 @@ async def space_calendar(
     space = await get_space_in_scope(session, staff, space_id)
     rows = await session.scalars(
         select(Reservation)
-        .options(*_with_place())  # type: ignore[arg-type]
+        .options(_with_place())
         .where(Reservation.space_id == space.id, Reservation.ends_at > now - FEED_PAST)
         .order_by(Reservation.starts_at, Reservation.id)
         .limit(FEED_LIMIT)

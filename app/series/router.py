@@ -4,7 +4,6 @@ approve or reject it at once."""
 from typing import Annotated
 
 from fastapi import Body, status
-from fastapi.responses import JSONResponse
 
 from app.access.dependencies import CodeBookDep
 from app.core.clock import utcnow
@@ -24,7 +23,6 @@ def _out(
     series: ReservationSeries,
     booked: list[service.Occurrence] | None = None,
     rows: list[Reservation] | None = None,
-    refused: dict[int, object] | None = None,
 ) -> SeriesOut:
     if booked is not None:
         occurrences = [OccurrenceOut(**service.occurrence_body(item)) for item in booked]
@@ -79,7 +77,7 @@ async def cancel_series(
     user: CurrentUser,
     session: SessionDep,
     body: Annotated[SeriesCancel | None, Body()] = None,
-) -> SeriesOut | JSONResponse:
+) -> SeriesOut:
     """Cancel every occurrence ahead, or those from `from` on. One past its
     cancellation deadline stays, and `occurrences` carries the reason."""
     now = utcnow()
