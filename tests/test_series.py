@@ -3,13 +3,17 @@ under a racing single booking, quotas counting each occurrence, approval of a
 series at once, and cancelling the rest."""
 
 import asyncio
+from collections.abc import Awaitable
 from datetime import date, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from app.models import StaffRole
+from app.reservations import booking
 from tests.factories import Api, Headers, book, days_ahead, local, member_of, organization
+from tests.test_concurrency import without_guard
 from tests.test_errors import assert_problem
 
 SERIES = "/api/v1/reservation-series"
@@ -185,29 +189,73 @@ async def test_cancel_the_rest_of_a_series(api: Api) -> None:
     assert_problem(stranger, 404, "not_found")
 
 
+async def held_on(api: Api, space_id: int, day: date) -> int:
+    """How many confirmed bookings of the space start on ``day``."""
+    held = await api.client.get(
+        "/api/v1/reservations",
+        params={"space_id": space_id, "status": "confirmed"},
+        headers=await api.staff(),
+    )
+    return sum(item["start"].startswith(day.isoformat()) for item in held.json()["items"])
+
+
+ONE_SEAT: dict[str, Any] = {"booking_mode": "shared", "capacity": 1}
+
+
+async def after(seconds: float, request: Awaitable[httpx.Response]) -> httpx.Response:
+    await asyncio.sleep(seconds)
+    return await request
+
+
 @pytest.mark.slow
-async def test_all_or_nothing_against_a_racing_single_booking(api: Api) -> None:
+@pytest.mark.parametrize(
+    ("space_settings", "contested_week"),
+    [({}, 1), (ONE_SEAT, 0)],
+    ids=["exclusive-room-second-week", "one-seat-first-week"],
+)
+async def test_all_or_nothing_against_a_racing_single_booking(
+    api: Api, monkeypatch: pytest.MonkeyPatch, space_settings: dict[str, Any], contested_week: int
+) -> None:
     """Trials: the single booking wins its slot and the series books nothing, or
-    the series books everything and the single booking is refused; never both."""
-    space = await api.space(advance_days=90)
-    outcomes = set()
+    the series books everything and the single booking is refused; never both.
+    Every booking pauses between deciding and writing, and one side starts a
+    little later, each side in turn, so that each has read before the other
+    writes."""
+    monkeypatch.setattr(booking, "GUARD", booking.OverlapGuard(delay_seconds=0.1))
+    space = await api.space(advance_days=90, **space_settings)
     for trial in range(4):
         first = next_tuesday() + timedelta(weeks=trial * 3)
-        contested = first + timedelta(weeks=1)
+        contested = first + timedelta(weeks=contested_week)
         series_booker, single_booker = await api.resident(), await api.resident()
+        series_waits, single_waits = (0.05, 0.0) if trial % 2 else (0.0, 0.05)
         series_answer, single_answer = await asyncio.gather(
-            book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3"),
-            book(api, single_booker, space["id"], contested, "15:00", "16:00"),
+            after(
+                series_waits,
+                book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3"),
+            ),
+            after(single_waits, book(api, single_booker, space["id"], contested, "15:00", "16:00")),
         )
         winners = (series_answer.status_code, single_answer.status_code)
         assert winners in {(201, 409), (409, 201)}, (series_answer.text, single_answer.text)
-        outcomes.add(winners)
-        held = await api.client.get(
-            "/api/v1/reservations",
-            params={"space_id": space["id"], "status": "confirmed"},
-            headers=await api.staff(),
+        assert await held_on(api, space["id"], contested) == 1
+
+
+@pytest.mark.slow
+async def test_negative_control_the_series_over_books_without_its_lock(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The race above is real: the same race on the one-seat space, with the
+    space's lock and the single booking's guard switched off and a pause
+    between deciding and writing, ends with both holding the only seat, every
+    trial, on both engines."""
+    space = await api.space(advance_days=90, **ONE_SEAT)
+    without_guard(monkeypatch)
+    for trial in range(4):
+        first = next_tuesday() + timedelta(weeks=trial * 3)
+        series_booker, single_booker = await api.resident(), await api.resident()
+        series_answer, single_answer = await asyncio.gather(
+            book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3"),
+            book(api, single_booker, space["id"], first, "15:00", "16:00"),
         )
-        on_contested = [
-            item for item in held.json()["items"] if item["start"].startswith(contested.isoformat())
-        ]
-        assert len(on_contested) == 1
+        assert (series_answer.status_code, single_answer.status_code) == (201, 201)
+        assert await held_on(api, space["id"], first) == 2

@@ -11,6 +11,7 @@ series' own occurrences. One notification tells of the series, not one per
 occurrence.
 """
 
+import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -38,7 +39,7 @@ from app.models import (
     User,
 )
 from app.notifications import service as notifications
-from app.reservations import rules, snapshots
+from app.reservations import booking, rules, snapshots
 from app.reservations import service as reservations
 from app.reservations.rules import Wanted
 from app.series.rrules import occurrences
@@ -131,14 +132,17 @@ def occurrence_body(occurrence: Occurrence) -> dict[str, object]:
 async def _lock_rows(
     session: AsyncSession, space_id: int, user_id: int, organization_id: int | None
 ) -> Space:
-    space = await session.scalar(
-        select(Space)
-        .where(Space.id == space_id, Space.is_active.is_(True))
-        .with_for_update()
-        .execution_options(populate_existing=True)
-    )
+    """Lock the space, the booker and the organization. Only the tests' negative
+    control (``booking.GUARD.lock`` off) reads the space without its lock, to
+    show that a racing single booking then over-books it."""
+    query = select(Space).where(Space.id == space_id, Space.is_active.is_(True))
+    if booking.GUARD.lock:
+        query = query.with_for_update()
+    space = await session.scalar(query.execution_options(populate_existing=True))
     if space is None:
         raise NotFound(SPACE)
+    if not booking.GUARD.lock:
+        return space
     await session.execute(select(User.id).where(User.id == user_id).with_for_update())
     if organization_id is not None:
         await session.execute(
@@ -164,6 +168,8 @@ async def _book_one(
         decision = rules.decide(snapshot, wanted, now)
     except AppError as refusal:
         return Occurrence(interval, None, None, refusal)
+    if booking.GUARD.delay_seconds:  # tests: a slow decision, to widen a race
+        await asyncio.sleep(booking.GUARD.delay_seconds)
     reservation = Reservation(
         space_id=space.id,
         user_id=user.id,
