@@ -6,10 +6,12 @@ from typing import Any
 
 import vobject
 from icalendar import Calendar
+from sqlalchemy import delete, insert, update
 
+from app.core import tokens
 from app.core.clock import SHANGHAI
-from app.models import StaffRole
-from tests.factories import Api, Headers, book, days_ahead, door, local, verified_resident
+from app.models import Staff, StaffRole, staff_centers
+from tests.factories import Api, Headers, bearer, book, days_ahead, door, local, verified_resident
 from tests.test_doors import study_room
 from tests.test_errors import assert_problem
 
@@ -159,3 +161,51 @@ async def test_staff_read_a_spaces_feed_in_their_scope(api: Api) -> None:
         f"/api/v1/admin/spaces/{space['id']}/calendar.ics", headers=elsewhere
     )
     assert_problem(refused, 403, "out_of_scope")
+
+
+async def set_staff(api: Api, staff_id: int, *, active: bool, center_ids: list[int]) -> None:
+    """Staff accounts are kept with the CLI, not the API: the test writes the row."""
+    async with api.database.writer.begin() as session:
+        await session.execute(update(Staff).where(Staff.id == staff_id).values(is_active=active))
+        await session.execute(delete(staff_centers).where(staff_centers.c.staff_id == staff_id))
+        if center_ids:
+            rows = [{"staff_id": staff_id, "center_id": id_} for id_ in center_ids]
+            await session.execute(insert(staff_centers), rows)
+
+
+async def test_a_calendar_app_subscribes_to_a_spaces_feed_for_staff(api: Api) -> None:
+    center = await api.center(district="黄浦区")
+    staff_id = await api.create_staff_row(StaffRole.center_admin, center_ids=[center["id"]])
+    settings = api.app.state.settings
+    staff = bearer(tokens.issue(settings, tokens.Audience.staff, staff_id).access_token)
+    space = await api.space(center["id"], headers=staff)
+    other_space = await api.space(center["id"], headers=staff)
+    ours = [
+        (await book(api, await api.resident(), space["id"], DAY, start, end)).json()["id"]
+        for start, end in (("09:00", "10:00"), ("10:00", "11:00"))
+    ]
+    await book(api, await api.resident(), other_space["id"], DAY, "09:00", "10:00")
+    feed_path = f"/api/v1/admin/spaces/{space['id']}/calendar-feed"
+
+    issued = await api.client.post(feed_path, headers=staff)
+    assert issued.status_code == 201, issued.text
+    path = issued.json()["url"].removeprefix("http://test")
+    feed = events(await ics(api, path))  # no Authorization header, as a calendar app
+    assert set(feed) == {f"reservation-{id_}@zhendi" for id_ in ours}
+
+    renewed = (await api.client.post(feed_path, headers=staff)).json()
+    assert_problem(await api.client.get(path), 404, "not_found")  # the old URL is revoked
+    path = renewed["url"].removeprefix("http://test")
+    elsewhere = await api.staff(StaffRole.district_admin, district="嘉定区")
+    assert_problem(await api.client.post(feed_path, headers=elsewhere), 403, "out_of_scope")
+
+    await set_staff(api, staff_id, active=True, center_ids=[])  # moved off the center
+    assert_problem(await api.client.get(path), 404, "not_found")
+    await set_staff(api, staff_id, active=False, center_ids=[center["id"]])
+    assert_problem(await api.client.get(path), 404, "not_found")
+    await set_staff(api, staff_id, active=True, center_ids=[center["id"]])
+    assert (await api.client.get(path)).status_code == 200
+
+    assert (await api.client.delete(feed_path, headers=staff)).status_code == 204
+    assert_problem(await api.client.get(path), 404, "not_found")
+    assert_problem(await api.client.delete(feed_path, headers=staff), 404, "not_found")

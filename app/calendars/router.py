@@ -20,6 +20,10 @@ ICS_RESPONSE: dict[int | str, dict[str, Any]] = {
 FeedToken = Annotated[str, Path(min_length=20, max_length=64, pattern=r"^[A-Za-z0-9_-]+$")]
 
 
+def feed_url(request: Request, token: str) -> str:
+    return str(request.base_url).rstrip("/") + f"{API_PREFIX}/calendar/feeds/{token}.ics"
+
+
 def _ics(body: bytes, filename: str) -> Response:
     return Response(
         body, media_type=ICS, headers={"Content-Disposition": f'inline; filename="{filename}"'}
@@ -46,8 +50,7 @@ async def issue_feed(request: Request, user: CurrentUser, session: SessionDep) -
     """A personal feed URL for calendar apps, which send no bearer token. A new
     one revokes the previous URL."""
     token = await service.issue_feed(session, user, utcnow())
-    url = str(request.base_url).rstrip("/") + f"{API_PREFIX}/calendar/feeds/{token}.ics"
-    return CalendarFeedOut(url=url, token=token)
+    return CalendarFeedOut(url=feed_url(request, token), token=token)
 
 
 @router.delete("/me/calendar-feed", status_code=status.HTTP_204_NO_CONTENT)
@@ -59,7 +62,8 @@ async def revoke_feed(user: CurrentUser, session: SessionDep) -> Response:
 
 @router.get("/calendar/feeds/{token}.ics", response_class=Response, responses=ICS_RESPONSE)
 async def feed(token: FeedToken, session: SessionDep) -> Response:
-    """A resident's bookings from a month ago on; the token is the credential."""
+    """A resident's bookings, or a space's for a staff member, from a month ago
+    on; the token is the credential."""
     return _ics(await service.feed_calendar(session, token, utcnow()), "zhendi.ics")
 
 
@@ -73,3 +77,32 @@ async def space_ics(space_id: ResourceId, staff: CurrentStaff, session: SessionD
     """A space's bookings from a month ago on, for staff in scope."""
     body = await service.space_calendar(session, staff, space_id, utcnow())
     return _ics(body, f"space-{space_id}.ics")
+
+
+@router.post(
+    "/admin/spaces/{space_id}/calendar-feed",
+    response_model=CalendarFeedOut,
+    status_code=status.HTTP_201_CREATED,
+    tags=["admin"],
+)
+async def issue_space_feed(
+    request: Request, space_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> CalendarFeedOut:
+    """A feed URL of a space in your scope for calendar apps, which send no
+    bearer token. A new one revokes your previous URL for the space; the URL
+    stops working if you leave the space's scope or are deactivated."""
+    token = await service.issue_space_feed(session, staff, space_id, utcnow())
+    return CalendarFeedOut(url=feed_url(request, token), token=token)
+
+
+@router.delete(
+    "/admin/spaces/{space_id}/calendar-feed",
+    status_code=status.HTTP_204_NO_CONTENT,
+    tags=["admin"],
+)
+async def revoke_space_feed(
+    space_id: ResourceId, staff: CurrentStaff, session: SessionDep
+) -> Response:
+    """Stop your feed of the space: its URL answers 404 from now on."""
+    await service.revoke_space_feed(session, staff, space_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

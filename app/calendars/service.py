@@ -1,20 +1,22 @@
-"""Calendars: one booking as an .ics file, a resident's personal feed behind a
-revocable token, and a space's feed for staff."""
+"""Calendars: one booking as an .ics file, a resident's personal feed and a
+staff member's feed of a space, each behind a revocable token, and a space's
+calendar for staff with their bearer token."""
 
 import hashlib
 import secrets
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, Delete, delete, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
 from app.calendars.ics import BookingEvent, calendar
-from app.core.errors import NotFound, Text
+from app.core.errors import InvalidToken, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
-from app.models import AuditEvent, CalendarFeed, Reservation, Space, User
+from app.identity.service import load_staff_principal
+from app.models import AuditEvent, CalendarFeed, Reservation, Space, SpaceCalendarFeed, User
 from app.spaces.service import get_space_in_scope
 
 RESERVATION = Text("预约", "reservation")
@@ -90,36 +92,90 @@ async def revoke_feed(session: AsyncSession, user: User) -> None:
         raise NotFound(FEED)
 
 
+async def issue_space_feed(
+    session: AsyncSession, staff: StaffPrincipal, space_id: int, now: datetime
+) -> str:
+    """A new feed token for a space in ``staff``'s scope; their old one for the
+    space, if any, stops working."""
+    space = await get_space_in_scope(session, staff, space_id)
+    token = secrets.token_urlsafe(32)
+    await session.execute(_drop_space_feed(staff, space.id))
+    feed = SpaceCalendarFeed(
+        staff_id=staff.id, space_id=space.id, token_hash=_token_hash(token), created_at=now
+    )
+    session.add(feed)
+    await session.flush()
+    return token
+
+
+def _drop_space_feed(staff: StaffPrincipal, space_id: int) -> Delete:
+    return delete(SpaceCalendarFeed).where(
+        SpaceCalendarFeed.staff_id == staff.id, SpaceCalendarFeed.space_id == space_id
+    )
+
+
+async def revoke_space_feed(session: AsyncSession, staff: StaffPrincipal, space_id: int) -> None:
+    space = await get_space_in_scope(session, staff, space_id)
+    result = await session.execute(_drop_space_feed(staff, space.id))
+    if not result.rowcount:  # type: ignore[attr-defined]
+        raise NotFound(FEED)
+
+
 async def feed_calendar(session: AsyncSession, token: str, now: datetime) -> bytes:
-    """The feed's owner's bookings from a month ago on. An unknown or revoked
-    token, or a deactivated or erased account, is a 404."""
+    """A resident's feed or a staff member's feed of a space, by its token. An
+    unknown or revoked token is a 404, and so is a feed whose owner can no
+    longer see it: a deactivated or erased account, a deactivated staff
+    member, a space gone from their scope."""
+    token_hash = _token_hash(token)
     user = await session.scalar(
         select(User)
         .join(CalendarFeed, CalendarFeed.user_id == User.id)
-        .where(CalendarFeed.token_hash == _token_hash(token))
+        .where(CalendarFeed.token_hash == token_hash)
     )
-    if user is None or not user.is_active or user.erased_at is not None:
+    if user is not None:
+        return await _resident_feed(session, user, now)
+    space_feed = await session.scalar(
+        select(SpaceCalendarFeed).where(SpaceCalendarFeed.token_hash == token_hash)
+    )
+    if space_feed is None:
         raise NotFound(FEED)
-    rows = await session.scalars(
-        select(Reservation)
-        .options(_with_place())
-        .where(Reservation.user_id == user.id, Reservation.ends_at > now - FEED_PAST)
-        .order_by(Reservation.starts_at, Reservation.id)
-        .limit(FEED_LIMIT)
-    )
-    return calendar("阵地预约", await _events(session, rows.all()))
+    try:
+        staff = await load_staff_principal(session, space_feed.staff_id)
+        space = await get_space_in_scope(session, staff, space_feed.space_id)
+    except (InvalidToken, OutOfScope) as lost:  # their bearer token would be refused too
+        raise NotFound(FEED) from lost
+    return await _space_feed(session, space, now)
+
+
+async def _resident_feed(session: AsyncSession, user: User, now: datetime) -> bytes:
+    """The resident's bookings from a month ago on."""
+    if not user.is_active or user.erased_at is not None:
+        raise NotFound(FEED)
+    rows = await _feed_rows(session, Reservation.user_id == user.id, now)
+    return calendar("阵地预约", await _events(session, rows))
 
 
 async def space_calendar(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, now: datetime
 ) -> bytes:
     """A space's bookings from a month ago on, for staff in scope."""
-    space = await get_space_in_scope(session, staff, space_id)
+    return await _space_feed(session, await get_space_in_scope(session, staff, space_id), now)
+
+
+async def _space_feed(session: AsyncSession, space: Space, now: datetime) -> bytes:
+    rows = await _feed_rows(session, Reservation.space_id == space.id, now)
+    return calendar(f"{space.center.name} · {space.name}", await _events(session, rows))
+
+
+async def _feed_rows(
+    session: AsyncSession, whose: ColumnElement[bool], now: datetime
+) -> Sequence[Reservation]:
+    """The rows a feed shows (FEED_PAST, FEED_LIMIT)."""
     rows = await session.scalars(
         select(Reservation)
         .options(_with_place())
-        .where(Reservation.space_id == space.id, Reservation.ends_at > now - FEED_PAST)
+        .where(whose, Reservation.ends_at > now - FEED_PAST)
         .order_by(Reservation.starts_at, Reservation.id)
         .limit(FEED_LIMIT)
     )
-    return calendar(f"{space.center.name} · {space.name}", await _events(session, rows.all()))
+    return rows.all()

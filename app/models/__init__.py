@@ -2,7 +2,7 @@
 
 from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
 from app.models.base import Base
-from app.models.calendar import CalendarDay, CalendarFeed, DayKind
+from app.models.calendar import CalendarDay, CalendarFeed, DayKind, SpaceCalendarFeed
 from app.models.center import Center, CenterKind
 from app.models.feedback import Feedback
 from app.models.identity import Staff, StaffRole, User, staff_centers
@@ -97,6 +97,7 @@ __all__ = [
     "SeriesOccurrence",
     "overlapping",
     "Space",
+    "SpaceCalendarFeed",
     "SpaceKind",
     "new_check_in_token",
     "default_holiday_policy",

@@ -40,3 +40,19 @@ class CalendarFeed(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), unique=True)
     token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime]
+
+
+class SpaceCalendarFeed(Base):
+    """A staff member's iCalendar feed of one space, for a calendar app: like a
+    resident's, a random token stored as a SHA-256 hash; one per staff member
+    and space, a new one revokes the old. It answers only while the staff
+    member is active and the space in their scope."""
+
+    __tablename__ = "space_calendar_feeds"
+    __table_args__ = (UniqueConstraint("staff_id", "space_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("staff.id", ondelete="CASCADE"))
+    space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="CASCADE"))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime]
