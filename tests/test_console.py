@@ -15,6 +15,7 @@ from sqlalchemy import select
 from app.console import auth
 from app.core import tokens
 from app.core.config import Settings
+from app.core.schemas import MAX_ID
 from app.models import AuditEvent, Staff, StaffRole
 from tests.conftest import make_settings, running
 from tests.factories import (
@@ -373,6 +374,29 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
     assert kept.json() == quotas.json()
     actions = [action for action, _ in await audit_actions(api, "space", space["id"])]
     assert actions == ["update", "add_closure", "replace_quotas"]
+
+
+async def test_a_spaces_calendar_feed_is_shown_once(api: Api) -> None:
+    staff = await api.staff()
+    space = await api.space(headers=staff)
+    booked = (await book(api, await api.resident(), space["id"], DAY, "10:00", "11:00")).json()
+    client = await console(api, await staff_member(api))
+    shown = await post(client, f"/console/spaces/{space['id']}/calendar-feed")
+    assert shown.status_code == 200
+    url = re.search(r'<code id="feed-url">([^<]+)</code>', shown.text)
+    assert url
+    feed = await api.client.get(url.group(1).removeprefix("http://test"))  # no cookie, no bearer
+    assert feed.status_code == 200
+    assert f"reservation-{booked['id']}@zhendi" in feed.text
+    assert "feed-url" not in (await client.get(f"/console/spaces/{space['id']}")).text
+
+    again = await post(client, f"/console/spaces/{space['id']}/calendar-feed")
+    assert again.status_code == 200
+    old = await api.client.get(url.group(1).removeprefix("http://test"))
+    assert old.status_code == 404  # a new URL revokes the old
+    missing = await post(client, f"/console/spaces/{MAX_ID}/calendar-feed")
+    assert missing.status_code == 303
+    assert "error=" in missing.headers["location"]
 
 
 async def test_the_report_downloads_as_csv(api: Api) -> None:

@@ -10,6 +10,8 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import doors
+from app.calendars import service as calendars
+from app.calendars.router import feed_url
 from app.console import auth, board
 from app.console.auth import ConsoleStaff
 from app.console.pages import (
@@ -21,7 +23,7 @@ from app.console.pages import (
     problem_text,
     render,
 )
-from app.core.clock import SHANGHAI, local_today
+from app.core.clock import SHANGHAI, local_today, utcnow
 from app.core.db import SessionDep
 from app.core.errors import AppError, Text
 from app.core.schemas import MAX_ID, ResourceId
@@ -145,9 +147,19 @@ async def space_page(
     request: Request, space_id: ResourceId, staff: ConsoleStaff, session: SessionDep
 ) -> Response:
     try:
-        space = await spaces.get_space_in_scope(session, staff, space_id)
+        return await _space_page(request, session, staff, space_id)
     except AppError as error:
         return back_to(f"{auth.PATH}/spaces", error=problem_text(error))
+
+
+async def _space_page(
+    request: Request,
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    space_id: int,
+    feed_url: str | None = None,
+) -> Response:
+    space = await spaces.get_space_in_scope(session, staff, space_id)
     return render(
         request,
         "space.html",
@@ -158,7 +170,27 @@ async def space_page(
         rules=await quotas.space_rules(session, staff, space_id),
         subjects=list(QuotaSubject),
         metrics=list(QuotaMetric),
+        feed_url=feed_url,
     )
+
+
+@router.post("/spaces/{space_id}/calendar-feed", response_class=HTMLResponse)
+async def issue_space_feed(request: Request, space_id: ResourceId) -> Response:
+    """The space's new feed URL is shown on this one page, once: it is stored
+    only hashed. It revokes the staff member's previous one for the space."""
+    shown: list[str] = []
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        token = await calendars.issue_space_feed(session, staff, space_id, utcnow())
+        shown.append(feed_url(request, token))
+        return "ok"
+
+    answer = await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+    if not shown:
+        return answer
+    async with request.app.state.database.reader.begin() as session:
+        staff = await auth.load(session, request.app.state.settings, auth.session_token(request))
+        return await _space_page(request, session, staff, space_id, feed_url=shown[0])
 
 
 def _hours_text(rows: Sequence[OpeningHours]) -> str:
