@@ -2,6 +2,7 @@
 
     python -m bench.run                 # the full bench; writes bench/.work/latest.md
     python -m bench.run --smoke         # seconds: proves the harness still works
+    python -m bench.run --quick         # the main scenarios only, for an A/B of one path
 
 See bench/README.md for the scenarios, the floor and the targets.
 """
@@ -806,6 +807,11 @@ def environment() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--smoke", action="store_true", help="tiny and fast; writes nothing")
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="the main scenarios at 100k reservations only: no scale, memory, SQLite or profile",
+    )
     parser.add_argument("--seconds", type=float)
     parser.add_argument("--repeats", type=int)
     parser.add_argument("--no-sqlite", action="store_true")
@@ -815,6 +821,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     options = SMOKE if args.smoke else FULL
     changes: dict[str, object] = {}
+    if args.quick:
+        changes.update(
+            scale_levels=(options.reservations,), memory_bookings=0, sqlite=False, profile=False
+        )
     if args.seconds:
         changes["seconds"] = args.seconds
     if args.repeats:
