@@ -157,7 +157,7 @@ async def _space_page(
     session: AsyncSession,
     staff: StaffPrincipal,
     space_id: int,
-    feed_url: str | None = None,
+    new_feed_url: str | None = None,
 ) -> Response:
     space = await spaces.get_space_in_scope(session, staff, space_id)
     return render(
@@ -170,7 +170,7 @@ async def _space_page(
         rules=await quotas.space_rules(session, staff, space_id),
         subjects=list(QuotaSubject),
         metrics=list(QuotaMetric),
-        feed_url=feed_url,
+        feed_url=new_feed_url,
     )
 
 
@@ -190,7 +190,7 @@ async def issue_space_feed(request: Request, space_id: ResourceId) -> Response:
         return answer
     async with request.app.state.database.reader.begin() as session:
         staff = await auth.load(session, request.app.state.settings, auth.session_token(request))
-        return await _space_page(request, session, staff, space_id, feed_url=shown[0])
+        return await _space_page(request, session, staff, space_id, new_feed_url=shown[0])
 
 
 def _hours_text(rows: Sequence[OpeningHours]) -> str:

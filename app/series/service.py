@@ -133,8 +133,8 @@ async def _lock_rows(
     session: AsyncSession, space_id: int, user_id: int, organization_id: int | None
 ) -> Space:
     """Lock the space, the booker and the organization. Only the tests' negative
-    control (``booking.GUARD.lock`` off) reads the space without its lock, to
-    show that a racing single booking then over-books it."""
+    control (``booking.GUARD.lock`` off) takes none of the locks, to show that
+    a racing single booking then over-books the space."""
     query = select(Space).where(Space.id == space_id, Space.is_active.is_(True))
     if booking.GUARD.lock:
         query = query.with_for_update()
