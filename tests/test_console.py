@@ -3,6 +3,7 @@ and each action reaching the same services (and audit trail) as the API.
 tests/test_console_browser.py drives the same pages in a real browser."""
 
 import re
+from datetime import timedelta
 from itertools import count
 from types import SimpleNamespace
 from typing import Any, cast
@@ -14,6 +15,7 @@ from sqlalchemy import select
 
 from app.console import auth
 from app.core import tokens
+from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.schemas import MAX_ID
 from app.models import AuditEvent, Staff, StaffRole
@@ -22,6 +24,7 @@ from tests.factories import (
     STAFF_PASSWORD,
     Api,
     Headers,
+    bearer,
     book,
     days_ahead,
     door,
@@ -30,6 +33,7 @@ from tests.factories import (
 )
 from tests.test_docs import EXTERNAL
 from tests.test_doors import study_room, try_code
+from tests.test_errors import assert_problem
 from tests.test_lifecycle import Clock
 
 DAY = days_ahead(1)
@@ -124,6 +128,35 @@ async def test_login_gives_a_strict_http_only_cookie_and_logout_ends_it(api: Api
     out = await client.post("/console/logout", data={"csrf": csrf_of(today)})
     assert (out.status_code, out.headers["location"]) == (303, "/console/login")
     assert (await client.get("/console/today")).status_code == 303
+
+
+async def test_signing_out_ends_every_session_of_the_staff_member(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A copy of the cookie and an API token issued before the sign-out stop
+    working with it; signing in again works at once."""
+    username = await staff_member(api)
+    earlier = utcnow() - timedelta(seconds=5)
+    monkeypatch.setattr("app.core.tokens.utcnow", lambda: earlier)  # signed in a while ago
+    client = await console(api, username)
+    copied = httpx.AsyncClient(
+        transport=api.client._transport, base_url="http://test", cookies=client.cookies
+    )
+    issued = await api.client.post(
+        "/api/v1/auth/token", data={"username": username, "password": STAFF_PASSWORD}
+    )
+    api_token = bearer(issued.json()["access_token"])
+    monkeypatch.undo()
+    centers = "/api/v1/admin/centers"
+    assert (await copied.get("/console/today")).status_code == 200
+    assert (await api.client.get(centers, headers=api_token)).status_code == 200
+
+    out = await post(client, "/console/logout")
+    assert (out.status_code, out.headers["location"]) == (303, "/console/login")
+    assert (await copied.get("/console/today")).headers["location"] == "/console/login"
+    assert_problem(await api.client.get(centers, headers=api_token), 401, "invalid_token")
+    again = await console(api, username)
+    assert (await again.get("/console/today")).status_code == 200
 
 
 def test_the_cookie_is_secure_in_production() -> None:

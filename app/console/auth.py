@@ -2,7 +2,9 @@
 
 The cookie holds the same token ``POST /api/v1/auth/token`` returns (app/core/
 tokens.py issues and verifies both), so a console session expires, and stops
-working for a deactivated account, exactly as an API token does. It is
+working for a deactivated account, exactly as an API token does; signing
+out ends every token issued to the staff member before it (the cookie, a
+copy of it, their API tokens), not only this browser's cookie. It is
 HttpOnly (no script reads it), SameSite=Strict (no other site's page sends
 it) and Secure in production. Every form also carries a CSRF token derived
 from the session token, checked on every POST: the second guard, for older
@@ -38,11 +40,11 @@ def session_token(request: Request) -> str | None:
     return request.cookies.get(COOKIE)
 
 
-def staff_id(settings: Settings, token: str | None) -> int:
+def session_claims(settings: Settings, token: str | None) -> tokens.TokenClaims:
     if not token:
         raise LoginRequired()
     try:
-        return tokens.verify(settings, tokens.Audience.staff, token).subject_id
+        return tokens.verify(settings, tokens.Audience.staff, token)
     except tokens.TokenRejected:
         raise LoginRequired() from None
 
@@ -78,10 +80,10 @@ def end_session(response: Response, settings: Settings) -> None:
 
 
 async def load(session: SessionDep, settings: Settings, token: str | None) -> StaffPrincipal:
-    subject = staff_id(settings, token)
+    claims = session_claims(settings, token)
     try:
-        return await identity.load_staff_principal(session, subject)
-    except InvalidToken:  # deactivated or deleted since the login
+        return await identity.load_staff_principal(session, claims.subject_id, claims.issued_at)
+    except InvalidToken:  # deactivated, deleted or signed out since the login
         raise LoginRequired() from None
 
 

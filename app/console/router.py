@@ -5,6 +5,7 @@ makes), and every change is audited there. Pages for doors, organizations,
 spaces and reports are in ``manage.py``.
 """
 
+from contextlib import suppress
 from datetime import timedelta
 from typing import Annotated
 
@@ -15,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.console import auth, board
 from app.console.auth import ConsoleStaff
 from app.console.pages import act, back_to, form_text, parse_day, problem_text, render
-from app.core.clock import local_midnight, local_today
+from app.core.clock import local_midnight, local_today, utcnow
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import AppError
 from app.core.schemas import MAX_ID, ResourceId
@@ -74,9 +75,16 @@ async def login(
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """Sign out everywhere: every token issued to the staff member so far stops
+    working, this cookie, a copy of it, and their API tokens alike."""
     settings = request.app.state.settings
+    token = auth.session_token(request)
     form = await request.form()
-    auth.check_csrf(settings, auth.session_token(request), form.get("csrf"))
+    auth.check_csrf(settings, token, form.get("csrf"))
+    with suppress(auth.LoginRequired):  # an expired session has nothing left to end
+        claims = auth.session_claims(settings, token)
+        async with request.app.state.database.writer.begin() as session:
+            await identity.sign_out_staff(session, claims.subject_id, utcnow())
     response = RedirectResponse(f"{auth.PATH}/login", status_code=303)
     auth.end_session(response, settings)
     return response

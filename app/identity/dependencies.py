@@ -127,7 +127,7 @@ async def current_staff(
     token: Annotated[str | None, Depends(_staff_bearer)],
 ) -> StaffPrincipal:
     claims = _claims(settings, tokens.Audience.staff, token)
-    return await service.load_staff_principal(session, claims.subject_id)
+    return await service.load_staff_principal(session, claims.subject_id, claims.issued_at)
 
 
 async def current_actor(
@@ -146,7 +146,7 @@ async def current_actor(
             continue
         if audience is tokens.Audience.user:
             return await service.get_user(session, claims.subject_id)
-        return await service.load_staff_principal(session, claims.subject_id)
+        return await service.load_staff_principal(session, claims.subject_id, claims.issued_at)
     raise InvalidToken()
 
 

@@ -3,8 +3,9 @@ staff log in with a password."""
 
 import re
 from collections.abc import Sequence
+from datetime import datetime
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -113,10 +114,18 @@ async def login_staff(
     return tokens.issue(settings, tokens.Audience.staff, staff.id)
 
 
-async def load_staff_principal(session: AsyncSession, staff_id: int) -> StaffPrincipal:
+async def load_staff_principal(
+    session: AsyncSession, staff_id: int, issued_at: datetime | None = None
+) -> StaffPrincipal:
+    """The staff member a token issued at ``issued_at`` names, unless they were
+    deactivated or have signed out since (``None``: a credential of another
+    kind, such as a calendar feed's token, which signing out does not touch)."""
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.is_active:
         raise InvalidToken()
+    if issued_at is not None and staff.signed_out_at is not None:
+        if issued_at < staff.signed_out_at:
+            raise InvalidToken()
     center_ids: Sequence[int] = []
     if staff.role is StaffRole.center_admin:
         center_ids = (
@@ -130,6 +139,16 @@ async def load_staff_principal(session: AsyncSession, staff_id: int) -> StaffPri
         role=staff.role,
         district=staff.district,
         center_ids=frozenset(center_ids),
+    )
+
+
+async def sign_out_staff(session: AsyncSession, staff_id: int, now: datetime) -> None:
+    """End every session of the staff member: tokens carry their issue time in
+    whole seconds, so every token issued before this second stops working. (One
+    issued within the same second, before the sign-out, keeps working until it
+    expires; the next sign-in, even within that second, works.)"""
+    await session.execute(
+        update(Staff).where(Staff.id == staff_id).values(signed_out_at=now.replace(microsecond=0))
     )
 
 

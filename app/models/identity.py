@@ -73,5 +73,7 @@ class Staff(Timestamped, Base):
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "staff_role"))
     district: Mapped[str | None] = mapped_column(String(20))
     is_active: Mapped[bool] = mapped_column(default=True)
+    # Tokens issued before this second no longer work: set when they sign out.
+    signed_out_at: Mapped[datetime | None]
 
     centers: Mapped[list[Center]] = relationship(secondary=staff_centers, lazy="raise")
