@@ -259,3 +259,64 @@ async def test_negative_control_the_series_over_books_without_its_lock(
         )
         assert (series_answer.status_code, single_answer.status_code) == (201, 201)
         assert await held_on(api, space["id"], first) == 2
+
+
+async def test_a_retried_series_with_its_idempotency_key_gets_the_first_answer(api: Api) -> None:
+    space = await api.space(advance_days=90)
+    resident = await api.resident()
+    first = next_tuesday()
+    keyed = {**resident, "Idempotency-Key": "weekly-meeting-1"}
+    booked = await book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=3")
+    assert booked.status_code == 201, booked.text
+    again = await book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=3")
+    assert again.status_code == 201, again.text
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.json() == booked.json()
+    assert await held_on(api, space["id"], first) == 1  # booked once
+
+    other = await book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=4")
+    assert_problem(other, 422, "idempotency_key_reused")
+    single = await book(
+        api,
+        {**resident, "Idempotency-Key": "weekly-meeting-1"},
+        space["id"],
+        first,
+        "09:00",
+        "10:00",
+    )
+    assert_problem(single, 422, "idempotency_key_reused")  # one key, one request, per person
+
+
+async def test_a_refused_series_leaves_its_key_free_to_retry(api: Api) -> None:
+    space = await api.space(advance_days=90)
+    first = next_tuesday()
+    await book(api, await api.resident(), space["id"], first, "14:00", "16:00")
+    keyed = {**await api.resident(), "Idempotency-Key": "retry-me"}
+    refused = await book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=2")
+    assert_problem(refused, 409, "series_conflict")
+    later = first + timedelta(weeks=1)  # nothing was kept: the key books another series
+    moved = await book_series(api, keyed, space["id"], later, "FREQ=WEEKLY;COUNT=2")
+    assert moved.status_code == 201, moved.text
+    assert "Idempotent-Replayed" not in moved.headers
+    retried = await book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=2")
+    assert_problem(retried, 422, "idempotency_key_reused")  # now the key is the moved one's
+
+
+@pytest.mark.slow
+async def test_duplicates_sent_together_book_the_series_once(api: Api) -> None:
+    """PostgreSQL tells a duplicate sent while the first books that it is in
+    flight; SQLite's one writer makes it wait and replay. Never a second series."""
+    space = await api.space(advance_days=90)
+    for trial in range(3):
+        first = next_tuesday() + timedelta(weeks=trial * 3)
+        keyed = {**await api.resident(), "Idempotency-Key": f"double-tap-{trial}"}
+        answers = await asyncio.gather(
+            *(book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=3") for _ in range(5))
+        )
+        kinds = {(a.status_code, a.json().get("code")) for a in answers}
+        assert kinds <= {(201, None), (409, "idempotency_key_in_flight")}, kinds
+        booked = [a.json() for a in answers if a.status_code == 201]
+        assert booked
+        assert all(body == booked[0] for body in booked)
+        for week in range(3):
+            assert await held_on(api, space["id"], first + timedelta(weeks=week)) == 1

@@ -8,10 +8,10 @@ duplicate simply waits and then replays. The stored response is written in the
 same transaction, so it exists exactly when the booking committed; a request
 that failed left nothing behind and may be retried with the same key.
 
-This module serves the transactional path. A booking on the direct path
-(``app.reservations.direct``) claims its key inside its single write
-statement instead: a duplicate arriving meanwhile waits on the key's unique
-index for that statement, then replays the first answer.
+This module serves the transactional path: a recurring booking
+(``app/series/router.py``). A single booking (``app/reservations/postgres.py``
+and ``sqlite.py``) claims its key inside its own write instead: a duplicate
+arriving meanwhile waits for that write, then replays the first answer.
 """
 
 import hashlib

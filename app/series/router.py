@@ -4,6 +4,7 @@ approve or reject it at once."""
 from typing import Annotated
 
 from fastapi import Body, status
+from fastapi.responses import JSONResponse, Response
 
 from app.access.dependencies import CodeBookDep
 from app.core.clock import utcnow
@@ -13,6 +14,8 @@ from app.core.routing import api_router
 from app.core.schemas import ResourceId
 from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
 from app.models import Reservation, ReservationSeries
+from app.reservations import idempotency
+from app.reservations.router import REPLAYED, IdempotencyKeyHeader
 from app.series import service
 from app.series.schemas import OccurrenceOut, SeriesCancel, SeriesCreate, SeriesOut, SeriesReject
 
@@ -54,14 +57,34 @@ def _out(
     responses=problem_responses(409),
 )
 async def book_series(
-    body: SeriesCreate, user: CurrentUser, session: SessionDep, codes: CodeBookDep
-) -> SeriesOut:
+    body: SeriesCreate,
+    user: CurrentUser,
+    session: SessionDep,
+    codes: CodeBookDep,
+    idempotency_key: IdempotencyKeyHeader = None,
+) -> Response:
     """Book every occurrence of an RRULE (`start`/`end` are the first). Each is an
     ordinary reservation, refused or booked by the same rules. `all_or_nothing`
     books all or none (`409 series_conflict`, with the same `occurrences`);
-    `book_what_is_free` books the rest and says why each other was refused."""
+    `book_what_is_free` books the rest and says why each other was refused.
+
+    With `Idempotency-Key`, a retry gets the first 201 again
+    (`Idempotent-Replayed: true`) for 24 hours; one sent while the first is
+    still booking gets `409 idempotency_key_in_flight` on PostgreSQL, and waits
+    for it on SQLite. A refused series leaves nothing behind: its key may be
+    retried."""
+    claimed = None
+    if idempotency_key is not None:
+        request_hash = idempotency.fingerprint({"series": body.model_dump(mode="json")})
+        found = await idempotency.claim(session, user.id, idempotency_key, request_hash)
+        if isinstance(found, idempotency.Replay):
+            return JSONResponse(found.body, found.status, headers=REPLAYED)
+        claimed = found
     series, booked = await service.book(session, codes, user, body, utcnow())
-    return _out(series, booked=booked)
+    out = _out(series, booked=booked).model_dump(mode="json")
+    if claimed is not None:  # in the booking's transaction: kept if and only if it commits
+        await idempotency.remember(session, claimed, status.HTTP_201_CREATED, out)
+    return JSONResponse(out, status.HTTP_201_CREATED)
 
 
 @router.get("/{series_id}", response_model=SeriesOut)
