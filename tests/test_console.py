@@ -35,6 +35,7 @@ from tests.test_docs import EXTERNAL
 from tests.test_doors import study_room, try_code
 from tests.test_errors import assert_problem
 from tests.test_lifecycle import Clock
+from tests.test_series import book_series, next_tuesday
 
 DAY = days_ahead(1)
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
@@ -232,6 +233,43 @@ async def test_approve_and_reject_go_through_the_service_and_are_audited(api: Ap
     again = await post(client, f"/console/bookings/{approved}/approve")
     page = await client.get(again.headers["location"])
     assert 'class="error"' in page.text  # already confirmed: the service's refusal, shown
+
+
+async def test_a_series_waits_as_one_request_and_is_decided_at_once(api: Api) -> None:
+    staff = await api.staff()
+    hall = await api.space(headers=staff, requires_approval=True, advance_days=60)
+    single, resident, _ = await pending_request(api, staff)
+    weekly, monthly = [
+        (await book_series(api, await api.resident(), hall["id"], first, rule)).json()
+        for first, rule in (
+            (next_tuesday(), "FREQ=WEEKLY;COUNT=3"),
+            (next_tuesday() + timedelta(days=1), "FREQ=MONTHLY;COUNT=2"),
+        )
+    ]
+    client = await console(api, await staff_member(api))
+    queue = (await client.get("/console/approvals")).text
+    assert f"approval-{single}" in queue
+    for series in (weekly, monthly):
+        assert f'id="series-{series["id"]}"' in queue
+        for item in series["occurrences"]:  # listed under their series, not apart
+            assert f"approval-{item['reservation_id']}" not in queue
+            assert f"/console/bookings/{item['reservation_id']}" in queue
+    assert f"重复预约 #{weekly['id']} · {hall['name']} · 3 次" in queue
+
+    done = await post(client, f"/console/series/{weekly['id']}/approve")
+    assert done.headers["location"].startswith("/console/approvals?notice=")
+    read = await api.client.get(f"/api/v1/reservation-series/{weekly['id']}", headers=staff)
+    assert {item["status"] for item in read.json()["occurrences"]} == {"confirmed"}
+    no_reason = await post(client, f"/console/series/{monthly['id']}/reject", reason=" ")
+    assert "error=" in no_reason.headers["location"]
+    await post(client, f"/console/series/{monthly['id']}/reject", reason="场地维修")
+    read = await api.client.get(f"/api/v1/reservation-series/{monthly['id']}", headers=staff)
+    assert {item["status"] for item in read.json()["occurrences"]} == {"rejected"}
+    queue = (await client.get("/console/approvals")).text
+    assert "series-" not in queue
+    assert f"approval-{single}" in queue
+    again = await post(client, f"/console/series/{weekly['id']}/approve")
+    assert "error=" in again.headers["location"]  # nothing pending: the service's refusal
 
 
 async def test_scope_is_the_apis(api: Api) -> None:

@@ -60,6 +60,34 @@ class BoardCenter:
     spaces: list[BoardSpace] = field(default_factory=list)
 
 
+@dataclass
+class ApprovalRequest:
+    """One thing to decide on the approvals page: a booking, or every pending
+    occurrence of a series (``series_id``), decided at once."""
+
+    first: Reservation
+    series_id: int | None
+    occurrences: list[Reservation]
+
+
+def group_by_series(
+    pending: Sequence[Reservation], in_series: dict[int, int]
+) -> list[ApprovalRequest]:
+    """The pending bookings in their order, a series' occurrences under its first."""
+    requests: list[ApprovalRequest] = []
+    by_series: dict[int, ApprovalRequest] = {}
+    for row in pending:
+        series_id = in_series.get(row.id)
+        if series_id is None:
+            requests.append(ApprovalRequest(row, None, [row]))
+        elif series_id in by_series:
+            by_series[series_id].occurrences.append(row)
+        else:
+            by_series[series_id] = ApprovalRequest(row, series_id, [row])
+            requests.append(by_series[series_id])
+    return requests
+
+
 def masked(user: User | None, organization: str | None = None) -> str:
     """Who booked, as much as the counter needs: a masked name or phone number."""
     if user is None:

@@ -27,9 +27,11 @@ from app.models import ReservationStatus
 from app.reservations import attendance
 from app.reservations import service as reservations
 from app.reservations.schemas import CancelRequest, RejectRequest
+from app.series import service as series
 
 router = APIRouter(prefix=auth.PATH, include_in_schema=False)
 PAGE = 50
+APPROVALS = f"{auth.PATH}/approvals"
 
 
 @router.get("")
@@ -123,7 +125,9 @@ async def approvals(request: Request, staff: ConsoleStaff, session: SessionDep) 
     )
     pending = sorted(rows, key=lambda row: (row.created_at, row.id))  # oldest request first
     who = await board.who_booked(session, (row.user_id for row in pending))
-    return render(request, "approvals.html", staff, rows=pending, total=total, who=who)
+    in_series = await series.series_of(session, [row.id for row in pending])
+    requests = board.group_by_series(pending, in_series)
+    return render(request, "approvals.html", staff, requests=requests, total=total, who=who)
 
 
 @router.get("/bookings", response_class=HTMLResponse)
@@ -204,6 +208,30 @@ async def approve(request: Request, reservation_id: ResourceId) -> Response:
         return f"预约 #{reservation_id} 已批准"
 
     return await act(request, _back(request, reservation_id), work)
+
+
+@router.post("/series/{series_id}/approve")
+async def approve_series(request: Request, series_id: ResourceId) -> Response:
+    codes = request.app.state.codebook
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        await series.decide(session, codes, staff, series_id, None)
+        return f"重复预约 #{series_id} 已整体批准"
+
+    return await act(request, APPROVALS, work)
+
+
+@router.post("/series/{series_id}/reject")
+async def reject_series(request: Request, series_id: ResourceId) -> Response:
+    form = await request.form()
+    codes = request.app.state.codebook
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+        reason = RejectRequest(reason=form_text(form, "reason")).reason
+        await series.decide(session, codes, staff, series_id, reason)
+        return f"重复预约 #{series_id} 已整体驳回"
+
+    return await act(request, APPROVALS, work)
 
 
 @router.post("/bookings/{reservation_id}/reject")

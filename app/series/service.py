@@ -244,6 +244,18 @@ async def occurrences_of(session: AsyncSession, series_id: int) -> Sequence[Rese
     return rows.all()
 
 
+async def series_of(session: AsyncSession, reservation_ids: Sequence[int]) -> dict[int, int]:
+    """The series each of these reservations belongs to, if any."""
+    if not reservation_ids:
+        return {}
+    rows = await session.execute(
+        select(SeriesOccurrence.reservation_id, SeriesOccurrence.series_id).where(
+            SeriesOccurrence.reservation_id.in_(reservation_ids)
+        )
+    )
+    return dict(rows.all())
+
+
 async def cancel(
     session: AsyncSession, user: User, series_id: int, since: datetime, now: datetime
 ) -> tuple[ReservationSeries, dict[int, AppError]]:
