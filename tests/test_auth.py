@@ -258,6 +258,34 @@ async def test_deactivated_staff_token_stops_working(api: Api) -> None:
     assert_problem(response, 401, "invalid_token")
 
 
+async def test_signing_out_ends_the_staff_members_earlier_tokens(
+    api: Api, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staff_id = await api.create_staff_row(username="leaving")
+    settings = api.app.state.settings
+    earlier = utcnow() - timedelta(seconds=5)
+    monkeypatch.setattr("app.core.tokens.utcnow", lambda: earlier)
+    tablet, laptop = (
+        bearer(tokens.issue(settings, tokens.Audience.staff, staff_id).access_token)
+        for _ in range(2)
+    )
+    monkeypatch.undo()
+    assert (await api.client.get("/api/v1/admin/me", headers=laptop)).status_code == 200
+    resident = await api.resident()
+    assert_problem(
+        await api.client.post("/api/v1/auth/sign-out", headers=resident), 403, "forbidden"
+    )
+
+    signed_out = await api.client.post("/api/v1/auth/sign-out", headers=tablet)
+    assert signed_out.status_code == 204
+    for headers in (tablet, laptop):
+        response = await api.client.get("/api/v1/admin/me", headers=headers)
+        assert_problem(response, 401, "invalid_token")
+    again = await staff_login(api.client, "leaving", STAFF_PASSWORD)
+    fresh = bearer(again.json()["access_token"])
+    assert (await api.client.get("/api/v1/admin/me", headers=fresh)).status_code == 200
+
+
 async def test_resident_cannot_reach_admin_endpoints(api: Api) -> None:
     resident = await api.resident()
     response = await api.client.get("/api/v1/admin/centers", headers=resident)

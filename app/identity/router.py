@@ -1,8 +1,9 @@
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Response, status
 from fastapi.security import OAuth2PasswordRequestForm
 
+from app.core.clock import utcnow
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import InvalidCredentials, problem_responses
 from app.core.routing import api_router
@@ -70,6 +71,14 @@ async def login_staff(
         await limiter.hit(rules.login_per_ip, address)
         raise
     return StaffToken(access_token=token.access_token, expires_in=token.expires_in)
+
+
+@router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT, tags=["admin"])
+async def sign_out_staff(staff: CurrentStaff, session: SessionDep) -> Response:
+    """Sign out everywhere: every token issued to you before this second, this
+    one and the console's included, is refused from now on."""
+    await service.sign_out_staff(session, staff.id, utcnow())
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
 @router.get("/me", response_model=UserOut)
