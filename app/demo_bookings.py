@@ -1,9 +1,10 @@
 """Demo bookings at Changfengwan, so the staff console has a day to show: two
-weeks of use behind (some cancelled, some rated), today's bookings, and one
-request waiting for approval. Seeded once, when the center has no bookings.
+weeks of use behind (some cancelled, some rated), today's bookings, a request
+waiting for approval and a weekly series waiting as one. Seeded once, when
+the center has no bookings.
 """
 
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -11,7 +12,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import local_at, local_today
 from app.core.clock import parse_wall_clock as minute
 from app.demo_data import ORGANIZATIONS
-from app.models import Feedback, Organization, Reservation, ReservationStatus, Space, User
+from app.holidays.days import hours_weekday, official
+from app.models import (
+    Feedback,
+    Organization,
+    Reservation,
+    ReservationSeries,
+    ReservationStatus,
+    SeriesMode,
+    SeriesOccurrence,
+    Space,
+    User,
+)
 
 NEIGHBORS = [f"dev-demo-neighbor-{n}" for n in range(1, 7)]
 DAYS_BEHIND = 14
@@ -73,6 +85,7 @@ async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
     add(hall, 1, "14:00", "16:00", Status.pending, user_id=people[4].id, purpose="楼组议事会")
     session.add_all(added)
     await session.flush()
+    added += await _weekly_branch_meeting(session, hall, people[5], today + timedelta(days=2), now)
     for number, reservation in enumerate(added):
         if reservation.status is Status.completed and number % 3 == 0:
             session.add(
@@ -87,6 +100,51 @@ async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
             )
     await session.flush()
     return len(added)
+
+
+BRANCH_MEETING_WEEKS = 4
+
+
+async def _weekly_branch_meeting(
+    session: AsyncSession, hall: Space, booker: User, first: date, now: datetime
+) -> list[Reservation]:
+    """A Party branch's evening meeting, weekly for a month, waiting for
+    approval as one series. A week the hall is closed (a statutory holiday)
+    is left out, as booking what is free would leave it."""
+    series = ReservationSeries(
+        user_id=booker.id,
+        space_id=hall.id,
+        rrule=f"FREQ=WEEKLY;COUNT={BRANCH_MEETING_WEEKS}",
+        mode=SeriesMode.book_what_is_free,
+        first_starts_at=local_at(first, minute("19:00")),
+        first_ends_at=local_at(first, minute("20:30")),
+        attendees=12,
+        purpose="党支部组织生活会",
+        created_at=now,
+    )
+    session.add(series)
+    await session.flush()
+    meetings = []
+    for week in range(BRANCH_MEETING_WEEKS):
+        day = first + timedelta(weeks=week)
+        if hours_weekday(official(day), hall.holiday_policy) is None:
+            continue
+        meeting = Reservation(
+            space_id=hall.id,
+            user_id=booker.id,
+            starts_at=local_at(day, minute("19:00")),
+            ends_at=local_at(day, minute("20:30")),
+            exclusive=True,
+            status=Status.pending,
+            purpose=series.purpose,
+            attendees=series.attendees,
+        )
+        session.add(meeting)
+        await session.flush()
+        session.add(SeriesOccurrence(reservation_id=meeting.id, series_id=series.id))
+        meetings.append(meeting)
+    await session.flush()
+    return meetings
 
 
 async def _user(session: AsyncSession, number: int) -> User:

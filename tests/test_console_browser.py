@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 from collections.abc import AsyncIterator, Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -21,6 +22,7 @@ from tests.conftest import IN_CI
 from tests.factories import STAFF_PASSWORD, Api, book, days_ahead, door
 from tests.servers import servers
 from tests.test_doors import study_room, try_code
+from tests.test_series import book_series
 
 DAY = days_ahead(1)
 ARTIFACTS = Path(
@@ -90,6 +92,10 @@ async def test_a_center_admins_day_in_the_console(
     room = await api.space(center["id"], headers=admin, name="洽谈室")
     resident = await api.resident()
     request = (await book(api, resident, hall["id"], DAY, "14:00", "16:00")).json()["id"]
+    weekly = await book_series(
+        api, await api.resident(), hall["id"], DAY + timedelta(days=1), "FREQ=WEEKLY;COUNT=2"
+    )
+    series_id = weekly.json()["id"]
     booked = (await book(api, resident, room["id"], DAY, "10:00", "11:00")).json()["id"]
     seats = await study_room(api, requires_real_name=False)
     door_id, device = await door(api, seats)
@@ -114,10 +120,13 @@ async def test_a_center_admins_day_in_the_console(
 
     await page.goto(f"{server}/console/approvals")
     await expect(page.locator(f"#approval-{request}")).to_be_visible()
+    await expect(page.locator(f"#series-{series_id}")).to_contain_text("2 次")
     await screenshot(page, "approvals", engine_name)
     await page.locator(f"#approval-{request} button[name=approve]").click()
     await expect(page.locator(".notice")).to_contain_text(f"#{request} 已批准")
     assert await status_of(api, request) == ("confirmed", None)
+    await page.locator(f"#series-{series_id} button[name=approve]").click()
+    await expect(page.locator(".notice")).to_contain_text(f"#{series_id} 已整体批准")
 
     await page.goto(f"{server}/console/bookings?from={DAY.isoformat()}")
     await screenshot(page, "bookings", engine_name)

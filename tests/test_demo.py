@@ -79,7 +79,8 @@ async def test_a_newcomer_can_open_the_study_room_door(database_url: str) -> Non
 
 async def test_a_center_admin_runs_the_demo_day_in_the_console(api: Api) -> None:
     """The README's walkthrough: log in as the Changfengwan admin, see today's
-    board, approve the waiting request, download this month's report."""
+    board, approve the waiting request and the weekly series, download this
+    month's report."""
     async with api.database.writer.begin() as session:
         await demo.seed_demo(session)
     client = await console(api, demo.DEMO_CENTER_ADMIN, demo.DEMO_STAFF_PASSWORD)
@@ -92,11 +93,17 @@ async def test_a_center_admin_runs_the_demo_day_in_the_console(api: Api) -> None
 
     queue = await client.get("/console/approvals")
     [request] = re.findall(r"/console/bookings/(\d+)/approve", queue.text)
-    approved = await client.post(
-        f"/console/bookings/{request}/approve", data={"csrf": csrf_of(queue)}
-    )
-    assert "notice=" in approved.headers["location"]
+    [series] = re.findall(r"/console/series/(\d+)/approve", queue.text)
+    assert "党支部组织生活会" in queue.text
+    for path in (f"/console/bookings/{request}/approve", f"/console/series/{series}/approve"):
+        approved = await client.post(path, data={"csrf": csrf_of(queue)})
+        assert "notice=" in approved.headers["location"]
     assert "没有待审批的申请" in (await client.get("/console/approvals")).text
+    staff = await api.staff()
+    weekly = await api.client.get(f"/api/v1/reservation-series/{series}", headers=staff)
+    meetings = weekly.json()["occurrences"]
+    assert 3 <= len(meetings) <= 4  # a week on a statutory holiday is left out
+    assert {item["status"] for item in meetings} == {"confirmed"}
 
     month = await client.get("/console/reports/download", params={"format": "csv"})
     rows = list(csv.DictReader(io.StringIO(month.content.decode("utf-8-sig"))))
