@@ -123,9 +123,9 @@ async def load_staff_principal(
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.is_active:
         raise InvalidToken()
-    if issued_at is not None and staff.signed_out_at is not None:
-        if issued_at < staff.signed_out_at:
-            raise InvalidToken()
+    signed_out = staff.signed_out_at
+    if issued_at is not None and signed_out is not None and issued_at < signed_out:
+        raise InvalidToken()
     center_ids: Sequence[int] = []
     if staff.role is StaffRole.center_admin:
         center_ids = (
