@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from app.core import logs, server
 from app.core.clock import SHANGHAI, utcnow
 from app.core.config import InsecureSettingsError, Settings
-from app.core.db import Database
+from app.core.db import Database, DatabaseUnreachable, check_reachable
 from app.core.errors import AppError
 from app.core.migrate import upgrade
 from app.models import StaffRole
@@ -26,9 +26,41 @@ def _settings() -> Settings:
     try:
         settings = Settings()
         check(settings)
-    except (InsecureSettingsError, ValidationError, TemplateSettingsError) as exc:
+    except ValidationError as exc:
+        sys.exit(f"zhendi: configuration error: {_one_line(exc)}")
+    except (InsecureSettingsError, TemplateSettingsError) as exc:
         sys.exit(f"zhendi: configuration error: {exc}")
     return settings
+
+
+def _one_line(exc: ValidationError) -> str:
+    """Each setting that failed and why, on one line, without the value given
+    (pydantic's own message spans lines and repeats the value: a secret)."""
+    problems = []
+    for error in exc.errors(include_url=False, include_input=False):
+        message = str(error["msg"]).removeprefix("Value error, ")
+        if not error["loc"]:  # a rule across settings names them itself
+            problems.append(message)
+            continue
+        field, *inside = (str(part) for part in error["loc"])
+        name = f"ZHENDI_{field.upper()}" + (f" ({'.'.join(inside)})" if inside else "")
+        problems.append(message if name in message else f"{name}: {message}")
+    return "; ".join(problems)
+
+
+def _migrate(settings: Settings, revision: str = "head") -> None:
+    """Migrate, once the database answers; if it does not, one line and exit."""
+    try:
+        asyncio.run(check_reachable(settings))
+    except DatabaseUnreachable as exc:
+        sys.exit(f"zhendi: {exc}")
+    asyncio.run(
+        upgrade(
+            settings.database_url,
+            revision,
+            connect_timeout=settings.database_connect_timeout_seconds,
+        )
+    )
 
 
 def _serve(args: argparse.Namespace) -> None:
@@ -39,12 +71,13 @@ def _serve(args: argparse.Namespace) -> None:
     settings = _settings()
     if args.demo and settings.env == "production":
         sys.exit("zhendi: --demo is for development only")
+    _one_process_runs_the_jobs(settings, args.workers)
     # Make sure every worker reads the same generated development secrets.
     _ = settings.jwt_key, settings.pii_key_bytes
     if settings.is_sqlite and "ZHENDI_JOBS_IN_PROCESS" not in os.environ:
         # One node: the periodic jobs run inside the server (app/jobs/inprocess.py).
         os.environ["ZHENDI_JOBS_IN_PROCESS"] = "true"
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     if args.demo:
         report = asyncio.run(demo.seed_demo_database(settings))
         print(
@@ -84,9 +117,27 @@ def _serve(args: argparse.Namespace) -> None:
     )
 
 
+def _one_process_runs_the_jobs(settings: Settings, workers: int) -> None:
+    """Where the server runs the periodic jobs itself, each worker process
+    would run every job: on SQLite (which is one node, README: PostgreSQL)
+    or with ZHENDI_JOBS_IN_PROCESS on PostgreSQL, serve with one process."""
+    if workers == 1:
+        return
+    if settings.is_sqlite:
+        sys.exit(
+            f"zhendi: --workers {workers} needs PostgreSQL: on SQLite one process serves and "
+            "runs the periodic jobs (set ZHENDI_DATABASE_URL to PostgreSQL, or use --workers 1)"
+        )
+    if settings.jobs_in_process:
+        sys.exit(
+            f"zhendi: --workers {workers} with ZHENDI_JOBS_IN_PROCESS=true would run every job "
+            f"{workers} times: leave the jobs to `zhendi worker`, or use --workers 1"
+        )
+
+
 def _db_upgrade(args: argparse.Namespace) -> None:
     settings = _settings()
-    asyncio.run(upgrade(settings.database_url, args.revision))
+    _migrate(settings, args.revision)
     print(f"Database upgraded to {args.revision}.")
 
 
@@ -97,7 +148,7 @@ def _seed_demo(_args: argparse.Namespace) -> None:
     if settings.is_production:
         # The demo's staff password and door key are public: never in production.
         sys.exit("zhendi: seed-demo is for development only")
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     report = asyncio.run(demo.seed_demo_database(settings))
     print(
         f"{report.centers_created} centers, {report.spaces_created} spaces and "
@@ -127,7 +178,7 @@ def _create_staff(args: argparse.Namespace) -> None:
         finally:
             await database.dispose()
 
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     try:
         staff_id = asyncio.run(run())
     except AppError as exc:
@@ -148,12 +199,14 @@ def _worker(args: argparse.Namespace) -> None:
     if settings.is_sqlite:
         sys.exit("zhendi: worker needs PostgreSQL; on SQLite `zhendi serve` runs the jobs itself")
     logs.configure(settings.log_level)
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     asyncio.run(run_worker(settings, concurrency=args.concurrency))
 
 
 def _jobs_list(_args: argparse.Namespace) -> None:
-    from app.jobs.registry import JOBS, job_stats, schedule
+    """Each job, its schedule and its runs; times in Shanghai, as the centers
+    keep them (the cron lines are UTC, as the queue reads them)."""
+    from app.jobs.registry import JOBS, job_stats, next_run, schedule
 
     settings = _settings()
 
@@ -164,15 +217,25 @@ def _jobs_list(_args: argparse.Namespace) -> None:
         finally:
             await database.dispose()
         return {
-            row.job: f"{row.runs} runs, {row.failures} failed, last {row.last_finished_at:%F %T}Z"
+            row.job: f"{row.runs} runs, {row.failures} failed,"
+            f" last {_shanghai(row.last_finished_at)}"
             for row in rows
         }
 
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     counted = asyncio.run(stats())
+    now = utcnow()
+    print(f"Times in Shanghai ({SHANGHAI.key}, +08:00); cron lines in UTC.")
     for job in JOBS.values():
-        print(f"{job.name:<22} {schedule(job, settings):<16} {job.description}")
-        print(f"{'':<22} {counted.get(job.name, 'never run')}")
+        print(f"{job.name:<22} {schedule(job, settings) + ' UTC':<20} {job.description}")
+        ran = counted.get(job.name, "never run")
+        print(f"{'':<22} next {_shanghai(next_run(job, settings, now))}; {ran}")
+
+
+def _shanghai(instant: datetime) -> str:
+    if instant.tzinfo is None:  # SQLite hands back the UTC it stores, without the zone
+        instant = instant.replace(tzinfo=UTC)
+    return f"{instant.astimezone(SHANGHAI):%Y-%m-%d %H:%M:%S}"
 
 
 def _jobs_run(args: argparse.Namespace) -> None:
@@ -204,7 +267,7 @@ def _jobs_run(args: argparse.Namespace) -> None:
             await database.dispose()
         return failed
 
-    asyncio.run(upgrade(settings.database_url))
+    _migrate(settings)
     print(f"As of {now.astimezone(SHANGHAI).isoformat()}:")
     if asyncio.run(run()):
         sys.exit(1)
@@ -228,7 +291,11 @@ def build_parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="migrate the database, then serve the API")
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8000)
-    serve.add_argument("--workers", type=int, default=1)
+    serve.add_argument(
+        "--workers", type=server.positive_count, default=1, metavar="N",
+        help="server processes; PostgreSQL only, where `zhendi worker` runs the jobs "
+        "(default: %(default)s)",
+    )  # fmt: skip
     serve.add_argument("--demo", action="store_true", help="load the demo centers and accounts")
     limits = serve.add_argument_group("server limits (README: Server limits and a reverse proxy)")
     limits.add_argument(

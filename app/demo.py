@@ -16,6 +16,7 @@ from app.access.doors import device_key_hash
 from app.access.keypad import ensure_keypad
 from app.core.clock import parse_wall_clock, utcnow
 from app.core.config import Settings
+from app.core.crypto import PiiCipher
 from app.core.db import Database
 from app.demo_data import (
     CENTERS,
@@ -24,6 +25,7 @@ from app.demo_data import (
     DemoSpace,
 )
 from app.identity import service as identity
+from app.identity.real_name import SAMPLE_ID_NUMBER
 from app.models import (
     Center,
     Door,
@@ -44,8 +46,9 @@ DEMO_STAFF_PASSWORD = "zhendi-demo-2026"
 DEMO_SUPER_ADMIN = "demo-admin"
 DEMO_CENTER_ADMIN = "changfengwan-admin"
 DEMO_RESIDENT_CODE = "dev:demo-resident"
-# A published sample number (GB 11643's example), not a real person's.
-DEMO_ID_NUMBER = "11010519491231002X"
+# A published sample number (GB 11643's example), not a real person's; the
+# development verifier binds it to every account that claims it.
+DEMO_ID_NUMBER = SAMPLE_ID_NUMBER
 DEMO_DOOR_KEY = "demo-door-key-yuexin-not-for-production"
 
 
@@ -56,7 +59,9 @@ class SeedReport:
     staff_created: list[str] = field(default_factory=list)
 
 
-async def seed_demo(session: AsyncSession) -> SeedReport:
+async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> SeedReport:
+    """The demo centers, spaces, companies, bookings and staff; with ``cipher``,
+    the neighbours who booked get (sealed) phone numbers, found by their tails."""
     report = SeedReport()
     changfengwan_id = 0
     for demo in CENTERS:
@@ -83,7 +88,7 @@ async def seed_demo(session: AsyncSession) -> SeedReport:
         for space in demo.spaces:
             report.spaces_created += await _seed_space(session, center.id, space)
     await _seed_organizations(session, changfengwan_id)
-    await demo_bookings.seed(session, changfengwan_id, utcnow())
+    await demo_bookings.seed(session, changfengwan_id, utcnow(), cipher)
     for username, role, center_ids in (
         (DEMO_SUPER_ADMIN, Role.super_admin, []),
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),
@@ -194,6 +199,6 @@ async def seed_demo_database(settings: Settings) -> SeedReport:
     database = Database.connect(settings)
     try:
         async with database.writer.begin() as session:
-            return await seed_demo(session)
+            return await seed_demo(session, PiiCipher(settings.pii_key_bytes))
     finally:
         await database.dispose()

@@ -11,8 +11,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import local_at, local_today
 from app.core.clock import parse_wall_clock as minute
+from app.core.crypto import PiiCipher
 from app.demo_data import ORGANIZATIONS
 from app.holidays.days import hours_weekday, official
+from app.identity import phones
 from app.models import (
     Feedback,
     Organization,
@@ -31,7 +33,9 @@ SUNDAY = 6
 Status = ReservationStatus
 
 
-async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
+async def seed(
+    session: AsyncSession, center_id: int, now: datetime, cipher: PiiCipher | None = None
+) -> int:
     spaces = {
         space.name: space
         for space in await session.scalars(select(Space).where(Space.center_id == center_id))
@@ -41,7 +45,7 @@ async def seed(session: AsyncSession, center_id: int, now: datetime) -> int:
     )
     if taken is not None or not {"长风洽谈室", "苏河会议室", "长风议事厅"} <= set(spaces):
         return 0
-    people = [await _user(session, number) for number in range(len(NEIGHBORS))]
+    people = [await _user(session, number, cipher) for number in range(len(NEIGHBORS))]
     roadshow = await session.scalar(
         select(Organization).where(Organization.uscc == ORGANIZATIONS[1].uscc)
     )
@@ -147,11 +151,13 @@ async def _weekly_branch_meeting(
     return meetings
 
 
-async def _user(session: AsyncSession, number: int) -> User:
+async def _user(session: AsyncSession, number: int, cipher: PiiCipher | None) -> User:
     openid = NEIGHBORS[number]
     user = await session.scalar(select(User).where(User.openid == openid))
     if user is None:
-        user = User(openid=openid, phone=f"1390021{number:04d}")
+        user = User(openid=openid)
+        if cipher is not None:
+            phones.bind(cipher, user, f"1390021{number:04d}")
         session.add(user)
         await session.flush()
     return user

@@ -3,15 +3,14 @@
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 
 from app import console
 from app.access.codes import CodeBook
-from app.access.locks import build_locks
-from app.access.router import HOT_ROUTES as access_hot
+from app.access.locks import CommandKeys, build_locks
+from app.access.router import HOT as access_hot
 from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
@@ -25,7 +24,12 @@ from app.core.crypto import PiiCipher
 from app.core.db import Database
 from app.core.fastlane import FastLane
 from app.core.handlers import install_error_handlers
-from app.core.middleware import BodyLimitMiddleware, ObservabilityMiddleware
+from app.core.middleware import (
+    BodyLimitMiddleware,
+    LanguageMiddleware,
+    ObservabilityMiddleware,
+    SecurityHeadersMiddleware,
+)
 from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
 from app.feedback.router import router as feedback_router
@@ -36,15 +40,16 @@ from app.identity.wechat import WechatClient
 from app.jobs import inprocess
 from app.notifications import templates as notification_templates
 from app.notifications.router import router as notifications_router
+from app.notifications.wechat import WechatMessenger
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
 from app.quotas.router import router as quotas_router
 from app.reports.router import router as reports_router
-from app.reservations.router import HOT_ROUTES as reservations_hot
+from app.reservations.router import HOT as reservations_hot
 from app.reservations.router import router as reservations_router
 from app.reservations.store import booking_store
 from app.series.router import router as series_router
-from app.spaces.router import HOT_ROUTES as spaces_hot
+from app.spaces.router import HOT as spaces_hot
 from app.spaces.router import router as spaces_router
 from app.standing.router import router as standing_router
 from app.waitlist.router import router as waitlist_router
@@ -66,13 +71,14 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
             app.state.database = database
             app.state.wechat = WechatClient(settings, http)
             app.state.pii_cipher = PiiCipher(settings.pii_key_bytes)
+            app.state.wechat_tokens = WechatMessenger(
+                settings, database, app.state.pii_cipher, http
+            )
             app.state.real_name_verifier = real_name.build_verifier(settings, identity_http)
             app.state.limiter = Limiter.build(settings)
             app.state.locks = build_locks(settings)
-            app.state.codebook = CodeBook(
-                cipher=app.state.pii_cipher,
-                leeway=timedelta(minutes=settings.door_code_leeway_minutes),
-            )
+            app.state.command_keys = CommandKeys(settings.lock_command_key)
+            app.state.codebook = CodeBook(cipher=app.state.pii_cipher)
             app.state.bookings = booking_store(database, app.state.codebook)
             app.state.doors = door_store(database, app.state.codebook)
             jobs = (
@@ -127,7 +133,12 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     console.install(app)
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
     # Innermost: the hot routes, answered without FastAPI's dependency machinery.
-    app.add_middleware(FastLane, routes=[*reservations_hot, *access_hot, *spaces_hot])
+    hot_routes = [*reservations_hot.routes, *access_hot.routes, *spaces_hot.routes]
+    app.add_middleware(FastLane, routes=hot_routes)
+    app.add_middleware(LanguageMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        SecurityHeadersMiddleware, policies={console.auth.PATH: console.CONTENT_SECURITY_POLICY}
+    )
     app.add_middleware(ObservabilityMiddleware)
     return app

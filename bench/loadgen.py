@@ -110,6 +110,9 @@ def _wrk(
     )
 
 
+DROPPED = 0  # the status of a request whose connection dropped: no answer
+
+
 async def _python_load(
     base_url: str,
     requests: Sequence[Request],
@@ -129,9 +132,18 @@ async def _python_load(
             item = requests[index % len(requests)]
             index += connections
             sent = time.perf_counter()
-            response = await client.request(
-                item.method, item.path, content=item.body or None, headers=_headers(headers, item)
-            )
+            try:
+                response = await client.request(
+                    item.method,
+                    item.path,
+                    content=item.body or None,
+                    headers=_headers(headers, item),
+                )
+            except httpx.TransportError:
+                # A connection the server dropped (a keep-alive closed under a
+                # starved CPU): counted as a failed request, as wrk counts it.
+                statuses[DROPPED] += 1
+                continue
             latencies.append(time.perf_counter() - sent)
             statuses[response.status_code] += 1
 

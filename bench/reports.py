@@ -34,6 +34,7 @@ from app.core.clock import SHANGHAI, local_midnight, local_today
 from app.core.config import Settings
 from app.core.migrate import upgrade
 from app.main import create_app
+from app.models import sql_list
 from app.reports import groups, sql
 from app.reports.groups import GroupBy
 from bench import seed
@@ -362,7 +363,7 @@ async def scanned(space_ids: list[int], first_day: date, last_day: date) -> Scan
     covers (from a day before the range), those the query keeps, and of those
     the bookings counted because they start within the range."""
     start, end = local_midnight(first_day), local_midnight(last_day + timedelta(days=1))
-    counted = ", ".join(f"'{status.value}'" for status in groups.COUNTED)
+    counted = sql_list(groups.REPORTED)
     db = await asyncpg.connect(dsn())
     try:
         row = await db.fetchrow(
@@ -486,7 +487,7 @@ def usage_parameters(space_ids: list[int], first_day: date, last_day: date) -> d
     assert offset is not None
     return {
         "space_ids": space_ids,
-        "statuses": [status.value for status in groups.COUNTED],
+        "statuses": [status.value for status in groups.REPORTED],
         "from_at": start,
         "to_at": end,
         "day_before": start - timedelta(days=1),

@@ -33,7 +33,7 @@ import httpx
 
 from app.core import tokens
 from app.core.clock import SHANGHAI, local_midnight, local_today
-from bench import seed
+from bench import acts, seed
 from bench.loadgen import Measurement, Request, burst, run_load
 from bench.seed import SLOT
 
@@ -56,6 +56,7 @@ class Options:
     profile: bool
     loadgen: str
     write: Path | None
+    act_samples: int = 30  # bench/acts.py: series and moves beside single bookings
 
 
 FULL = Options(
@@ -83,6 +84,7 @@ SMOKE = Options(
     profile=False,
     loadgen="auto",
     write=None,
+    act_samples=2,
 )
 
 
@@ -173,6 +175,8 @@ def app_env(database_url: str) -> dict[str, str]:
         "ZHENDI_DEV_LOGIN": "false",
         "ZHENDI_DOOR_CODE_LEEWAY_MINUTES": "60",
         "ZHENDI_LOG_LEVEL": "INFO",
+        # One booker books every series of bench/acts.py.
+        "ZHENDI_RATE_LIMIT_SERIES_PER_USER": "100000 per hour",
     }
 
 
@@ -497,6 +501,8 @@ def _main_scenarios(
         _judged(Row("verify", "postgresql", verify, floor_insert.rps, "a granted code"), 0.40)
     )
 
+    report.rows += _act_rows(options, "postgresql", project, seeded, booker)
+
     if options.profile and PY_SPY.exists():
         report.extra += _profile(options, project, slots, booker)
 
@@ -517,6 +523,39 @@ async def _live_code(base_url: str, seeded: seed.Seeded, booker: str) -> str:
         access = await client.get(f"/api/v1/reservations/{booked.json()['id']}/access")
         access.raise_for_status()
         return str(access.json()["door_code"])
+
+
+def _act_rows(
+    options: Options, engine: str, project: "Server", seeded: seed.Seeded, booker: str
+) -> list[Row]:
+    """A 52-week series and a move, each against one booking's latency (bench/acts.py)."""
+    times = asyncio.run(
+        acts.measure_acts(project.base_url, booker, seeded.act_space_ids, options.act_samples)
+    )
+    single = f"one booking {times.single * 1000:.1f} ms (median of {times.samples})"
+    rows = [
+        Row(
+            f"series of {acts.SERIES_OCCURRENCES} weekly occurrences",
+            engine,
+            note=f"{times.series * 1000:.1f} ms = {times.series_ratio:.1f}× {single}",
+            target=f"≤ {acts.SERIES_TARGET:g}× a booking",
+            met=times.series_ratio <= acts.SERIES_TARGET,
+        )
+    ]
+    move_ratio = times.move_ratio
+    if times.move is None or move_ratio is None:
+        rows.append(Row("move a booking", engine, note="no PATCH /reservations/{id} here"))
+    else:
+        rows.append(
+            Row(
+                "move a booking",
+                engine,
+                note=f"{times.move * 1000:.1f} ms = {move_ratio:.2f}× {single}",
+                target=f"≤ {acts.MOVE_TARGET:g}× a booking",
+                met=move_ratio <= acts.MOVE_TARGET,
+            )
+        )
+    return rows
 
 
 def _judged(row: Row, target_ratio: float) -> Row:
@@ -743,6 +782,15 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
             authorization=booker,
             postgres=False,
         )
+        company = Slots(seeded.quota_space_ids, seeded.organization_ids)
+        quota = measure(
+            options,
+            project,
+            lambda n: [Request("POST", "/api/v1/reservations", body) for body in company.take(n)],
+            authorization=booker,
+            postgres=False,
+        )
+        act_rows = _act_rows(options, "sqlite", project, seeded, booker)
     report.rows += [
         Row("floor: 20-row read", "sqlite", floor_read, floor_read.rps, "raw aiosqlite"),
         _judged(Row("availability", "sqlite", availability, floor_read.rps), 0.5),
@@ -751,8 +799,19 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
         _judged(
             Row("book: study-room seat with a door code", "sqlite", seat, floor_insert.rps), 0.35
         ),
+        _judged(
+            Row(
+                "book: company account under a quota rule",
+                "sqlite",
+                quota,
+                floor_insert.rps,
+                f"with {seeded.reservations:,} reservations in the table",
+            ),
+            0.35,
+        ),
+        *act_rows,
     ]
-    for name, measured in (("book", book), ("book a seat", seat)):
+    for name, measured in (("book", book), ("book a seat", seat), ("book under a quota", quota)):
         if measured.non_2xx:
             report.failures.append(f"sqlite {name}: {measured.non_2xx} non-2xx answers")
 

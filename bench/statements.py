@@ -147,7 +147,7 @@ def _rolled_back(
 
 
 async def snapshot_read(connection: asyncpg.Connection, runs: int) -> None:
-    from app.reservations.postgres import READ
+    from app.reservations.postgres_read import READ
 
     row = await connection.fetchrow(
         "SELECT r.space_id, r.user_id FROM reservations r ORDER BY r.id DESC LIMIT 1"

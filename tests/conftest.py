@@ -5,6 +5,10 @@ fresh database per run (a temporary file; a new PostgreSQL database created
 from ``ZHENDI_TEST_PG_URL``), migrated with ``alembic upgrade head``; every
 test leaves it empty again. Outside CI a missing PostgreSQL server skips its
 half of the suite with a reason; with ``CI=true`` it fails the run.
+
+``ZHENDI_TEST_NOW`` (an ISO instant with its offset) travels the clock: every
+test starts at that instant and the clock ticks on from there, so CI can run
+the ``dates`` tests on a Monday 00:05 or the eve of a holiday on any day.
 """
 
 import asyncio
@@ -15,12 +19,14 @@ import socket
 import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import httpx
 import pytest
+import time_machine
 from fastapi import FastAPI
 from sqlalchemy import make_url, text
 
@@ -173,10 +179,56 @@ class LogBook(logging.Handler):
 LOG_BOOK = LogBook()
 
 
+def _travelled_instant() -> datetime | None:
+    value = os.environ.get("ZHENDI_TEST_NOW", "").strip()
+    if not value:
+        return None
+    try:
+        instant = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise pytest.UsageError(f"ZHENDI_TEST_NOW is not an ISO instant: {value!r}") from exc
+    if instant.tzinfo is None:
+        raise pytest.UsageError(f"ZHENDI_TEST_NOW needs an offset, e.g. +08:00: {value!r}")
+    return instant
+
+
+TRAVELLED_TO = _travelled_instant()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     root = logging.getLogger()
     root.addHandler(LOG_BOOK)
     root.setLevel(min(root.level or logging.INFO, logging.INFO))
+    if TRAVELLED_TO is not None:
+        # Already at collection, for dates the test modules compute on import.
+        traveller = time_machine.travel(TRAVELLED_TO, tick=True)
+        traveller.start()
+        config.add_cleanup(traveller.stop)
+
+
+def pytest_report_header() -> str | None:
+    if TRAVELLED_TO is None:
+        return None
+    return f"clock travelled: every test starts at {TRAVELLED_TO.isoformat()} (ZHENDI_TEST_NOW)"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if TRAVELLED_TO is None:
+        return
+    needs_real_clock = pytest.mark.skip(reason="needs the real clock; ZHENDI_TEST_NOW travels it")
+    for item in items:
+        if item.get_closest_marker("real_clock"):
+            item.add_marker(needs_real_clock)
+
+
+@pytest.fixture(autouse=True)
+def _start_at_travelled_instant() -> Iterator[None]:
+    """Each test starts at the same instant, whatever ran before it."""
+    if TRAVELLED_TO is None:
+        yield
+        return
+    with time_machine.travel(TRAVELLED_TO, tick=True):
+        yield
 
 
 async def _plaintext_personal_data(database: Database, sends_before: int) -> list[str]:
@@ -230,14 +282,15 @@ async def api(settings: Settings) -> AsyncIterator[Api]:
         yield running_api
 
 
-# Wide enough that the code of the next half-hour slot is live now.
+# The door tests' rooms open check-in, and so their codes, this long before the
+# start: wide enough that the code of the next half-hour slot is live now.
 DOOR_LEEWAY_MINUTES = 60
 
 
 @pytest.fixture
 async def doors_api(database_url: str) -> AsyncIterator[Api]:
-    """The app with door codes that work from an hour before the start."""
-    settings = make_settings(database_url, door_code_leeway_minutes=DOOR_LEEWAY_MINUTES)
+    """The app for the door tests (their rooms set ``check_in_opens_minutes``)."""
+    settings = make_settings(database_url)
     async with running(settings) as running_api:
         yield running_api
 

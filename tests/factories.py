@@ -16,7 +16,7 @@ from sqlalchemy import insert
 
 from app.core import tokens
 from app.core.clock import SHANGHAI, local_today
-from app.core.db import Database
+from app.core.db import Database, OverlapGuard
 from app.core.passwords import hash_password
 from app.identity.id_numbers import check_character
 from app.models import Staff, StaffRole, staff_centers
@@ -69,6 +69,12 @@ class Api:
     def database(self) -> Database:
         database: Database = self.app.state.database
         return database
+
+    def guarded(self, guard: OverlapGuard) -> None:
+        """Run this app's writers under ``guard`` from now on: the negative
+        controls' guard with a layer off. The guard is the app's ``Database``'s
+        (no module-level switch), and each test has an app of its own."""
+        self.database.guard = guard
 
     async def create_staff_row(
         self,
@@ -140,6 +146,10 @@ class Api:
             "advance_days": 14,
             "open_24h": False,
             "opening_hours": EVERY_DAY_9_TO_21,
+            # Open on statutory holidays too, so that a test that is not about
+            # holidays books the same on the eve of National Day as on any day.
+            # ``holiday_policy=None`` leaves the choice to the server's default.
+            "holiday_policy": "open",
         }
         body.update(overrides)
         response = await self.client.post("/api/v1/admin/spaces", json=body, headers=headers)
@@ -155,6 +165,21 @@ def slot(day: date, start: str, end: str) -> dict[str, str]:
         "start": local(day, start).isoformat(),
         "end": local(end_day, "00:00" if end == "24:00" else end).isoformat(),
     }
+
+
+async def next_open_day(api: Api, space_id: int, after: int = 1) -> date:
+    """The first day from ``after`` days ahead with a free slot in the space, as
+    its availability says: for rooms whose rules a test does not set (the demo's
+    close on statutory holidays, some on Sundays)."""
+    for ahead in range(after, after + 15):
+        day = days_ahead(ahead)
+        answer = await api.client.get(
+            f"/api/v1/spaces/{space_id}/availability", params={"date": day.isoformat()}
+        )
+        assert answer.status_code == 200, answer.text
+        if any(slot["status"] == "free" for slot in answer.json()["slots"]):
+            return day
+    raise AssertionError(f"space {space_id} has no free slot in the 15 days from {after} ahead")
 
 
 async def book(

@@ -6,9 +6,15 @@ also returns a unionid, ``used`` is errcode 40163, ``invalid`` 40029,
 ``busy`` -1, ``slow`` outlasts any sensible client timeout, ``broken`` is an
 HTML 500 page and ``textplain-<openid>`` answers JSON labelled text/plain, as
 WeChat sometimes does.
+
+``getuserphonenumber`` answers the phone button's code ``phone-<number>``
+with that number (``phone-+<cc>-<number>`` abroad); ``invalid`` is errcode
+40029 and ``busy`` -1. ``getwxacodeunlimit`` draws a real PNG holding the
+scene and the page. Both want the live access token (40001 otherwise).
 """
 
 import asyncio
+import io
 import socket
 import threading
 import time
@@ -17,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import segno
 import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -41,6 +48,8 @@ class FakeWechat:
     sends: list[dict[str, Any]] = field(default_factory=list)
     send_attempts: list[dict[str, Any]] = field(default_factory=list)
     script: list[int | str] = field(default_factory=list)
+    phone_calls: list[dict[str, Any]] = field(default_factory=list)
+    wxacode_calls: list[dict[str, Any]] = field(default_factory=list)
     live_token: str | None = None
     issued: int = 0
 
@@ -108,8 +117,45 @@ def _build(fake: FakeWechat) -> Starlette:
         fake.sends.append(body)
         return JSONResponse({"errcode": 0, "errmsg": "ok", "msgid": len(fake.sends)})
 
+    async def phone_number(request: Request) -> Response:
+        body = await request.json()
+        body["access_token"] = request.query_params.get("access_token")
+        fake.phone_calls.append(body)
+        if body["access_token"] != fake.live_token or fake.live_token is None:
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        code = str(body.get("code", ""))
+        if code == "busy":
+            return JSONResponse({"errcode": -1, "errmsg": "system error"})
+        if not code.startswith("phone-"):
+            return JSONResponse({"errcode": 40029, "errmsg": "invalid code"})
+        number, country = code[6:], "86"
+        if number.startswith("+"):
+            country, number = number[1:].split("-", 1)
+        info = {
+            "phoneNumber": number if country == "86" else f"+{country}{number}",
+            "purePhoneNumber": number,
+            "countryCode": country,
+            "watermark": {"timestamp": int(time.time()), "appid": APP_ID},
+        }
+        return JSONResponse({"errcode": 0, "errmsg": "ok", "phone_info": info})
+
+    async def wxacode(request: Request) -> Response:
+        body = await request.json()
+        body["access_token"] = request.query_params.get("access_token")
+        fake.wxacode_calls.append(body)
+        if body["access_token"] != fake.live_token or fake.live_token is None:
+            return JSONResponse({"errcode": 40001, "errmsg": "invalid credential"})
+        scene = str(body.get("scene", ""))
+        if not 0 < len(scene) <= 32:
+            return JSONResponse({"errcode": 40169, "errmsg": "invalid length for scene"})
+        picture = io.BytesIO()
+        segno.make(f"{body.get('page')}?scene={scene}").save(picture, kind="png")
+        return Response(picture.getvalue(), media_type="image/png")
+
     return Starlette(
         routes=[
+            Route("/wxa/business/getuserphonenumber", phone_number, methods=["POST"]),
+            Route("/wxa/getwxacodeunlimit", wxacode, methods=["POST"]),
             Route("/sns/jscode2session", jscode2session),
             Route("/cgi-bin/stable_token", stable_token, methods=["POST"]),
             Route("/cgi-bin/message/subscribe/send", subscribe_send, methods=["POST"]),

@@ -4,6 +4,7 @@ unmasked personal data are logged."""
 
 from datetime import timedelta
 
+import pytest
 from sqlalchemy import select
 
 from app.accounts import service as accounts
@@ -22,6 +23,8 @@ from tests.factories import (
 )
 from tests.test_doors import book_now, door_code, study_room, try_code
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 
 async def me(api: Api, headers: Headers) -> dict[str, object]:
@@ -161,7 +164,7 @@ async def test_erasure_waits_for_my_bookings_and_my_organizations(api: Api) -> N
     members = await api.client.get(
         f"/api/v1/organizations/{company['id']}/members", headers=colleague
     )
-    assert [member["user_id"] for member in members.json()] == [successor]
+    assert [member["user_id"] for member in members.json()["items"]] == [successor]
 
 
 async def test_erasure_after_handing_over_and_cancelling(api: Api) -> None:

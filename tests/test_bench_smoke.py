@@ -71,3 +71,16 @@ def test_the_report_bench_runs(temporary_databases: TemporaryDatabases) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     for scenario in ("month by space", "month by weekday_hour", "year by space"):
         assert f"| {scenario} |" in result.stdout
+
+
+def test_the_series_expansion_bench_runs() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bench.series", "--smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "| `FREQ=DAILY;INTERVAL=7;BYDAY=TU;COUNT=1` |" in result.stdout
+    assert "most days looked at 366 (horizon 366)" in result.stdout

@@ -2,6 +2,7 @@
 goes through it on both engines, answers what reading it back shows, and on
 PostgreSQL the guard under the lock refuses what a stale snapshot let through."""
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.db import OverlapGuard
 from app.core.migrate import upgrade
 from app.reservations import booking, rules
 from tests.conftest import TemporaryDatabases, make_settings, running
@@ -23,6 +25,9 @@ from tests.factories import (
     verified_resident,
 )
 from tests.test_errors import assert_problem
+from tests.test_structure import APP
+
+pytestmark = pytest.mark.dates
 
 DAY = days_ahead(3)
 
@@ -34,7 +39,7 @@ async def history(api: Api, headers: Headers, reservation_id: int) -> list[tuple
     assert response.status_code == 200, response.text
     return [
         (event["action"], event["actor_kind"], event["actor_id"], event["to_status"])
-        for event in response.json()
+        for event in response.json()["items"]
     ]
 
 
@@ -240,5 +245,25 @@ async def test_colleagues_racing_past_a_stale_quota_stay_within_it(
     assert {r.json()["code"] for r in responses if r.status_code == 409} == {"quota_exceeded"}
 
 
-def test_the_guard_is_on_in_production() -> None:
-    assert booking.GUARD == booking.OverlapGuard()
+async def test_the_guard_is_on_in_production(api: Api) -> None:
+    full = OverlapGuard(lock=True, exclusion_constraint=True, delay_seconds=0.0)
+    assert OverlapGuard() == full
+    assert api.database.guard == full  # as create_app opens it
+
+
+def test_no_module_holds_a_guard_to_switch() -> None:
+    """The guard is a value each writer is given (``Database.guard``), never a
+    module-level object that tests would flip for the whole process."""
+    assert not hasattr(booking, "GUARD")
+    at_module_level = {
+        f"{path.relative_to(APP)}:{node.lineno}"
+        for path in sorted(APP.rglob("*.py"))
+        for node in ast.parse(path.read_text()).body
+        if isinstance(node, ast.Assign | ast.AnnAssign)
+        and node.value is not None
+        and any(
+            isinstance(call, ast.Call) and "OverlapGuard" in ast.unparse(call.func)
+            for call in ast.walk(node.value)
+        )
+    }
+    assert at_module_level == set()

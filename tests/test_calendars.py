@@ -1,9 +1,12 @@
 """iCalendar: a booking's .ics, the personal feed and a space's feed, each parsed
 back with icalendar and, independently, with vobject."""
 
+import re
 from datetime import timedelta
 from typing import Any
 
+import httpx
+import pytest
 import vobject
 from icalendar import Calendar
 from sqlalchemy import delete, insert, update
@@ -14,6 +17,8 @@ from app.models import Staff, StaffRole, staff_centers
 from tests.factories import Api, Headers, bearer, book, days_ahead, door, local, verified_resident
 from tests.test_doors import study_room
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 DAY = days_ahead(2)
 ICS = "text/calendar"
@@ -209,3 +214,47 @@ async def test_a_calendar_app_subscribes_to_a_spaces_feed_for_staff(api: Api) ->
     assert (await api.client.delete(feed_path, headers=staff)).status_code == 204
     assert_problem(await api.client.get(path), 404, "not_found")
     assert_problem(await api.client.delete(feed_path, headers=staff), 404, "not_found")
+
+
+async def test_signing_out_everywhere_revokes_the_staff_members_space_feeds(api: Api) -> None:
+    """`POST /auth/sign-out` and the console's sign-out end the feeds too: a feed
+    URL is a credential like the bearer tokens signing out ends. Another staff
+    member's feed of the same space keeps working."""
+    settings = api.app.state.settings
+    center = await api.center()
+    spaces = [await api.space(center["id"]) for _ in range(2)]
+
+    async def feeds_of(staff: Headers) -> list[str]:
+        urls = []
+        for space in spaces:
+            issued = await api.client.post(
+                f"/api/v1/admin/spaces/{space['id']}/calendar-feed", headers=staff
+            )
+            assert issued.status_code == 201, issued.text
+            urls.append(issued.json()["url"].removeprefix("http://test"))
+        return urls
+
+    staff = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
+    colleague = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
+    mine, theirs = await feeds_of(staff), await feeds_of(colleague)
+    assert [(await api.client.get(path)).status_code for path in mine] == [200, 200]
+
+    assert (await api.client.post("/api/v1/auth/sign-out", headers=staff)).status_code == 204
+    for path in mine:
+        assert_problem(await api.client.get(path), 404, "not_found")
+    assert [(await api.client.get(path)).status_code for path in theirs] == [200, 200]
+
+    # The console's sign-out, by a third staff member signed in to the console.
+    console_id = await api.create_staff_row(StaffRole.center_admin, center_ids=[center["id"]])
+    token = tokens.issue(settings, tokens.Audience.staff, console_id).access_token
+    console_feeds = await feeds_of(bearer(token))
+    browser = httpx.AsyncClient(transport=api.client._transport, base_url="http://test")
+    browser.cookies.set("zhendi_console", token, path="/console")
+    page = await browser.get("/console/today")
+    csrf = re.search(r'name="csrf" value="([0-9a-f]{64})"', page.text)
+    assert csrf, page.text[:300]
+    out = await browser.post("/console/logout", data={"csrf": csrf.group(1)})
+    assert out.status_code == 303, out.text
+    for path in console_feeds:
+        assert_problem(await api.client.get(path), 404, "not_found")
+    assert [(await api.client.get(path)).status_code for path in theirs] == [200, 200]

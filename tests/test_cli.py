@@ -1,10 +1,14 @@
 """The ``zhendi`` command, run as a user would: a subprocess in another directory."""
 
+import json
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import httpx
@@ -134,3 +138,103 @@ def test_purge_personal_data_runs_from_the_command_line(
     result = run(tmp_path, "purge-personal-data", database_url=url)
     assert result.returncode == 0, result.stderr
     assert "purge-personal-data: 0 door attempts deleted, 0 audit events" in result.stdout
+
+
+# --- refusals at start: one line, no traceback ----------------------------------------
+
+
+def serve(
+    cwd: Path, env: dict[str, str], *args: str, timeout: float = 60
+) -> tuple[int | None, str]:
+    """``zhendi serve`` with ``env`` (besides this one's, without ``ZHENDI_*``):
+    its exit status and stderr, or ``None`` if it was still running after
+    ``timeout`` seconds (it, and any worker it started, is then killed)."""
+    base = {key: value for key, value in os.environ.items() if not key.startswith("ZHENDI_")}
+    process = subprocess.Popen(
+        [ZHENDI, "serve", "--port", str(_free_port()), *args],
+        cwd=cwd,
+        env={**base, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        _, stderr = process.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        return None, ""
+    return process.returncode, stderr
+
+
+def assert_one_line(returncode: int | None, stderr: str, expected: str) -> None:
+    assert returncode not in (None, 0), (returncode, stderr)
+    assert "Traceback" not in stderr, stderr
+    assert stderr.strip().splitlines() == [expected], stderr
+
+
+def test_serve_refuses_several_workers_on_sqlite(tmp_path: Path) -> None:
+    """Each process would run every periodic job (README: Workers and jobs)."""
+    returncode, stderr = serve(tmp_path, {}, "--workers", "2")
+    assert_one_line(
+        returncode,
+        stderr,
+        "zhendi: --workers 2 needs PostgreSQL: on SQLite one process serves and runs the "
+        "periodic jobs (set ZHENDI_DATABASE_URL to PostgreSQL, or use --workers 1)",
+    )
+    assert not (tmp_path / "zhendi.db").exists()
+
+
+def test_serve_refuses_several_workers_that_would_each_run_the_jobs(tmp_path: Path) -> None:
+    env = {
+        "ZHENDI_DATABASE_URL": "postgresql+asyncpg://zhendi@127.0.0.1:9/zhendi",
+        "ZHENDI_JOBS_IN_PROCESS": "true",
+    }
+    returncode, stderr = serve(tmp_path, env, "--workers", "3")
+    assert_one_line(
+        returncode,
+        stderr,
+        "zhendi: --workers 3 with ZHENDI_JOBS_IN_PROCESS=true would run every job 3 times: "
+        "leave the jobs to `zhendi worker`, or use --workers 1",
+    )
+
+
+def test_the_docker_image_serves_one_process_on_its_sqlite_default() -> None:
+    dockerfile = (Path(__file__).parents[1] / "Dockerfile").read_text()
+    assert "ZHENDI_DATABASE_URL=sqlite" in dockerfile
+    [command] = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+    arguments = json.loads(command.removeprefix("CMD "))
+    assert arguments[:2] == ["zhendi", "serve"]
+    workers = arguments[arguments.index("--workers") + 1] if "--workers" in arguments else "1"
+    assert workers == "1", command
+
+
+@contextmanager
+def silent_server() -> Iterator[int]:
+    """A port where the kernel completes each connection and nobody ever
+    answers: a database behind a network partition, to its clients."""
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.1", 0))
+        listener.listen(64)  # never accepted, never read
+        yield int(listener.getsockname()[1])
+
+
+@pytest.mark.parametrize("how", ["refused", "silent"])
+def test_serve_exits_with_one_line_when_the_database_cannot_be_reached(
+    how: str, tmp_path: Path
+) -> None:
+    with ExitStack() as stack:
+        port = 9 if how == "refused" else stack.enter_context(silent_server())
+        url = f"postgresql+asyncpg://zhendi:not-shown@127.0.0.1:{port}/zhendi"
+        env = {"ZHENDI_DATABASE_URL": url, "ZHENDI_DATABASE_CONNECT_TIMEOUT_SECONDS": "2"}
+        started = time.monotonic()
+        returncode, stderr = serve(tmp_path, env)
+        seconds = time.monotonic() - started
+    where = f"zhendi: cannot reach the database at postgresql+asyncpg://zhendi:***@127.0.0.1:{port}"
+    reason = "no answer within 2 s" if how == "silent" else "Connect call failed"
+    assert_one_line(returncode, stderr, stderr.strip())
+    assert stderr.startswith(f"{where}/zhendi: "), stderr
+    assert reason in stderr, stderr
+    assert "not-shown" not in stderr
+    assert seconds < 45  # the start itself takes seconds on a loaded machine

@@ -8,17 +8,17 @@ in its own database transaction on its own pooled connection.
 
 import asyncio
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
 
 import httpx
 import pytest
 from sqlalchemy import text
 
-from app.core.db import Database
+from app.core.db import Database, OverlapGuard
 from app.models import HOLDING_STATUSES
-from app.reservations import booking
 from app.spaces.calendar import peak_load
+from tests.conftest import make_settings, running
 from tests.factories import (
     Api,
     Headers,
@@ -28,6 +28,8 @@ from tests.factories import (
     slot,
     verified_resident,
 )
+
+pytestmark = pytest.mark.dates
 
 RACERS = 50
 TRIALS = 5
@@ -141,38 +143,57 @@ async def test_staggered_neighbours_never_both_win(
                 ), (start, end, winners)
 
 
-def without_guard(monkeypatch: pytest.MonkeyPatch) -> None:
+def without_guard(api: Api) -> None:
     """No lock or re-check in the write, no constraint, and a pause between the
     read and the write (on SQLite, two transactions instead of one)."""
-    guard = booking.OverlapGuard(lock=False, exclusion_constraint=False, delay_seconds=0.2)
-    monkeypatch.setattr(booking, "GUARD", guard)
+    api.guarded(OverlapGuard(lock=False, exclusion_constraint=False, delay_seconds=0.2))
 
 
 @pytest.mark.slow
 async def test_negative_control_double_books_without_the_guard(
-    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+    api: Api, record_property: Callable[[str, object], None]
 ) -> None:
     users = await residents(api, 10)
     space = await api.space()
     body = one_slot(space["id"], DAY, "10:00", "10:30")
-    without_guard(monkeypatch)
+    without_guard(api)
     outcome = tally(await race(api, [(user, body) for user in users]))
     record_property("control", dict(outcome))
     assert outcome["201"] > 1, outcome  # the race is real: without the guard it double-books
     assert await overlapping_holders(api.database) > 0
 
 
+@pytest.fixture
+async def patient_api(database_url: str) -> AsyncIterator[Api]:
+    """The app with database timeouts long enough for a chain of deadlocks.
+
+    Without the guard's lock, simultaneous inserts into the exclusion
+    constraint deadlock, and PostgreSQL resolves one deadlock per
+    ``deadlock_timeout`` (1 s): twenty racers may wait in line for over ten
+    seconds, past the production pool and statement timeouts, which would
+    answer 503 and hide what the backstop decides."""
+    settings = make_settings(
+        database_url,
+        database_pool_timeout_seconds=60,
+        database_statement_timeout_seconds=120,
+    )
+    async with running(settings) as running_api:
+        yield running_api
+
+
 @pytest.mark.slow
 async def test_the_backstop_alone_still_refuses_overlaps(
-    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+    patient_api: Api,
+    record_property: Callable[[str, object], None],
 ) -> None:
     """With a pause between deciding and writing, each engine's last layer still
     lets exactly one booking win: PostgreSQL's exclusion constraint (23P01, or a
     detected deadlock) with the guard's lock and re-check switched off; on
     SQLite, where there is no other layer, the one writer inside BEGIN IMMEDIATE."""
+    api = patient_api
     users = await residents(api, 20)
-    guard = booking.OverlapGuard(lock=api.database.is_sqlite, delay_seconds=0.05)
-    monkeypatch.setattr(booking, "GUARD", guard)
+    guard = OverlapGuard(lock=api.database.is_sqlite, delay_seconds=0.05)
+    api.guarded(guard)
     for trial in range(TRIALS):
         space = await api.space()
         body = one_slot(space["id"], DAY, "10:00", "11:00")
@@ -206,7 +227,7 @@ async def test_two_staff_approving_at_once_exactly_one_wins(api: Api) -> None:
         )
         outcome = tally(list(responses))
         assert outcome == Counter({"200": 1, "409 invalid_transition": 2}), outcome
-        history = (await api.client.get(f"{path}/history", headers=admin)).json()
+        history = (await api.client.get(f"{path}/history", headers=admin)).json()["items"]
         assert [entry["from_status"] for entry in history[1:]] == ["pending"]
         assert await overlapping_holders(api.database) == 0
 
@@ -323,7 +344,7 @@ async def test_staggered_seat_requests_never_exceed_capacity(
 
 @pytest.mark.slow
 async def test_negative_control_overfills_seats_without_the_guard(
-    api: Api, monkeypatch: pytest.MonkeyPatch, record_property: Callable[[str, object], None]
+    api: Api, record_property: Callable[[str, object], None]
 ) -> None:
     # Fewer racers than pooled connections (10): none waits for a connection, so
     # all of them are inside the unguarded check-then-insert window at once.
@@ -331,7 +352,7 @@ async def test_negative_control_overfills_seats_without_the_guard(
     users = [await verified_resident(api) for _ in range(2 * seats)]
     room = await study_room(api, seats)
     body = one_slot(room, DAY, "19:00", "21:00")
-    without_guard(monkeypatch)
+    without_guard(api)
     outcome = tally(await race(api, [(user, body) for user in users]))
     record_property("control", dict(outcome))
     assert outcome["201"] > seats, outcome

@@ -37,6 +37,8 @@ from tests.test_errors import assert_problem
 from tests.test_lifecycle import Clock
 from tests.test_series import book_series, next_tuesday
 
+pytestmark = pytest.mark.dates
+
 DAY = days_ahead(1)
 CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 
@@ -44,11 +46,17 @@ CSRF = re.compile(r'name="csrf" value="([0-9a-f]{64})"')
 async def console(api: Api, username: str, password: str = STAFF_PASSWORD) -> httpx.AsyncClient:
     """A browser of its own: a client with its own cookie jar on the same app."""
     client = httpx.AsyncClient(transport=api.client._transport, base_url="http://test")
-    response = await client.post(
-        "/console/login", data={"username": username, "password": password}
-    )
+    response = await log_in(client, username, password)
     assert response.status_code == 303, response.text
     return client
+
+
+async def log_in(client: httpx.AsyncClient, username: str, password: str) -> httpx.Response:
+    """The login form as a browser sends it: with the CSRF token of its page."""
+    token = csrf_of(await client.get("/console/login"))
+    return await client.post(
+        "/console/login", data={"username": username, "password": password, "csrf": token}
+    )
 
 
 _usernames = count(1)
@@ -107,13 +115,11 @@ async def test_login_gives_a_strict_http_only_cookie_and_logout_ends_it(api: Api
     first = await client.get("/console/today")
     assert (first.status_code, first.headers["location"]) == (303, "/console/login")
 
-    wrong = await client.post("/console/login", data={"username": username, "password": "nope"})
+    wrong = await log_in(client, username, "nope")
     assert wrong.status_code == 401
     assert "用户名或密码错误" in wrong.text
 
-    right = await client.post(
-        "/console/login", data={"username": username.upper(), "password": STAFF_PASSWORD}
-    )
+    right = await log_in(client, username.upper(), STAFF_PASSWORD)
     assert (right.status_code, right.headers["location"]) == (303, "/console/today")
     cookie = right.headers["set-cookie"]
     assert cookie.startswith(f"{auth.COOKIE}=")
@@ -184,13 +190,9 @@ async def test_login_has_the_apis_rate_limit(database_url: str) -> None:
         username = await staff_member(api)
         client = httpx.AsyncClient(transport=api.client._transport, base_url="http://test")
         for _ in range(2):
-            failed = await client.post(
-                "/console/login", data={"username": username, "password": "wrong"}
-            )
+            failed = await log_in(client, username, "wrong")
             assert failed.status_code == 401
-        limited = await client.post(
-            "/console/login", data={"username": username, "password": STAFF_PASSWORD}
-        )
+        limited = await log_in(client, username, STAFF_PASSWORD)
         assert limited.status_code == 429
         assert "请求过于频繁" in limited.text
 
@@ -319,7 +321,7 @@ async def test_cancel_with_a_reason_check_in_and_check_out(
     assert done["status"] == "completed"
     assert done["end"] == local(DAY, "15:30").isoformat()
     detail = await client.get(f"/console/bookings/{second}")
-    for action in ("check_in", "check_out"):
+    for action in ("签到（工作人员）", "签退（工作人员）"):  # the history, in Chinese
         assert action in detail.text
 
 
@@ -399,6 +401,7 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
         capacity="20",
         advance_days="7",
         cancel_before_minutes="30",
+        modify_before_minutes="60",
         is_active="on",
         requires_approval="on",
         holiday_policy="weekend_hours",
@@ -407,6 +410,7 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
     assert "notice=" in saved.headers["location"], saved.headers["location"]
     read = (await api.client.get(f"/api/v1/admin/spaces/{space['id']}", headers=staff)).json()
     assert (read["capacity"], read["advance_days"], read["requires_approval"]) == (20, 7, True)
+    assert read["modify_before_minutes"] == 60
     assert read["holiday_policy"] == "weekend_hours"
     assert len(read["opening_hours"]) == 2
 
@@ -425,7 +429,7 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
         reason="消防演练",
     )
     closures = await api.client.get(f"/api/v1/admin/spaces/{space['id']}/closures", headers=staff)
-    [closure] = closures.json()
+    [closure] = closures.json()["items"]
     assert (closure["start"], closure["reason"]) == (local(DAY, "09:00").isoformat(), "消防演练")
 
     await post(
@@ -436,7 +440,9 @@ async def test_space_settings_closures_and_quotas(api: Api) -> None:
         max_value_0="3",
     )
     quotas = await api.client.get(f"/api/v1/admin/spaces/{space['id']}/quotas", headers=staff)
-    assert [(q["metric"], q["max_value"]) for q in quotas.json()] == [("bookings_per_week", 3)]
+    assert [(q["metric"], q["max_value"]) for q in quotas.json()["items"]] == [
+        ("bookings_per_week", 3)
+    ]
     for wrong in ({"subject_0": "nobody"}, {"max_value_0": "3.5"}, {"max_value_0": "1001"}):
         form = {"subject_0": "user", "metric_0": "future_bookings", "max_value_0": "2", **wrong}
         refused = await post(client, f"/console/spaces/{space['id']}/quotas", **form)
@@ -484,7 +490,7 @@ async def test_the_report_downloads_as_csv(api: Api) -> None:
     lines = csv.content.decode("utf-8-sig").splitlines()
     header = lines[0].split(",")
     row = dict(zip(header, lines[1].split(","), strict=True))
-    assert (row["space_name"], row["booked_hours"], row["bookings"]) == ("报表会议室", "2.0", "1")
+    assert (row["空间名称"], row["预约小时"], row["预约数"]) == ("报表会议室", "2.0", "1")
 
 
 # --- nothing from another host ------------------------------------------------------------

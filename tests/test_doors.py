@@ -13,6 +13,8 @@ from tests.conftest import DOOR_LEEWAY_MINUTES, make_settings, running
 from tests.factories import Api, Headers, book, days_ahead, door, verified_resident
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 LEEWAY_MINUTES = DOOR_LEEWAY_MINUTES
 
 
@@ -24,6 +26,7 @@ async def study_room(api: Api, **overrides: Any) -> int:
         "open_24h": True,
         "opening_hours": [],
         "requires_real_name": True,
+        "check_in_opens_minutes": LEEWAY_MINUTES,  # the next slot's code is live now
     }
     space = await api.space(**{**settings, **overrides})
     return int(space["id"])
@@ -71,7 +74,8 @@ async def test_registering_a_door_shows_its_key_once(doors_api: Api) -> None:
     assert len(response.json()["device_key"]) >= 40
     listed = await api.client.get("/api/v1/admin/doors", params={"space_id": room}, headers=admin)
     assert "device_key" not in listed.text
-    assert [item["name"] for item in listed.json()] == ["正门"]
+    assert listed.json()["total"] == 1
+    assert [item["name"] for item in listed.json()["items"]] == ["正门"]
     assert (await api.client.get(f"/api/v1/spaces/{room}")).json()["has_smart_lock"] is True
 
 
@@ -103,7 +107,7 @@ async def test_the_owner_gets_a_code_that_opens_the_door_in_its_window(doors_api
     history = await api.client.get(
         f"/api/v1/reservations/{reservation['id']}/history", headers=resident
     )
-    assert history.json()[-1]["action"] == "check_in"
+    assert history.json()["items"][-1]["action"] == "check_in"
     # The door keeps opening for the rest of the booking.
     again = await try_code(api, door_id, device, access_info["door_code"])
     assert again.json()["granted"] is True
@@ -252,7 +256,7 @@ async def test_cancelling_revokes_and_staff_can_reissue(doors_api: Api) -> None:
 
 
 async def test_brute_force_locks_the_keypad_even_across_a_restart(database_url: str) -> None:
-    settings = make_settings(database_url, door_code_leeway_minutes=LEEWAY_MINUTES)
+    settings = make_settings(database_url)
     async with running(settings, clean_up=False) as api:
         room = await study_room(api, booking_mode="exclusive", capacity=4)
         door_id, device = await door(api, room)
@@ -315,7 +319,8 @@ async def test_a_strangers_typos_shut_a_holder_out_only_for_short_lockouts(
 ) -> None:
     """On a 10-seat study room five wrong codes used to shut the door for a day
     (Retry-After 86399). Now they cost a short lockout, each further wrong code
-    doubles it, and the holder's code works again when each one ends."""
+    doubles it up to an hour, and the holder's code works again when each one
+    ends."""
     api = doors_api
     clock = Clock(monkeypatch)
     room = await study_room(api)  # 10 seats, like 阅心书斋
@@ -334,7 +339,7 @@ async def test_a_strangers_typos_shut_a_holder_out_only_for_short_lockouts(
         assert (await try_code(api, door_id, device, code)).json()["granted"] is True
         assert (await try_code(api, door_id, device, wrong)).json() == DENIED
     assert [round(wait / 60) for wait in waits] == [15, 30, 60]
-    assert round(retry_after(await try_code(api, door_id, device, code)) / 60) == 120
+    assert round(retry_after(await try_code(api, door_id, device, code)) / 60) == 60
 
 
 async def test_extra_doors_buy_no_guesses(doors_api: Api) -> None:
@@ -358,7 +363,7 @@ async def test_extra_doors_buy_no_guesses(doors_api: Api) -> None:
     listed = await api.client.get(
         "/api/v1/admin/doors", params={"space_id": room}, headers=await api.staff()
     )
-    assert all(item["locked_until"] is not None for item in listed.json())
+    assert all(item["locked_until"] is not None for item in listed.json()["items"])
 
 
 async def test_clearing_the_lockout_forgets_the_wrong_codes_before_it(doors_api: Api) -> None:
@@ -389,14 +394,14 @@ async def test_clearing_the_lockout_forgets_the_wrong_codes_before_it(doors_api:
 
 @pytest.mark.parametrize(
     ("failures", "minutes"),
-    [(1, None), (4, None), (5, 15), (6, 30), (7, 60), (8, 120), (11, 960), (12, 1440), (40, 1440)],
+    [(1, None), (4, None), (5, 15), (6, 30), (7, 60), (8, 60), (11, 60), (12, 60), (40, 60)],
 )
 def test_lockouts_start_short_and_double(failures: int, minutes: int | None) -> None:
     lockout = keypad.lockout_after(failures)
     assert (lockout / timedelta(minutes=1) if lockout else None) == minutes
 
 
-def test_a_tireless_guesser_gets_at_most_eleven_wrong_codes_a_day() -> None:
+def test_a_tireless_guesser_gets_at_most_thirty_wrong_codes_a_day() -> None:
     """The bound the README states: type a wrong code the moment each lockout
     ends, for three days; count the wrong codes in every 24-hour window."""
     start = datetime(2026, 12, 1, tzinfo=UTC)
@@ -413,4 +418,4 @@ def test_a_tireless_guesser_gets_at_most_eleven_wrong_codes_a_day() -> None:
         sum(1 for at in failures if first <= at < first + keypad.FAILURE_WINDOW)
         for first in failures
     )
-    assert most == keypad.MOST_FAILURES_PER_DAY == 11
+    assert most == keypad.MOST_FAILURES_PER_DAY == 30

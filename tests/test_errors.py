@@ -150,3 +150,20 @@ async def test_unknown_query_parameters_are_refused(client: httpx.AsyncClient) -
         }
     ]
     assert (await client.get("/api/v1/centers", params={"district": "普陀区"})).status_code == 200
+
+
+@pytest.mark.parametrize("written", ["%097", "%207", "+7", "7%20", "%EF%BC%97"])
+async def test_a_path_id_is_written_in_digits(api: Api, written: str) -> None:
+    """A lax integer would read a tab, a space, a sign or a full-width digit
+    around an id as the id itself; both lanes refuse them."""
+    space = await api.space()
+    assert space["id"] >= 1
+    staff = await api.staff()
+    for path in (
+        f"/api/v1/spaces/{written}",
+        f"/api/v1/spaces/{written}/availability?date=2030-01-01",  # the hot lane
+        f"/api/v1/admin/users/{written}",
+    ):
+        answer = await api.client.get(path, headers=staff)
+        assert answer.status_code == 422, (path, answer.text)
+        assert answer.json()["code"] == "validation_failed"

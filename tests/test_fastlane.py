@@ -9,14 +9,14 @@ import httpx
 import pytest
 from fastapi import FastAPI
 
-from app.access.router import HOT_ROUTES as ACCESS
+from app.access.router import HOT as ACCESS
 from app.core.fastlane import FastLane
 from app.main import create_app
-from app.reservations.router import HOT_ROUTES as RESERVATIONS
-from app.spaces.router import HOT_ROUTES as SPACES
+from app.reservations.router import HOT as RESERVATIONS
+from app.spaces.router import HOT as SPACES
 from tests.factories import Api, days_ahead, door, slot
 
-HOT = [*RESERVATIONS, *ACCESS, *SPACES]
+HOT = [*RESERVATIONS.routes, *ACCESS.routes, *SPACES.routes]
 
 
 def test_every_hot_route_is_a_declared_route() -> None:
@@ -53,6 +53,11 @@ async def test_bad_requests_get_the_same_answers_on_both_lanes(
     door_id, device = await door(api, space["id"])
     good = {"space_id": space["id"], **slot(days_ahead(30), "10:00", "11:00")}
     day = days_ahead(1).isoformat()
+    soon = {"space_id": space["id"], **slot(days_ahead(2), "10:00", "11:00")}
+    mine = await api.client.post("/api/v1/reservations", json=soon, headers=resident)
+    assert mine.status_code == 201, mine.text
+    booked = mine.json()["id"]
+    later = slot(days_ahead(30), "14:00", "15:00")  # past the booking window: 409
     cases: list[tuple[str, str, dict[str, Any]]] = [
         # booking
         ("POST", "/api/v1/reservations", {"json": good}),  # no token
@@ -97,6 +102,26 @@ async def test_bad_requests_get_the_same_answers_on_both_lanes(
             {"json": {**good, "end": good["start"]}, "headers": resident},
         ),
         ("POST", "/api/v1/reservations", {"json": good, "headers": await api.staff()}),
+        # a move
+        ("PATCH", f"/api/v1/reservations/{booked}", {"json": later}),  # no token
+        ("PATCH", f"/api/v1/reservations/{booked}?x=1", {"json": later, "headers": resident}),
+        ("PATCH", "/api/v1/reservations/abc", {"json": later, "headers": resident}),
+        ("PATCH", "/api/v1/reservations/0", {"json": {}, "headers": resident}),
+        ("PATCH", f"/api/v1/reservations/{booked}", {"json": {}, "headers": resident}),
+        ("PATCH", f"/api/v1/reservations/{booked}", {"headers": resident}),  # no body
+        (
+            "PATCH",
+            f"/api/v1/reservations/{booked}",
+            {"json": {"extra": 1}, "headers": {**resident, "Idempotency-Key": "a b"}},
+        ),
+        ("PATCH", f"/api/v1/reservations/{booked}", {"json": {"start": None}, "headers": resident}),
+        ("PATCH", "/api/v1/reservations/999999", {"json": later, "headers": resident}),
+        ("PATCH", f"/api/v1/reservations/{booked}", {"json": later, "headers": await api.staff()}),
+        (
+            "PATCH",
+            f"/api/v1/reservations/{booked}",
+            {"json": {**later, "end": later["start"]}, "headers": resident},
+        ),
         # the lock's question
         (
             "POST",

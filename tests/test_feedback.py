@@ -4,10 +4,14 @@ space's feedback and its average."""
 from datetime import timedelta
 from typing import Any
 
+import pytest
+
 from app.jobs.registry import JOBS, run_job
 from app.models import StaffRole
 from tests.factories import Api, Headers, book, days_ahead, local
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 DAY = days_ahead(1)
 

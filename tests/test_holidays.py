@@ -12,6 +12,8 @@ from app.models import StaffRole
 from tests.factories import EVERY_DAY_9_TO_21, Api, Headers, book, days_ahead, local
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 MONDAY_TO_SATURDAY = [{"weekday": d, "opens": "09:00", "closes": "21:00"} for d in range(6)]
 SUNDAY_SHORT = [{"weekday": 6, "opens": "10:00", "closes": "16:00"}]
 
@@ -64,13 +66,14 @@ async def test_2026_follows_the_published_schedule(api: Api) -> None:
 
 
 async def test_a_year_without_data_is_said(api: Api) -> None:
+    # What a provisional year holds: tests/test_provisional_holidays.py.
     body = await calendar(api, "2026-12-30", "2027-01-02")
-    assert body["calendar_data_missing"] == [2027]
+    assert body["provisional_years"] == [2027]
     days = by_date(body)
-    assert days["2027-01-01"]["source"] == "missing"
+    assert days["2027-01-01"]["source"] == "provisional"
     assert days["2026-12-31"]["source"] == "official"
     full = await calendar(api, "2026-06-01", "2026-06-30")
-    assert full["calendar_data_missing"] == []
+    assert full["provisional_years"] == []
 
 
 # --- overrides ----------------------------------------------------------------------
@@ -156,10 +159,11 @@ async def test_each_scope_is_for_its_own_staff(api: Api) -> None:
 async def test_a_holiday_closes_meeting_rooms_and_keeps_the_study_room(api: Api) -> None:
     center = await api.center(district="普陀区")
     staff = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
-    room = await api.space(center["id"], headers=staff)
+    room = await api.space(center["id"], headers=staff, holiday_policy=None)
     study = await api.space(
         center["id"],
         headers=staff,
+        holiday_policy=None,
         kind="study_room",
         booking_mode="shared",
         open_24h=True,
@@ -221,7 +225,9 @@ async def test_the_reports_open_hours_follow_the_calendar(api: Api) -> None:
     15th to the 23rd are days off."""
     center = await api.center()
     staff = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
-    closed = await api.space(center["id"], headers=staff, opening_hours=MONDAY_TO_SATURDAY)
+    closed = await api.space(
+        center["id"], headers=staff, holiday_policy="closed", opening_hours=MONDAY_TO_SATURDAY
+    )
     weekend = await api.space(
         center["id"],
         headers=staff,

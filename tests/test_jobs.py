@@ -37,6 +37,8 @@ from tests.test_doors import door_code, next_slot, try_code
 from tests.test_lifecycle import STUDY_ROOM, reservation
 from tests.test_production import production_env
 
+pytestmark = pytest.mark.dates
+
 ZHENDI = str(Path(sys.executable).with_name("zhendi"))
 DAY = days_ahead(1)
 

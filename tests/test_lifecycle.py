@@ -19,6 +19,8 @@ from app.reservations import lifecycle
 from tests.factories import Api, Headers, book, days_ahead, door, local, verified_resident
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 DAY = days_ahead(1)
 CENTER_ADMIN = StaffRole.center_admin
 STUDY_ROOM: dict[str, Any] = {
@@ -389,7 +391,7 @@ async def test_pending_requests_expire_at_their_start(api: Api) -> None:
     assert (await reservation(api, resident, asked["id"]))["status"] == "expired"
     history = (
         await api.client.get(f"/api/v1/reservations/{asked['id']}/history", headers=resident)
-    ).json()
+    ).json()["items"]
     assert (history[-1]["action"], history[-1]["actor_kind"]) == ("expired", "system")
     assert (history[-1]["from_status"], history[-1]["to_status"]) == ("pending", "expired")
     approve = await api.client.post(

@@ -8,6 +8,8 @@ from app.models import Invitation, StaffRole
 from tests.factories import Api, book, days_ahead, member_of, organization, uscc
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 DAY = days_ahead(3)
 
 
@@ -25,7 +27,8 @@ async def test_registration_makes_the_creator_owner_and_waits_for_staff(api: Api
     assert (created["status"], created["my_role"]) == ("pending", "owner")
     assert created["contact_phone"] == "13812345678"  # the owner sees it whole
     mine = (await api.client.get("/api/v1/organizations/mine", headers=owner)).json()
-    assert [item["id"] for item in mine] == [created["id"]]
+    assert [item["id"] for item in mine["items"]] == [created["id"]]
+    assert (mine["total"], mine["limit"], mine["offset"]) == (1, 50, 0)
 
     again = await api.client.post("/api/v1/organizations", json=body, headers=await api.resident())
     assert_problem(again, 409, "uscc_taken")
@@ -54,7 +57,12 @@ async def test_bad_registrations_are_refused(
     owner = await api.resident()
     response = await api.client.post("/api/v1/organizations", json=body, headers=owner)
     assert_problem(response, status, code)
-    assert (await api.client.get("/api/v1/organizations/mine", headers=owner)).json() == []
+    assert (await api.client.get("/api/v1/organizations/mine", headers=owner)).json() == {
+        "items": [],
+        "total": 0,
+        "limit": 50,
+        "offset": 0,
+    }
 
 
 async def test_staff_verify_and_reject_within_their_scope(api: Api) -> None:
@@ -158,8 +166,13 @@ async def test_who_may_do_what_with_an_organization(api: Api) -> None:
         assert_problem(response, 403, "owner_only")
 
     members = (await api.client.get(f"{base}/members", headers=owner)).json()
-    assert sorted(item["role"] for item in members) == ["member", "owner"]
-    assert len((await api.client.get(f"{base}/members", headers=staff)).json()) == 2
+    assert sorted(item["role"] for item in members["items"]) == ["member", "owner"]
+    assert (await api.client.get(f"{base}/members", headers=staff)).json()["total"] == 2
+    second = await api.client.get(
+        f"{base}/members", params={"limit": 1, "offset": 1}, headers=owner
+    )
+    assert [item["user_id"] for item in second.json()["items"]] == [members["items"][1]["user_id"]]
+    assert (second.json()["total"], second.json()["limit"], second.json()["offset"]) == (2, 1, 1)
     assert_problem(
         await api.client.post(f"{base}/leave", headers=owner), 409, "owner_must_transfer"
     )
@@ -234,7 +247,7 @@ async def test_spaces_can_require_a_verified_organization(api: Api) -> None:
     response = await book(
         api, owner, space["id"], DAY, "10:00", "11:00", organization_id=pending["id"]
     )
-    assert_problem(response, 403, "organization_required")
+    assert_problem(response, 403, "organization_not_verified")
     response = await book(
         api, owner, space["id"], DAY, "10:00", "11:00", organization_id=verified["id"]
     )

@@ -24,6 +24,8 @@ def production_settings(database_url: str, **overrides: object) -> Settings:
         wechat_app_secret="s3cret",
         wechat_api_base="https://api.weixin.qq.com",
         real_name_verifier="counter",
+        lock_adapter="mqtt",
+        lock_command_secret=secrets.token_urlsafe(48),
         **overrides,
     )
 
@@ -37,6 +39,8 @@ def production_env() -> dict[str, str]:
         ZHENDI_WECHAT_APP_ID="wx-test",
         ZHENDI_WECHAT_APP_SECRET="s3cret",
         ZHENDI_REAL_NAME_VERIFIER="counter",
+        ZHENDI_LOCK_ADAPTER="mqtt",
+        ZHENDI_LOCK_COMMAND_SECRET=secrets.token_urlsafe(48),
     )
     return env
 

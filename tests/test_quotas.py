@@ -2,12 +2,19 @@
 
 from datetime import date, timedelta
 
+import pytest
+
 from app.core.clock import local_today
 from app.models import StaffRole
 from tests.factories import Api, Headers, book, member_of, organization
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 NEXT_MONDAY = local_today() + timedelta(days=7 - local_today().weekday())
+# The next Monday is up to 7 days ahead and the tests book 8 days past it, so
+# the rooms take bookings three weeks ahead rather than the usual 14 days.
+THREE_WEEKS = 21
 
 
 def weekday(offset: int) -> date:
@@ -25,7 +32,7 @@ async def company(api: Api) -> tuple[Headers, int]:
 
 
 async def test_weekly_bookings_per_organization(api: Api) -> None:
-    space = await api.space()
+    space = await api.space(advance_days=THREE_WEEKS)
     await set_quotas(
         api,
         f"/api/v1/admin/spaces/{space['id']}/quotas",
@@ -64,7 +71,7 @@ async def test_weekly_bookings_per_organization(api: Api) -> None:
 
 
 async def test_weekly_hours_and_bookings_ahead(api: Api) -> None:
-    space = await api.space()
+    space = await api.space(advance_days=THREE_WEEKS)
     await set_quotas(
         api,
         f"/api/v1/admin/spaces/{space['id']}/quotas",
@@ -91,7 +98,7 @@ async def test_weekly_hours_and_bookings_ahead(api: Api) -> None:
 async def test_center_quotas_count_all_its_spaces_together(api: Api) -> None:
     admin = await api.staff()
     center = await api.center(admin)
-    rooms = [await api.space(center["id"], admin) for _ in range(2)]
+    rooms = [await api.space(center["id"], admin, advance_days=THREE_WEEKS) for _ in range(2)]
     await set_quotas(
         api,
         f"/api/v1/admin/centers/{center['id']}/quotas",
@@ -125,17 +132,21 @@ async def test_center_quotas_count_all_its_spaces_together(api: Api) -> None:
         "scope_name": center["name"],
         "metric": "bookings_per_week",
         "limit": 1,
-        "used": 0.0,  # nothing this week: the booking is next week
+        "used": 0,  # nothing this week: the booking is next week
     }
-    assert (await api.client.get(path, headers=owner)).json() == [expected]
+    page = {"total": 1, "limit": 50, "offset": 0}
+    assert (await api.client.get(path, headers=owner)).json() == {"items": [expected], **page}
     next_week = await api.client.get(path, params={"date": weekday(3).isoformat()}, headers=owner)
-    assert next_week.json() == [{**expected, "used": 1.0}]
+    assert next_week.json() == {"items": [{**expected, "used": 1}], **page}
+    # A count is an integer in the JSON, not 1.0.
+    assert '"used":1}' in next_week.text.replace(" ", "")
+    assert type(next_week.json()["items"][0]["used"]) is int
 
 
 async def test_quota_rules_are_managed_within_scope(api: Api) -> None:
     admin = await api.staff()
     mine, theirs = await api.center(admin), await api.center(admin)
-    their_space = await api.space(theirs["id"], admin)
+    their_space = await api.space(theirs["id"], admin, advance_days=THREE_WEEKS)
     center_admin = await api.staff(StaffRole.center_admin, center_ids=[mine["id"]])
     rules = [{"subject": "user", "metric": "future_bookings", "max_value": 3}]
     response = await api.client.put(
@@ -145,13 +156,13 @@ async def test_quota_rules_are_managed_within_scope(api: Api) -> None:
     ok = await api.client.put(
         f"/api/v1/admin/centers/{mine['id']}/quotas", json=rules, headers=center_admin
     )
-    assert [rule["max_value"] for rule in ok.json()] == [3]
+    assert [rule["max_value"] for rule in ok.json()["items"]] == [3]
     read = await api.client.get(f"/api/v1/admin/centers/{mine['id']}/quotas", headers=center_admin)
     assert read.json() == ok.json()
     cleared = await api.client.put(
         f"/api/v1/admin/centers/{mine['id']}/quotas", json=[], headers=center_admin
     )
-    assert cleared.json() == []
+    assert cleared.json() == {"items": [], "total": 0, "limit": 20, "offset": 0}
     bad = [{"subject": "user", "metric": "per_fortnight", "max_value": 3}]
     response = await api.client.put(
         f"/api/v1/admin/centers/{mine['id']}/quotas", json=bad, headers=center_admin

@@ -24,6 +24,8 @@ from tests.factories import (
 from tests.fake_identity import APPCODE, FakeIdentityProvider, serve_fake_identity_provider
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 
 async def test_verification_shows_masked_forms_only(api: Api) -> None:
     resident = await api.resident()

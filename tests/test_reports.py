@@ -12,6 +12,7 @@ The fixture, over two Shanghai days D and D+1 (tomorrow and the day after):
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,8 @@ from app.models import StaffRole
 from tests.factories import Api, Headers, days_ahead, local
 from tests.test_errors import assert_problem
 from tests.test_lifecycle import Clock, check_in, qr_token
+
+pytestmark = pytest.mark.dates
 
 D = days_ahead(1)
 NEXT = D + timedelta(days=1)
@@ -217,6 +220,7 @@ def _parse_csv(content: bytes) -> Iterator[list[str]]:
 async def test_csv_and_xlsx_carry_the_same_rows(api: Api, usage: Fixture) -> None:
     params: dict[str, Any] = {"center_id": usage.center_id, "from": str(D), "to": str(NEXT)}
     rows = await report(api, usage.staff, **params)
+    params["lang"] = "en"  # the JSON's field names as the header row
 
     as_csv = await api.client.get(REPORT, params={**params, "format": "csv"}, headers=usage.staff)
     assert as_csv.status_code == 200, as_csv.text
@@ -235,3 +239,33 @@ async def test_csv_and_xlsx_carry_the_same_rows(api: Api, usage: Fixture) -> Non
     assert values[0] == header
     assert [line[header.index("no_shows")] for line in values[1:]] == [0, 1]
     assert [line[header.index("space_name")] for line in values[1:]] == ["会议室", "自习室"]
+    assert sheet.title == "Utilization"
+
+
+async def test_spreadsheets_speak_chinese_unless_asked_for_english(
+    api: Api, usage: Fixture
+) -> None:
+    params: dict[str, Any] = {"center_id": usage.center_id, "from": str(D), "to": str(NEXT)}
+    fields = list((await report(api, usage.staff, **params))[0])
+    as_csv = await api.client.get(REPORT, params={**params, "format": "csv"}, headers=usage.staff)
+    header, *lines = list(_parse_csv(as_csv.content))
+    assert header[:3] == ["空间编号", "空间名称", "日期"]
+    assert len(header) == len(fields)
+    assert not [cell for cell in header if re.search("[A-Za-z]", cell)]
+    assert [line[header.index("空间名称")] for line in lines] == ["会议室", "自习室"]
+    assert [float(line[header.index("预约小时")]) for line in lines] == [3.5, 5.0]
+
+    as_xlsx = await api.client.get(REPORT, params={**params, "format": "xlsx"}, headers=usage.staff)
+    sheet = load_workbook(io.BytesIO(as_xlsx.content), read_only=True).active
+    assert sheet is not None
+    assert sheet.title == "使用情况"
+    assert next(sheet.iter_rows(values_only=True)) == tuple(header)
+
+    english = await api.client.get(
+        REPORT, params={**params, "format": "csv", "lang": "en"}, headers=usage.staff
+    )
+    assert next(_parse_csv(english.content)) == fields
+    wrong = await api.client.get(
+        REPORT, params={**params, "format": "csv", "lang": "fr"}, headers=usage.staff
+    )
+    assert wrong.status_code == 422

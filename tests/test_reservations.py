@@ -9,6 +9,8 @@ from app.models import StaffRole
 from tests.factories import Api, book, days_ahead, local, slot
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 DAY = days_ahead(3)
 
 
@@ -402,11 +404,12 @@ async def test_approval_rechecks_closures_added_since_the_request(api: Api) -> N
     admin = await api.staff()
     space = await api.space(headers=admin, requires_approval=True)
     pending = (await book(api, await api.resident(), space["id"], DAY, "10:00", "11:00")).json()
-    await api.client.post(
+    closed = await api.client.post(
         f"/api/v1/admin/spaces/{space['id']}/closures",
-        json={**slot(DAY, "09:00", "12:00"), "reason": "停电检修"},
+        json={**slot(DAY, "09:00", "12:00"), "reason": "停电检修", "affected": "keep"},
         headers=admin,
     )
+    assert closed.status_code == 201, closed.text
     response = await api.client.post(f"/api/v1/reservations/{pending['id']}/approve", headers=admin)
     assert_problem(response, 422, "space_closed")
     current = await api.client.get(f"/api/v1/reservations/{pending['id']}", headers=admin)
@@ -426,7 +429,7 @@ async def test_every_change_is_in_the_audit_trail(api: Api) -> None:
     )
     history = (
         await api.client.get(f"/api/v1/reservations/{reservation['id']}/history", headers=resident)
-    ).json()
+    ).json()["items"]
     assert [(entry["action"], entry["from_status"], entry["to_status"]) for entry in history] == [
         ("create", None, "pending"),
         ("approve", "pending", "confirmed"),
@@ -471,7 +474,9 @@ async def test_nobody_else_can_touch_a_reservation(api: Api) -> None:
 
     untouched = await api.client.get(base, headers=owner)
     assert untouched.json()["status"] == "pending"
-    assert (await api.client.get(f"{base}/history", headers=owner)).json()[-1]["action"] == "create"
+    history = (await api.client.get(f"{base}/history", headers=owner)).json()
+    assert history["items"][-1]["action"] == "create"
+    assert history["total"] == len(history["items"])
 
 
 # --- idempotency ------------------------------------------------------------------

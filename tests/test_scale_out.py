@@ -66,6 +66,9 @@ from tests.test_concurrency import (
     tally,
 )
 
+# The servers run in their own processes, on the real clock.
+pytestmark = pytest.mark.real_clock
+
 REDIS_URL = os.environ.get("ZHENDI_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 DAY = days_ahead(2)
 TRIALS = 3

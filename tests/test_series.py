@@ -10,11 +10,13 @@ from typing import Any
 import httpx
 import pytest
 
+from app.core.db import OverlapGuard
 from app.models import StaffRole
-from app.reservations import booking
 from tests.factories import Api, Headers, book, days_ahead, local, member_of, organization
 from tests.test_concurrency import without_guard
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 SERIES = "/api/v1/reservation-series"
 
@@ -102,7 +104,6 @@ async def test_all_or_nothing_books_nothing_when_one_is_taken(api: Api) -> None:
 @pytest.mark.parametrize(
     "rrule",
     [
-        "FREQ=YEARLY;COUNT=2",
         "FREQ=WEEKLY",
         "FREQ=DAILY;COUNT=53",
         "FREQ=WEEKLY;COUNT=2;UNTIL=20271231",
@@ -214,14 +215,14 @@ async def after(seconds: float, request: Awaitable[httpx.Response]) -> httpx.Res
     ids=["exclusive-room-second-week", "one-seat-first-week"],
 )
 async def test_all_or_nothing_against_a_racing_single_booking(
-    api: Api, monkeypatch: pytest.MonkeyPatch, space_settings: dict[str, Any], contested_week: int
+    api: Api, space_settings: dict[str, Any], contested_week: int
 ) -> None:
     """Trials: the single booking wins its slot and the series books nothing, or
     the series books everything and the single booking is refused; never both.
     Every booking pauses between deciding and writing, and one side starts a
     little later, each side in turn, so that each has read before the other
     writes."""
-    monkeypatch.setattr(booking, "GUARD", booking.OverlapGuard(delay_seconds=0.1))
+    api.guarded(OverlapGuard(delay_seconds=0.1))
     space = await api.space(advance_days=90, **space_settings)
     for trial in range(4):
         first = next_tuesday() + timedelta(weeks=trial * 3)
@@ -238,23 +239,72 @@ async def test_all_or_nothing_against_a_racing_single_booking(
         winners = (series_answer.status_code, single_answer.status_code)
         assert winners in {(201, 409), (409, 201)}, (series_answer.text, single_answer.text)
         assert await held_on(api, space["id"], contested) == 1
+        # The series lost: it books nothing; it won: every week is its own.
+        weeks = [first + timedelta(weeks=week) for week in range(3)]
+        held = [await held_on(api, space["id"], day) for day in weeks]
+        series_held = 0 if series_answer.status_code == 409 else 1
+        expected = [1 if day == contested else series_held for day in weeks]
+        assert held == expected, (held, series_answer.text)
 
 
 @pytest.mark.slow
-async def test_negative_control_the_series_over_books_without_its_lock(
-    api: Api, monkeypatch: pytest.MonkeyPatch
+@pytest.mark.parametrize(
+    ("space_settings", "contested_week"),
+    [({}, 1), (ONE_SEAT, 0)],
+    ids=["exclusive-room-second-week", "one-seat-first-week"],
+)
+async def test_book_what_is_free_against_a_racing_single_booking(
+    api: Api, space_settings: dict[str, Any], contested_week: int
 ) -> None:
-    """The race above is real: the same race on the one-seat space, with the
-    space's lock and the single booking's guard switched off and a pause
-    between deciding and writing, ends with both holding the only seat, every
+    """Trials: exactly one of the series and the single booking holds the
+    contested time; the series books every other week either way, and says
+    why it lost the contested one if it did."""
+    api.guarded(OverlapGuard(delay_seconds=0.1))
+    space = await api.space(advance_days=90, **space_settings)
+    for trial in range(4):
+        first = next_tuesday() + timedelta(weeks=trial * 3)
+        contested = first + timedelta(weeks=contested_week)
+        series_booker, single_booker = await api.resident(), await api.resident()
+        series_waits, single_waits = (0.05, 0.0) if trial % 2 else (0.0, 0.05)
+        series_answer, single_answer = await asyncio.gather(
+            after(
+                series_waits,
+                book_series(
+                    api,
+                    series_booker,
+                    space["id"],
+                    first,
+                    "FREQ=WEEKLY;COUNT=3",
+                    mode="book_what_is_free",
+                ),
+            ),
+            after(single_waits, book(api, single_booker, space["id"], contested, "15:00", "16:00")),
+        )
+        assert series_answer.status_code == 201, series_answer.text
+        assert single_answer.status_code in {201, 409}, single_answer.text
+        lost = series_answer.json()["occurrences"][contested_week]
+        assert (lost["reservation_id"] is None) == (single_answer.status_code == 201), lost
+        for week in range(3):
+            assert await held_on(api, space["id"], first + timedelta(weeks=week)) == 1
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("mode", ["all_or_nothing", "book_what_is_free"])
+@pytest.mark.parametrize("space_settings", [{}, ONE_SEAT], ids=["exclusive-room", "one-seat"])
+async def test_negative_control_the_series_over_books_without_its_lock(
+    api: Api, mode: str, space_settings: dict[str, Any]
+) -> None:
+    """The races above are real: the same race, with the guard switched off
+    (no lock, no re-check, no exclusion constraint) and a pause between
+    deciding and writing, ends with both holding the contested time, every
     trial, on both engines."""
-    space = await api.space(advance_days=90, **ONE_SEAT)
-    without_guard(monkeypatch)
+    space = await api.space(advance_days=90, **space_settings)
+    without_guard(api)
     for trial in range(4):
         first = next_tuesday() + timedelta(weeks=trial * 3)
         series_booker, single_booker = await api.resident(), await api.resident()
         series_answer, single_answer = await asyncio.gather(
-            book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3"),
+            book_series(api, series_booker, space["id"], first, "FREQ=WEEKLY;COUNT=3", mode=mode),
             book(api, single_booker, space["id"], first, "15:00", "16:00"),
         )
         assert (series_answer.status_code, single_answer.status_code) == (201, 201)
@@ -304,8 +354,12 @@ async def test_a_refused_series_leaves_its_key_free_to_retry(api: Api) -> None:
 
 @pytest.mark.slow
 async def test_duplicates_sent_together_book_the_series_once(api: Api) -> None:
-    """PostgreSQL tells a duplicate sent while the first books that it is in
-    flight; SQLite's one writer makes it wait and replay. Never a second series."""
+    """A duplicate sent while the first books waits for it and replays its
+    answer, on both engines, as a booking's does: one series, one 201 that
+    booked it, every other a replay of it."""
+    # Each pauses between deciding and writing: every duplicate has read before
+    # the first commits, so each is in flight while the first writes.
+    api.guarded(OverlapGuard(delay_seconds=0.1))
     space = await api.space(advance_days=90)
     for trial in range(3):
         first = next_tuesday() + timedelta(weeks=trial * 3)
@@ -313,10 +367,18 @@ async def test_duplicates_sent_together_book_the_series_once(api: Api) -> None:
         answers = await asyncio.gather(
             *(book_series(api, keyed, space["id"], first, "FREQ=WEEKLY;COUNT=3") for _ in range(5))
         )
-        kinds = {(a.status_code, a.json().get("code")) for a in answers}
-        assert kinds <= {(201, None), (409, "idempotency_key_in_flight")}, kinds
-        booked = [a.json() for a in answers if a.status_code == 201]
-        assert booked
-        assert all(body == booked[0] for body in booked)
+        assert {answer.status_code for answer in answers} == {201}, [a.text for a in answers]
+        replayed = [answer.headers.get("Idempotent-Replayed") for answer in answers]
+        assert sorted(replayed, key=str) == [None] + ["true"] * 4, replayed
+        assert all(answer.json() == answers[0].json() for answer in answers)
         for week in range(3):
             assert await held_on(api, space["id"], first + timedelta(weeks=week)) == 1
+
+
+async def test_a_series_of_an_unknown_space_is_not_found(api: Api) -> None:
+    """A problem of the request, not of its occurrences: answered as a single
+    booking's, and nothing is written."""
+    answer = await book_series(
+        api, await api.resident(), 999_999, next_tuesday(), "FREQ=WEEKLY;COUNT=3"
+    )
+    assert_problem(answer, 404, "not_found")

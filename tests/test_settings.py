@@ -1,7 +1,9 @@
 """Settings: production refuses insecure defaults; development keeps its secrets."""
 
 import json
+import os
 import secrets
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -16,6 +18,9 @@ GOOD_PRODUCTION = {
     "wechat_app_id": "wx123",
     "wechat_app_secret": "s3cret",
     "real_name_verifier": "counter",
+    "lock_adapter": "mqtt",
+    "lock_command_secret": secrets.token_urlsafe(48),
+    "mqtt_url": "mqtts://broker.example.com:8883",
 }
 
 
@@ -75,7 +80,7 @@ def test_production_accepts_random_secrets_and_an_https_verifier() -> None:
 
 def test_production_defaults_close_what_development_opens() -> None:
     production = Settings.model_validate(GOOD_PRODUCTION)
-    assert (production.docs_on, production.effective_lock_adapter) == (False, "none")
+    assert (production.docs_on, production.effective_lock_adapter) == (False, "mqtt")
     development = Settings()
     assert (development.docs_on, development.effective_lock_adapter) == (True, "log")
     assert Settings.model_validate({**GOOD_PRODUCTION, "docs_enabled": True}).docs_on
@@ -130,3 +135,55 @@ def test_dev_login_follows_wechat_configuration() -> None:
     assert Settings().dev_login_enabled
     assert not Settings(wechat_app_id="wx", wechat_app_secret="s").dev_login_enabled
     assert Settings(wechat_app_id="wx", wechat_app_secret="s", dev_login=True).dev_login_enabled
+
+
+@pytest.mark.parametrize("env", ["development", "production"])
+def test_an_empty_metrics_token_is_a_one_line_configuration_error(env: str, tmp_path: Path) -> None:
+    """Set but empty (``ZHENDI_METRICS_TOKEN=`` in a unit file or a compose
+    file): production used to crash in the guessability check with a
+    traceback, development to take "Bearer " with nothing after it."""
+    from tests.test_cli import ZHENDI, _free_port
+    from tests.test_production import production_env
+
+    base = {key: value for key, value in os.environ.items() if not key.startswith("ZHENDI_")}
+    environment = production_env() if env == "production" else base
+    result = subprocess.run(
+        [ZHENDI, "serve", "--port", str(_free_port())],
+        cwd=tmp_path,
+        env={**environment, "ZHENDI_METRICS_TOKEN": ""},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "Traceback" not in result.stderr, result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "zhendi: configuration error: ZHENDI_METRICS_TOKEN is set but empty: "
+        "unset it, or set a random value"
+    ]
+    assert not (tmp_path / "zhendi.db").exists()
+    with pytest.raises(ValidationError, match="ZHENDI_METRICS_TOKEN"):
+        Settings(metrics_token=" ")
+
+
+def test_a_settings_error_is_one_line_without_the_value_given(tmp_path: Path) -> None:
+    """pydantic's own message spans lines and repeats the value: a secret."""
+    from tests.test_cli import ZHENDI
+
+    secret = "ab" * 31  # a PII key one byte short
+    base = {key: value for key, value in os.environ.items() if not key.startswith("ZHENDI_")}
+    result = subprocess.run(
+        [ZHENDI, "db", "upgrade"],
+        cwd=tmp_path,
+        env={**base, "ZHENDI_PII_KEY": secret, "ZHENDI_DATABASE_POOL_SIZE": "many"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert result.stderr.strip().splitlines() == [
+        "zhendi: configuration error: ZHENDI_DATABASE_POOL_SIZE: Input should be a valid "
+        "integer, unable to parse string as an integer; ZHENDI_PII_KEY must be 64 hexadecimal "
+        "characters (32 bytes)"
+    ], result.stderr
+    assert secret not in result.stderr

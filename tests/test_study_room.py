@@ -7,6 +7,8 @@ import pytest
 from tests.factories import Api, book, days_ahead, verified_resident
 from tests.test_errors import assert_problem
 
+pytestmark = pytest.mark.dates
+
 DAY = days_ahead(1)
 STUDY_ROOM: dict[str, Any] = {
     "kind": "study_room",

@@ -12,7 +12,6 @@ import aiomqtt
 import pytest
 from sqlalchemy import select
 
-from app.access.doors import device_key_hash
 from app.access.locks import command_signature
 from app.models import DoorAttempt
 from tests.conftest import make_settings, require_service, running
@@ -21,13 +20,14 @@ from tests.factories import (
     Headers,
     book,
     days_ahead,
-    door,
     member_of,
     organization,
     verified_resident,
 )
-from tests.test_doors import LEEWAY_MINUTES, book_now, door_code, study_room, try_code
+from tests.test_doors import book_now, door_code, study_room, try_code
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 MQTT_HOST, MQTT_PORT = "127.0.0.1", 1883
 
@@ -42,7 +42,6 @@ async def unlock_api(database_url: str, topic_prefix: str) -> AsyncIterator[Api]
     require_service("Mosquitto (MQTT)", MQTT_HOST, MQTT_PORT)
     settings = make_settings(
         database_url,
-        door_code_leeway_minutes=LEEWAY_MINUTES,
         lock_adapter="mqtt",
         mqtt_url=f"mqtt://{MQTT_HOST}:{MQTT_PORT}",
         mqtt_topic_prefix=topic_prefix,
@@ -58,8 +57,15 @@ async def unlock(api: Api, headers: Headers, reservation_id: int, door_id: int) 
 
 
 async def registered_door(api: Api, space_id: int) -> tuple[int, Headers, str]:
-    door_id, device = await door(api, space_id)
-    return door_id, device, device["Authorization"].removeprefix("Device ")
+    """A door: its id, the lock's Authorization header and its command key."""
+    response = await api.client.post(
+        "/api/v1/admin/doors",
+        json={"space_id": space_id, "name": "正门"},
+        headers=await api.staff(),
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], {"Authorization": f"Device {body['device_key']}"}, body["command_key"]
 
 
 async def test_the_owner_opens_from_the_app_even_while_the_keypad_is_locked(
@@ -67,7 +73,7 @@ async def test_the_owner_opens_from_the_app_even_while_the_keypad_is_locked(
 ) -> None:
     api = unlock_api
     room = await study_room(api)
-    door_id, device, device_key = await registered_door(api, room)
+    door_id, device, command_key = await registered_door(api, room)
     holder = await verified_resident(api)
     reservation = await book_now(api, holder, room)
     code = (await door_code(api, holder, reservation["id"]))["door_code"]
@@ -93,9 +99,9 @@ async def test_the_owner_opens_from_the_app_even_while_the_keypad_is_locked(
     assert datetime.fromisoformat(command["expires_at"]) > datetime.fromisoformat(
         command["issued_at"]
     )
-    # The lock checks the signature with what it derives from its own key.
-    assert command["signature"] == command_signature(command, device_key_hash(device_key))
-    assert command["signature"] != command_signature(command, device_key_hash("another key"))
+    # The lock checks the signature with the command key it was given.
+    assert command["signature"] == command_signature(command, bytes.fromhex(command_key))
+    assert command["signature"] != command_signature(command, secrets.token_bytes(32))
 
     read = await api.client.get(f"/api/v1/reservations/{reservation['id']}", headers=holder)
     assert read.json()["status"] == "checked_in"
@@ -162,7 +168,6 @@ async def test_a_door_that_cannot_be_told_opens_nothing_and_checks_no_one_in(
 ) -> None:
     settings = make_settings(
         database_url,
-        door_code_leeway_minutes=LEEWAY_MINUTES,
         lock_adapter=adapter,
         mqtt_url="mqtt://127.0.0.1:9",  # nothing listens there
         mqtt_timeout_seconds=1,
@@ -184,7 +189,6 @@ async def test_a_door_that_cannot_be_told_opens_nothing_and_checks_no_one_in(
 async def test_unlocking_is_rate_limited_per_account(database_url: str) -> None:
     settings = make_settings(
         database_url,
-        door_code_leeway_minutes=LEEWAY_MINUTES,
         rate_limit_unlock_per_user="3 per minute",
     )
     async with running(settings) as api:

@@ -11,12 +11,13 @@ import pytest
 from sqlalchemy import func, select
 
 from app.core.clock import utcnow
-from app.core.db import Database
+from app.core.db import Database, OverlapGuard
 from app.jobs.registry import JOBS, run_job
 from app.models import Reservation, ReservationStatus
-from app.reservations import booking
 from tests.factories import Api, Headers, book, days_ahead, local
 from tests.test_errors import assert_problem
+
+pytestmark = pytest.mark.dates
 
 DAY = days_ahead(2)
 TRIALS = 3
@@ -64,7 +65,9 @@ async def offer(api: Api, at: datetime | None = None, database: Database | None 
 async def entries(api: Api, headers: Headers) -> dict[int, dict[str, Any]]:
     response = await api.client.get("/api/v1/me/waitlist", headers=headers)
     assert response.status_code == 200, response.text
-    return {entry["id"]: entry for entry in response.json()}
+    page = response.json()
+    assert page["total"] == len(page["items"])
+    return {entry["id"]: entry for entry in page["items"]}
 
 
 async def entry_of(api: Api, headers: Headers, entry_id: int) -> dict[str, Any]:
@@ -191,7 +194,7 @@ async def two_freed_places(api: Api) -> tuple[int, list[int]]:
 async def offer_twice_at_once(api: Api) -> None:
     """Two workers' runs of the job at the same moment."""
     settings = api.app.state.settings
-    workers = [Database.connect(settings) for _ in range(2)]
+    workers = [Database.connect(settings, guard=api.database.guard) for _ in range(2)]
     for worker in workers:
         await worker.open()
     try:
@@ -211,12 +214,10 @@ async def test_two_places_freed_at_once_go_to_the_first_two_in_line(api: Api) ->
 
 
 @pytest.mark.slow
-async def test_negative_control_offers_twice_without_the_lock(
-    api: Api, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_negative_control_offers_twice_without_the_lock(api: Api) -> None:
     """The race is real: two runs that read before either writes offer the
     same places twice."""
-    monkeypatch.setattr(booking, "GUARD", booking.OverlapGuard(lock=False, delay_seconds=0.3))
+    api.guarded(OverlapGuard(lock=False, delay_seconds=0.3))
     _, line = await two_freed_places(api)
     await offer_twice_at_once(api)
     held = Counter(await held_places(api.database))

@@ -1,6 +1,8 @@
 """Door codes: 8 random digits, sealed for their owner, found by a keyed hash.
 
-A code is live from ``leeway`` before its reservation starts until it ends.
+A code is live while its booking's check-in is open and until the booking
+ends: from the space's ``check_in_opens_minutes`` before the start (one
+window for one act, ``calendar.check_in_opens``).
 It is stored as AES-GCM ciphertext for its owner to read and as a keyed hash
 of (space, code), the ``lookup``, for the lock's question. Within one space
 no two unrevoked codes with overlapping windows are equal: on PostgreSQL an
@@ -10,7 +12,7 @@ checks under its write lock.
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -18,8 +20,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import utcnow
 from app.core.crypto import PiiCipher, Sealed
 from app.core.errors import AppError, Text
-from app.models import AccessCode
-from app.spaces.calendar import Interval
+from app.models import AccessCode, Space
+from app.spaces.calendar import Interval, check_in_opens
 
 CODE_DIGITS = 8
 CODE_SPACE = 100_000_000  # 10 ** CODE_DIGITS
@@ -39,24 +41,26 @@ class DrawnCode:
 
 @dataclass(frozen=True)
 class CodeBook:
-    """Draws, reads and finds door codes with the PII cipher and the leeway."""
+    """Draws, reads and finds door codes with the PII cipher."""
 
     cipher: PiiCipher
-    leeway: timedelta
 
     def lookup(self, space_id: int, code: str) -> str:
         return self.cipher.blind_index(f"door-code:{space_id}", code)
 
-    def draw(self, space_id: int, start: datetime, end: datetime) -> DrawnCode:
-        """A fresh code for a booking of ``[start, end)``; the store makes sure it
-        does not clash with another live one of the space."""
+    def draw(
+        self, space_id: int, start: datetime, end: datetime, check_in_opens_minutes: int
+    ) -> DrawnCode:
+        """A fresh code for a booking of ``[start, end)``, live from its check-in
+        on; the store makes sure it does not clash with another live one of the
+        space."""
         code = f"{secrets.randbelow(CODE_SPACE):0{CODE_DIGITS}d}"
         sealed = self.cipher.seal(PURPOSE, code)
         return DrawnCode(
             lookup=self.lookup(space_id, code),
             sealed=sealed.ciphertext,
             key_version=sealed.key_version,
-            valid_from=start - self.leeway,
+            valid_from=check_in_opens(start, check_in_opens_minutes),
             valid_until=end,
         )
 
@@ -80,8 +84,12 @@ async def issue(
     """Give a reservation a code (on approval, or staff reissuing one). The caller
     holds the space's lock, so looking for a clash and inserting cannot
     interleave with another issue; PostgreSQL's constraint backs that up."""
+    opens_minutes = await session.scalar(
+        select(Space.check_in_opens_minutes).where(Space.id == space_id)
+    )
+    assert opens_minutes is not None
     for _ in range(DRAWS):
-        drawn = codes.draw(space_id, interval.start, interval.end)
+        drawn = codes.draw(space_id, interval.start, interval.end, opens_minutes)
         if not await _clashes(session, space_id, drawn):
             break
     else:  # pragma: no cover - 20 clashes in a row among 10^8 codes

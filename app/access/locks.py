@@ -10,10 +10,13 @@ with QoS 1. The command is JSON:
 "expires_at", "signature"}``
 
 ``signature`` is HMAC-SHA256 over the other fields (JSON, keys sorted, no
-spaces) with the door's key hash as the key: the lock holds its device key,
-so it can check that the command came from this service and not from
-anyone else who can publish to the broker, and it ignores a command past
-``expires_at`` or with a nonce it has seen.
+spaces) keyed with the door's command key. That key is derived from
+``ZHENDI_LOCK_COMMAND_SECRET``, which is never in the database, and given to
+the lock once, with its device key, when the door is registered or its key
+rotated: the lock can check that a command came from this service, and
+someone who can publish to the broker, or who holds a copy of the database,
+cannot make one. The lock ignores a command past ``expires_at`` or with a
+nonce it has seen.
 """
 
 import hashlib
@@ -28,6 +31,8 @@ from typing import Protocol
 from urllib.parse import urlsplit
 
 import aiomqtt
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -35,6 +40,7 @@ from app.core.errors import AppError, Text
 
 logger = logging.getLogger("zhendi.locks")
 COMMAND_LIFETIME = timedelta(seconds=30)
+COMMAND_KEY_LABEL = b"zhendi door command key v1"
 
 
 class LockUnreachable(AppError):
@@ -61,7 +67,26 @@ class RemoteUnlockUnavailable(AppError):
 @dataclass(frozen=True)
 class DoorRef:
     id: int
-    key_hash: str  # what the lock derives from its own device key
+    key_hash: str  # the hash of its current device key
+
+
+@dataclass(frozen=True)
+class CommandKeys:
+    """Each door's command key: HKDF-SHA256 of the server's lock command secret
+    for the door and its current device key, so rotating the device key gives
+    the lock a new command key too. Only the secret is secret: everything else
+    that goes in is in the database, and without the secret it yields nothing.
+    """
+
+    secret: bytes
+
+    def for_door(self, door: DoorRef) -> bytes:
+        info = b"%s:%d:%s" % (COMMAND_KEY_LABEL, door.id, door.key_hash.encode())
+        return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(self.secret)
+
+    def shown(self, door: DoorRef) -> str:
+        """What the lock is given: 64 hex characters, the key's 32 bytes."""
+        return self.for_door(door).hex()
 
 
 class LockAdapter(Protocol):
@@ -70,7 +95,7 @@ class LockAdapter(Protocol):
         ...
 
 
-def open_command(door: DoorRef, reservation_id: int) -> bytes:
+def open_command(door: DoorRef, reservation_id: int, command_key: bytes) -> bytes:
     now = utcnow()
     fields: dict[str, object] = {
         "command": "open",
@@ -80,14 +105,16 @@ def open_command(door: DoorRef, reservation_id: int) -> bytes:
         "issued_at": now.isoformat(),
         "expires_at": (now + COMMAND_LIFETIME).isoformat(),
     }
-    fields["signature"] = command_signature(fields, door.key_hash)
+    fields["signature"] = command_signature(fields, command_key)
     return json.dumps(fields, separators=(",", ":")).encode()
 
 
-def command_signature(fields: dict[str, object], key_hash: str) -> str:
+def command_signature(fields: dict[str, object], command_key: bytes) -> str:
+    """What the lock computes to check a command (``command_key``: the bytes
+    of the hex key it was given)."""
     unsigned = {name: value for name, value in fields.items() if name != "signature"}
     message = json.dumps(unsigned, sort_keys=True, separators=(",", ":")).encode()
-    return hmac.new(key_hash.encode(), message, hashlib.sha256).hexdigest()
+    return hmac.new(command_key, message, hashlib.sha256).hexdigest()
 
 
 class MqttLocks:
@@ -101,11 +128,18 @@ class MqttLocks:
         url = urlsplit(settings.mqtt_url)
         self._host = url.hostname or "127.0.0.1"
         self._tls = url.scheme == "mqtts"
+        self._ca_file = settings.mqtt_ca_file
         self._port = url.port or (8883 if self._tls else 1883)
         self._username = url.username
         self._password = url.password
         self._prefix = settings.mqtt_topic_prefix.rstrip("/")
         self._timeout = settings.mqtt_timeout_seconds
+        self._keys = CommandKeys(settings.lock_command_key)
+
+    def _tls_context(self) -> ssl.SSLContext | None:
+        """mqtts://: the broker's certificate checked against the system's CAs,
+        or the one named by ``ZHENDI_MQTT_CA_FILE``, and its host name."""
+        return ssl.create_default_context(cafile=self._ca_file) if self._tls else None
 
     def topic(self, door_id: int) -> str:
         return f"{self._prefix}/{door_id}/command"
@@ -118,11 +152,11 @@ class MqttLocks:
                 username=self._username,
                 password=self._password,
                 timeout=self._timeout,
-                tls_context=ssl.create_default_context() if self._tls else None,
+                tls_context=self._tls_context(),
             ) as client:
                 await client.publish(
                     self.topic(door.id),
-                    open_command(door, reservation_id),
+                    open_command(door, reservation_id, self._keys.for_door(door)),
                     qos=1,
                     timeout=self._timeout,
                 )

@@ -5,13 +5,15 @@ from datetime import UTC, datetime
 
 import asyncpg
 
+from app.access import alerts
+from app.access.alerts import KeypadAlert, Names
 from app.access.codes import CodeBook
 from app.access.doors import InvalidDeviceKey
 from app.access.keypad import FAILURES, counting_since
 from app.access.verify import ATTEMPTS, Candidate, DoorSnapshot, Verdict, decide, key_matches
 from app.core.db import Database
 from app.core.sql import Statement
-from app.models import AttemptOutcome
+from app.models import CODE_LIVE_STATUSES, AttemptOutcome, sql_list
 
 FAILURE_VALUES = ", ".join(f"'{outcome.value}'" for outcome in FAILURES)
 
@@ -22,7 +24,8 @@ DOOR = Statement.of("SELECT space_id FROM doors WHERE id = :door AND is_active")
 # slower to search by a text key) once the statistics are fresh.
 READ = Statement.of(
     f"""
-SELECT d.device_key_hash, k.locked_until, coalesce(k.version, 0),
+SELECT d.device_key_hash, k.locked_until, coalesce(k.version, 0), k.lockout_day,
+  coalesce(k.lockouts_that_day, 0),
   (SELECT count(*) FROM door_attempts a JOIN doors o ON o.id = a.door_id
    WHERE o.space_id = d.space_id AND a.method = 'code' AND a.outcome IN ({FAILURE_VALUES})
      AND a.at > greatest(:since, k.cleared_at)),
@@ -31,7 +34,7 @@ SELECT d.device_key_hash, k.locked_until, coalesce(k.version, 0),
         FROM (SELECT reservation_id, valid_from, valid_until, revoked_at FROM access_codes
               WHERE space_id = d.space_id AND lookup = :lookup OFFSET 0) c
         JOIN reservations r ON r.id = c.reservation_id
-        WHERE c.revoked_at IS NULL AND r.status IN ('confirmed', 'checked_in'))
+        WHERE c.revoked_at IS NULL AND r.status IN ({sql_list(CODE_LIVE_STATUSES)}))
 FROM doors d LEFT JOIN keypads k ON k.space_id = d.space_id
 WHERE d.id = :door AND d.is_active
 """
@@ -41,21 +44,32 @@ logged AS (
   INSERT INTO door_attempts (door_id, at, outcome, method, reservation_id)
   SELECT :door, :now, :outcome, 'code', :reservation {source}
 )"""
-# A wrong code: the keypad moves on only from the version the decision saw.
-FAILED = Statement.of(
-    """
+# A wrong code: the keypad moves on only from the version the decision saw,
+# counting the day's lockouts when it starts one.
+PAD = """
 WITH pad AS (
-  INSERT INTO keypads (space_id, locked_until, version)
-  VALUES (:space, :locked_until, 1)
+  INSERT INTO keypads (space_id, locked_until, version, lockout_day, lockouts_that_day)
+  VALUES (:space, :locked_until, 1, :lockout_day, :lockouts)
   ON CONFLICT (space_id) DO UPDATE
     SET locked_until = coalesce(excluded.locked_until, keypads.locked_until),
+        lockout_day = coalesce(excluded.lockout_day, keypads.lockout_day),
+        lockouts_that_day = CASE WHEN excluded.lockout_day IS NULL
+                                 THEN keypads.lockouts_that_day
+                                 ELSE excluded.lockouts_that_day END,
         version = keypads.version + 1
     WHERE keypads.version = :version
   RETURNING 1
 ),"""
+FAILED = Statement.of(PAD + LOG.format(source="FROM pad") + "\nSELECT count(*) FROM pad")
+# … and the lockout that tells staff: their notifications only if the swap won.
+FAILED_TELLING_STAFF = Statement.of(
+    PAD
     + LOG.format(source="FROM pad")
-    + "\nSELECT count(*) FROM pad"
+    + ", told AS ("
+    + alerts.tell_staff(fields=":told_fields::json", source="pad CROSS JOIN ")
+    + "\n)\nSELECT count(*) FROM pad"
 )
+NAMES = Statement.of(alerts.NAMES)
 # A right code: the first unlock of a confirmed booking checks it in, if it is
 # still confirmed (a no-show release may have come first).
 CHECKED_IN = Statement.of(
@@ -68,7 +82,7 @@ WITH moved AS (
   INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
                             from_status, to_status, reason)
   SELECT :now, 'system', NULL, 'reservation', moved.id, 'check_in', 'confirmed', 'checked_in',
-         'door unlocked'
+         'door unlocked' -- app/audit/reasons.py: DOOR_UNLOCKED
   FROM moved
 ),"""
     + LOG.format(source="FROM moved")
@@ -117,7 +131,7 @@ async def _read(
     row = await driver.fetchrow(READ.text, *READ.args(values))
     if row is None:
         return None
-    key_hash, locked_until, version, failures, candidates = row
+    key_hash, locked_until, version, lockout_day, lockouts, failures, candidates = row
     return DoorSnapshot(
         door_id=door_id,
         space_id=space_id,
@@ -129,6 +143,8 @@ async def _read(
             Candidate(int(reservation), _at(start), _at(end), bool(checked_in))
             for reservation, start, end, checked_in in candidates
         ),
+        lockout_day=lockout_day,
+        lockouts_that_day=lockouts,
     )
 
 
@@ -147,13 +163,26 @@ async def _write(
         values |= {
             "space": snapshot.space_id,
             "locked_until": verdict.locked_until,
+            "lockout_day": verdict.lockout_day,
+            "lockouts": verdict.lockouts_that_day,
             "version": snapshot.keypad_version,
         }
+        if verdict.alerts_staff:
+            statement = FAILED_TELLING_STAFF
+            values |= (await _alert(driver, snapshot.door_id, verdict)).values()
     elif verdict.check_in:
         statement = CHECKED_IN
     else:
         statement = LOGGED
     return bool(await driver.fetchval(statement.text, *statement.args(values)))
+
+
+async def _alert(driver: asyncpg.Connection, door_id: int, verdict: Verdict) -> KeypadAlert:
+    """What staff are told (read only for that lockout, once a day at most)."""
+    row = await driver.fetchrow(NAMES.text, *NAMES.args({"door": door_id}))
+    assert row is not None
+    assert verdict.lockout_day is not None
+    return KeypadAlert.of(Names(*row), verdict.lockout_day, verdict.lockouts_that_day)
 
 
 def _at(epoch: float) -> datetime:

@@ -42,6 +42,10 @@ class DoorWithKey(DoorOut):
     device_key: str = Field(
         description="The lock's secret: shown only now. Send it as `Authorization: Device <key>`."
     )
+    command_key: str = Field(
+        description="The key the lock checks open commands with (HMAC-SHA256 over its 32 bytes,"
+        " README: The owner's second way in): shown only now, changed with the device key."
+    )
 
 
 class VerifyRequest(BaseModel):
@@ -51,12 +55,18 @@ class VerifyRequest(BaseModel):
 
 
 class VerifyResult(BaseModel):
-    """What a lock is told. A code that does not open the door now is "denied",
-    whatever the reason: a guesser learns nothing about codes of later bookings."""
+    """What a lock is told. A booking's code up to 30 minutes before its window
+    is "not_yet", with ``opens_at`` (its holder came early: the keypad says
+    when to come back). Any other code that does not open the door now is
+    "denied", whatever the reason: a guesser learns nothing about codes of
+    later bookings."""
 
     granted: bool
-    reason: Literal["granted", "denied"]
+    reason: Literal["granted", "not_yet", "denied"]
     reservation_id: int | None
+    opens_at: LocalInstant | None = Field(
+        default=None, description="not_yet: when the code starts opening the door"
+    )
 
 
 class UnlockRequest(BaseModel):

@@ -17,10 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.codes import CodeBook, NoAccessCode, live_code
 from app.access.doors import DOOR
 from app.access.locks import DoorRef, LockAdapter
+from app.audit import reasons
 from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.errors import NotFound, Text
 from app.models import (
+    CODE_LIVE_STATUSES,
+    AccessCode,
     AttemptMethod,
     AttemptOutcome,
     Door,
@@ -33,7 +36,6 @@ from app.models import (
 
 RESERVATION = Text("预约", "reservation")
 # Bookings whose code opens the door (inside its window).
-LIVE = (ReservationStatus.confirmed, ReservationStatus.checked_in)
 ENTITY = "reservation"
 
 
@@ -75,7 +77,7 @@ async def read_access(
 ) -> Access:
     """The owner's door code. Nobody else, staff included, ever reads it."""
     reservation = await _owned_reservation(session, user, reservation_id)
-    access = await live_code(session, reservation.id) if reservation.status in LIVE else None
+    access = await _live_code_of(session, reservation)
     if access is None:
         raise NoAccessCode()
     door_ids = (
@@ -124,7 +126,7 @@ async def _check_in(session: AsyncSession, reservation_id: int) -> None:
             action="check_in",
             from_status=ReservationStatus.confirmed.value,
             to_status=ReservationStatus.checked_in.value,
-            reason="door unlocked",
+            reason=reasons.DOOR_UNLOCKED,
         )
 
 
@@ -147,7 +149,7 @@ async def unlock(
     )
     if door is None:
         raise NotFound(DOOR)
-    access = await live_code(session, reservation.id) if reservation.status in LIVE else None
+    access = await _live_code_of(session, reservation)
     if access is None:
         raise NoAccessCode()
     if not access.valid_from <= now < access.valid_until:
@@ -160,3 +162,10 @@ async def unlock(
     # is logged as opened and the booking is not checked in.
     await locks.open(DoorRef(door.id, door.device_key_hash), reservation.id)
     return True
+
+
+async def _live_code_of(session: AsyncSession, reservation: Reservation) -> AccessCode | None:
+    """The reservation's door code, if its status lets the code open the door."""
+    if reservation.status not in CODE_LIVE_STATUSES:
+        return None
+    return await live_code(session, reservation.id)

@@ -2,18 +2,22 @@
 deciding and writing run inside ``BEGIN IMMEDIATE`` (``app/core/sqlite.py``)."""
 
 import sqlite3
-from datetime import datetime
+from datetime import date, datetime
 
+from app.access import alerts
+from app.access.alerts import KeypadAlert, Names
 from app.access.codes import CodeBook
 from app.access.doors import InvalidDeviceKey
 from app.access.keypad import FAILURES, counting_since
 from app.access.verify import Candidate, DoorSnapshot, Verdict, decide, key_matches
 from app.core.sqlite import SqliteWorker, instant, stamp
+from app.models import CODE_LIVE_STATUSES, sql_list
 
 FAILURE_VALUES = ", ".join(f"'{outcome.value}'" for outcome in FAILURES)
 
 READ = """
-SELECT d.space_id, d.device_key_hash, k.locked_until, coalesce(k.version, 0), k.cleared_at
+SELECT d.space_id, d.device_key_hash, k.locked_until, coalesce(k.version, 0), k.cleared_at,
+  k.lockout_day, coalesce(k.lockouts_that_day, 0)
 FROM doors d LEFT JOIN keypads k ON k.space_id = d.space_id
 WHERE d.id = :door AND d.is_active
 """
@@ -22,22 +26,28 @@ SELECT count(*) FROM door_attempts a JOIN doors o ON o.id = a.door_id
 WHERE o.space_id = :space AND a.method = 'code' AND a.outcome IN ({FAILURE_VALUES})
   AND a.at > :since
 """
-CANDIDATES = """
+CANDIDATES = f"""
 SELECT r.id, c.valid_from, c.valid_until, r.status = 'checked_in'
 FROM access_codes c JOIN reservations r ON r.id = c.reservation_id
 WHERE c.space_id = :space AND c.lookup = :lookup AND c.revoked_at IS NULL
-  AND r.status IN ('confirmed', 'checked_in')
+  AND r.status IN ({sql_list(CODE_LIVE_STATUSES)})
 """
 LOG = """
 INSERT INTO door_attempts (door_id, at, outcome, method, reservation_id)
 VALUES (:door, :now, :outcome, 'code', :reservation)
 """
 COUNT_FAILURE = """
-INSERT INTO keypads (space_id, locked_until, version) VALUES (:space, :locked_until, 1)
+INSERT INTO keypads (space_id, locked_until, version, lockout_day, lockouts_that_day)
+VALUES (:space, :locked_until, 1, :lockout_day, :lockouts)
 ON CONFLICT (space_id) DO UPDATE
   SET locked_until = coalesce(excluded.locked_until, keypads.locked_until),
+      lockout_day = coalesce(excluded.lockout_day, keypads.lockout_day),
+      lockouts_that_day = CASE WHEN excluded.lockout_day IS NULL
+                               THEN keypads.lockouts_that_day
+                               ELSE excluded.lockouts_that_day END,
       version = keypads.version + 1
 """
+TELL_STAFF = alerts.tell_staff(fields=":told_fields")
 CHECK_IN = """
 UPDATE reservations SET status = 'checked_in', checked_in_at = :now, updated_at = :now
 WHERE id = :reservation AND status = 'confirmed'
@@ -46,7 +56,7 @@ AUDIT_CHECK_IN = """
 INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
                           from_status, to_status, reason)
 VALUES (:now, 'system', NULL, 'reservation', :reservation, 'check_in', 'confirmed',
-        'checked_in', 'door unlocked')
+        'checked_in', 'door unlocked') -- app/audit/reasons.py: DOOR_UNLOCKED
 """
 
 
@@ -77,15 +87,30 @@ def _verify(
         "reservation": verdict.reservation_id,
     }
     if verdict.failure:
-        locked_until = verdict.locked_until
-        db.execute(
-            COUNT_FAILURE,
-            {**values, "locked_until": stamp(locked_until) if locked_until else None},
-        )
+        _count_failure(db, verdict, values)
     elif verdict.check_in and db.execute(CHECK_IN, values).rowcount:
         db.execute(AUDIT_CHECK_IN, values)
     db.execute(LOG, values)
     return verdict
+
+
+def _count_failure(db: sqlite3.Connection, verdict: Verdict, values: dict[str, object]) -> None:
+    """Move the keypad on; the lockout that makes the day's more than three tells staff."""
+    locked_until, day = verdict.locked_until, verdict.lockout_day
+    db.execute(
+        COUNT_FAILURE,
+        {
+            **values,
+            "locked_until": stamp(locked_until) if locked_until else None,
+            "lockout_day": day.isoformat() if day else None,
+            "lockouts": verdict.lockouts_that_day,
+        },
+    )
+    if verdict.alerts_staff:
+        assert day is not None
+        names = Names(*db.execute(alerts.NAMES, values).fetchone())
+        alert = KeypadAlert.of(names, day, verdict.lockouts_that_day)
+        db.execute(TELL_STAFF, values | alert.values())
 
 
 def _read(
@@ -94,7 +119,7 @@ def _read(
     row = db.execute(READ, {"door": door_id}).fetchone()
     if row is None:
         return None
-    space_id, key_hash, locked_until, version, cleared_at = row
+    space_id, key_hash, locked_until, version, cleared_at, lockout_day, lockouts = row
     since = counting_since(now, instant(cleared_at) if cleared_at else None)
     values = {"space": space_id, "since": stamp(since), "lookup": codes.lookup(space_id, code)}
     failures = db.execute(FAILURES_SINCE, values).fetchone()[0]
@@ -110,4 +135,6 @@ def _read(
         keypad_version=version,
         failures=failures,
         candidates=candidates,
+        lockout_day=date.fromisoformat(lockout_day) if lockout_day else None,
+        lockouts_that_day=lockouts,
     )

@@ -60,7 +60,9 @@ async def rebind(
 ) -> UserAdminOut:
     """The card's true holder proved it at your counter: bind the number to
     their account. Whoever held it loses it, and their running bookings of
-    spaces that require a real name are cancelled."""
+    spaces that require a real name are cancelled. Unless you are a super
+    admin, that account must lie in your scope: it has booked, and only at
+    centers you manage (403 `out_of_scope` otherwise, nothing changed)."""
     user = await service.rebind(
         session,
         cipher,
@@ -84,7 +86,8 @@ async def deactivate(
     user_id: ResourceId, body: StatusChange, staff: CurrentStaff, session: SessionDep
 ) -> UserAdminOut:
     """Stop an account at once: its tokens stop working and its running bookings
-    are cancelled."""
+    are cancelled. Refused with 403 `out_of_scope`, nothing changed, if any of
+    those bookings lies outside your scope (super admins excepted)."""
     user = await service.deactivate(session, staff, user_id, body.reason)
     return UserAdminOut.model_validate(user)
 
@@ -111,7 +114,8 @@ async def export_my_data(
             id=person.id,
             openid=person.openid,
             unionid=person.unionid,
-            phone=person.phone,
+            nickname=person.nickname,
+            phone=found.phone,
             is_active=person.is_active,
             created_at=person.created_at,
             last_login_at=person.last_login_at,

@@ -66,6 +66,7 @@ class ProfileExport(BaseModel):
     id: int
     openid: str
     unionid: str | None
+    nickname: str | None
     phone: str | None
     is_active: bool
     created_at: LocalInstant

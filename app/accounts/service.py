@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit import reasons
 from app.audit import service as audit
 from app.centers.service import get_center_in_scope
 from app.core.clock import utcnow
@@ -19,6 +20,7 @@ from app.core.config import Settings
 from app.core.crypto import PiiCipher, Sealed
 from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, OutOfScope, Text
+from app.identity import phones
 from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
 from app.models import (
@@ -26,6 +28,7 @@ from app.models import (
     ActorKind,
     AuditEvent,
     CalendarFeed,
+    Center,
     DoorAttempt,
     Feedback,
     IdempotencyKey,
@@ -35,12 +38,14 @@ from app.models import (
     Organization,
     Reservation,
     ReservationStatus,
+    Space,
     StaffRole,
     User,
     WaitlistEntry,
     WaitlistStatus,
 )
 from app.models.waitlist import ACTIVE as WAITLIST_ACTIVE
+from app.notifications import service as notifications
 from app.reservations.schemas import reservation_out_loads
 from app.reservations.service import cancel_live_bookings
 
@@ -72,9 +77,9 @@ class OrganizationOwner(AppError):
 # --- staff: real names at the counter ------------------------------------------------
 
 
-async def _counter_in_scope(session: AsyncSession, staff: StaffPrincipal, center_id: int) -> None:
+async def _counter(session: AsyncSession, staff: StaffPrincipal, center_id: int) -> Center:
     """The counter where the card was seen must be one of the staff member's centers."""
-    await get_center_in_scope(session, staff, center_id)
+    return await get_center_in_scope(session, staff, center_id)
 
 
 async def _locked_users(session: AsyncSession, user_ids: Sequence[int]) -> dict[int, User]:
@@ -103,7 +108,7 @@ async def verify_at_counter(
     center_id: int,
 ) -> User:
     """Bind the name and number staff read off the resident's card."""
-    await _counter_in_scope(session, staff, center_id)
+    await _counter(session, staff, center_id)
     user = await _active_user(session, user_id)
     parsed = identity.parse_id_number(id_number)
     index = cipher.blind_index(identity.ID_NUMBER_PURPOSE, parsed.value)
@@ -133,9 +138,11 @@ async def rebind(
     """Move an ID number to its true holder, who proved it at the counter.
 
     Whoever held it loses the real name, and their running bookings of spaces
-    that require one are cancelled (their door codes revoked).
+    that require one are cancelled (their door codes revoked). Unless the
+    actor is a super admin, that account must lie in their scope
+    (``_holder_in_scope``), or nothing changes (403 ``out_of_scope``).
     """
-    await _counter_in_scope(session, staff, center_id)
+    counter = await _counter(session, staff, center_id)
     parsed = identity.parse_id_number(id_number)
     index = cipher.blind_index(identity.ID_NUMBER_PURPOSE, parsed.value)
     holder_id = await identity.holder_of(session, index)
@@ -149,17 +156,49 @@ async def rebind(
         return claimant
     note = f"{reason}（中心 {center_id}）"
     if holder_id is not None:
+        await _holder_in_scope(session, staff, holder_id)
         squatter = users[holder_id]
         identity.clear_real_name(squatter)
         await session.flush()  # frees the number's unique index for the claimant
         await cancel_live_bookings(
-            session, staff, user_id=squatter.id, reason=REAL_NAME_MOVED, real_name_spaces_only=True
+            session,
+            staff,
+            user_id=squatter.id,
+            reason=REAL_NAME_MOVED,
+            real_name_spaces_only=True,
+            within=staff,
         )
         _record(session, staff, squatter.id, "real_name_revoked", note)
+        notifications.tell_real_name_rebound(session, squatter.id, counter, utcnow())
     identity.bind_real_name(cipher, claimant, parsed, name, provider="counter")
     _record(session, staff, claimant.id, "real_name_rebound", note)
     await flush_unique(session, identity.IdNumberTaken())
     return claimant
+
+
+HOLDER_OUTSIDE = Text(
+    "该证件号码现绑定的账号不在您的管理范围内，请联系区级管理员或超级管理员处理",
+    "The account holding this number is outside your scope: ask a district or super admin",
+)
+
+
+async def _holder_in_scope(session: AsyncSession, staff: StaffPrincipal, holder_id: int) -> None:
+    """Taking a number away from an account needs the account in the actor's
+    scope: it has booked, and only at centers the actor covers (README,
+    "Security"). An account that never booked lies in no center's scope."""
+    if staff.is_super_admin:
+        return
+    centers = (
+        await session.scalars(
+            select(Center)
+            .join(Space, Space.center_id == Center.id)
+            .join(Reservation, Reservation.space_id == Space.id)
+            .where(Reservation.user_id == holder_id)
+            .distinct()
+        )
+    ).all()
+    if not centers or not all(staff.covers_center(center) for center in centers):
+        raise OutOfScope(HOLDER_OUTSIDE)
 
 
 # --- staff: deactivation ---------------------------------------------------------------
@@ -175,13 +214,17 @@ async def deactivate(
     session: AsyncSession, staff: StaffPrincipal, user_id: int, reason: str
 ) -> User:
     """The user's tokens stop working at once (every request reads ``is_active``);
-    their running bookings are cancelled and their door codes revoked."""
+    their running bookings are cancelled and their door codes revoked. If any
+    of those bookings lies outside the actor's scope, nothing changes (403
+    ``out_of_scope``): a district admin asks that district's, or a super admin."""
     _may_manage_accounts(staff)
     user = await _active_user(session, user_id)
     if not user.is_active:
         return user
     user.is_active = False
-    await cancel_live_bookings(session, staff, user_id=user.id, reason=f"账号已停用：{reason}")
+    await cancel_live_bookings(
+        session, staff, user_id=user.id, reason=f"账号已停用：{reason}", within=staff
+    )
     _record(session, staff, user.id, "deactivate", reason)
     await session.flush()
     return user
@@ -214,6 +257,7 @@ class Export:
     user: User
     name: str | None
     id_number: str | None
+    phone: str | None
     memberships: Sequence[tuple[Membership, str]]
     reservations: Sequence[tuple[Reservation, Sequence[AuditEvent]]]
     door_attempts: Sequence[DoorAttempt]
@@ -256,6 +300,7 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         user=user,
         name=name,
         id_number=id_number,
+        phone=phones.reveal(cipher, user),
         memberships=[(membership, org_name) for membership, org_name in memberships],
         reservations=histories,
         door_attempts=attempts,
@@ -296,7 +341,7 @@ async def erase(session: AsyncSession, user: User) -> None:
     await session.execute(
         update(Reservation)
         .where(Reservation.user_id == user.id, Reservation.status == ReservationStatus.held)
-        .values(status=ReservationStatus.expired, status_reason="account erased")
+        .values(status=ReservationStatus.expired, status_reason=reasons.ACCOUNT_ERASED)
     )
     await session.execute(
         update(WaitlistEntry)
@@ -306,7 +351,8 @@ async def erase(session: AsyncSession, user: User) -> None:
     identity.clear_real_name(user)
     user.openid = f"erased:{user.id}"  # a later WeChat login starts a new account
     user.unionid = None
-    user.phone = None
+    phones.clear(user)
+    user.nickname = None
     user.last_login_at = None
     user.is_active = False
     user.erased_at = utcnow()

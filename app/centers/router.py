@@ -4,7 +4,7 @@ from fastapi import Depends, Query
 from fastapi.exceptions import RequestValidationError
 
 from app.centers import service
-from app.centers.schemas import CenterDetail, CenterOut, District, SpaceSummary
+from app.centers.schemas import CenterDetail, CenterOut, District, SpaceSummary, Street
 from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.core.schemas import Limit, Offset, Page, ResourceId
@@ -50,10 +50,24 @@ async def list_centers(
     district: Annotated[District | None, Query()] = None,
     kind: CenterKind | None = None,
     radius_m: Annotated[int, Query(ge=1, le=50_000, description="With `near`")] = 3000,
+    street: Annotated[Street | None, Query(description="街道/镇, e.g. 长风新村街道")] = None,
+    q: Annotated[
+        str | None,
+        Query(min_length=1, max_length=50, description="Part of the name, e.g. 长风"),
+    ] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[CenterOut]:
-    search = service.CenterSearch(district=district, kind=kind, near=near, radius_m=radius_m)
+    """Centers, by district, street, kind or name; with `near`, those within
+    `radius_m`, nearest first, each with its `distance_m` in whole metres."""
+    search = service.CenterSearch(
+        district=district,
+        kind=kind,
+        near=near,
+        radius_m=radius_m,
+        street=street,
+        q=q.strip() if q and q.strip() else None,
+    )
     hits, total = await service.search_centers(session, search, limit=limit, offset=offset)
     items = [
         CenterOut.model_validate(hit.center).model_copy(update={"distance_m": hit.distance_m})

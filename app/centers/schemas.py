@@ -1,6 +1,6 @@
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
 from app.core.schemas import LocalInstant, LongText, Patch, Printable, ShortText
 from app.models import BookingMode, CenterKind, SpaceKind
@@ -81,9 +81,15 @@ class CenterOut(BaseModel):
     suspension_days: int | None
     created_at: LocalInstant
     updated_at: LocalInstant
-    distance_m: float | None = Field(
-        default=None, description="Distance from `near`, when the list was asked with it"
+    distance_m: int | None = Field(
+        default=None,
+        description="Distance from `near` in whole metres, when the list was asked with it",
     )
+
+    @computed_field(description="The kind in Chinese, e.g. 党群驿站")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> str:
+        return self.kind.label
 
 
 class SpaceSummary(BaseModel):
@@ -95,6 +101,11 @@ class SpaceSummary(BaseModel):
     booking_mode: BookingMode
     capacity: int
     open_24h: bool
+
+    @computed_field(description="The kind in Chinese, e.g. 自习室")  # type: ignore[prop-decorator]
+    @property
+    def kind_label(self) -> str:
+        return self.kind.label
 
 
 class CenterDetail(CenterOut):

@@ -4,7 +4,7 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.centers.schemas import CenterCreate, CenterUpdate
@@ -31,12 +31,14 @@ class CenterSearch:
     kind: CenterKind | None = None
     near: GeoPoint | None = None
     radius_m: float = 3000.0
+    street: str | None = None
+    q: str | None = None  # the name contains this
 
 
 @dataclass(frozen=True)
 class CenterHit:
     center: Center
-    distance_m: float | None
+    distance_m: int | None  # from ``near``, in whole metres
 
 
 def distance_m(a: GeoPoint, b: GeoPoint) -> float:
@@ -56,27 +58,35 @@ async def search_centers(
         query = query.where(Center.district == search.district)
     if search.kind:
         query = query.where(Center.kind == search.kind)
+    if search.street:
+        query = query.where(Center.street == search.street)
+    if search.q:
+        query = query.where(Center.name.contains(search.q, autoescape=True))
     if search.near is None:
         total = await _count(session, query)
         rows = await session.scalars(query.order_by(Center.id).limit(limit).offset(offset))
         return [CenterHit(center, None) for center in rows], total
-    # A bounding box narrows the rows in SQL; the exact distance is computed here.
     origin = search.near
-    dlat = search.radius_m / METERS_PER_DEGREE_LAT
-    dlng = dlat / max(math.cos(math.radians(origin.lat)), 0.01)
-    boxed = query.where(
-        Center.lat.between(origin.lat - dlat, origin.lat + dlat),
-        Center.lng.between(origin.lng - dlng, origin.lng + dlng),
-    )
     hits = [
-        CenterHit(center, distance_m(origin, GeoPoint(center.lat, center.lng)))
-        for center in await session.scalars(boxed)
+        CenterHit(center, round(distance_m(origin, GeoPoint(center.lat, center.lng))))
+        for center in await session.scalars(query.where(near_box(origin, search.radius_m)))
     ]
     nearby = sorted(
         (hit for hit in hits if hit.distance_m is not None and hit.distance_m <= search.radius_m),
         key=lambda hit: (hit.distance_m, hit.center.id),
     )
     return nearby[offset : offset + limit], len(nearby)
+
+
+def near_box(origin: GeoPoint, radius_m: float) -> ColumnElement[bool]:
+    """Centers in the box around the circle: it narrows the rows in SQL; the
+    exact distance is computed in Python."""
+    dlat = radius_m / METERS_PER_DEGREE_LAT
+    dlng = dlat / max(math.cos(math.radians(origin.lat)), 0.01)
+    return and_(
+        Center.lat.between(origin.lat - dlat, origin.lat + dlat),
+        Center.lng.between(origin.lng - dlng, origin.lng + dlng),
+    )
 
 
 async def _count(session: AsyncSession, query: Select[Center]) -> int:

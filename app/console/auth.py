@@ -9,10 +9,17 @@ HttpOnly (no script reads it), SameSite=Strict (no other site's page sends
 it) and Secure in production. Every form also carries a CSRF token derived
 from the session token, checked on every POST: the second guard, for older
 browsers and same-site subdomains.
+
+The login form comes before any session: the login page sets a random
+pre-session cookie, and the form carries an HMAC of it (a signed double-submit
+token, ``login_csrf``), so another site cannot sign a browser in to an account
+of its choosing.
 """
 
 import hashlib
 import hmac
+import re
+import secrets
 from typing import Annotated
 
 from fastapi import Depends, Request, Response
@@ -25,7 +32,9 @@ from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
 
 COOKIE = "zhendi_console"
+LOGIN_COOKIE = "zhendi_console_login"
 PATH = "/console"
+_LOGIN_NONCE = re.compile(r"[A-Za-z0-9_-]{43}")
 
 
 class LoginRequired(Exception):
@@ -58,6 +67,36 @@ def check_csrf(settings: Settings, token: str | None, given: object) -> None:
     if not token or not isinstance(given, str):
         raise CsrfRejected()
     if not hmac.compare_digest(csrf_token(settings, token), given):
+        raise CsrfRejected()
+
+
+def login_nonce(request: Request) -> str:
+    """The browser's pre-session nonce, or a new one (``start_login`` sets it)."""
+    nonce = request.cookies.get(LOGIN_COOKIE, "")
+    return nonce if _LOGIN_NONCE.fullmatch(nonce) else secrets.token_urlsafe(32)
+
+
+def login_csrf(settings: Settings, nonce: str) -> str:
+    return csrf_token(settings, "login:" + nonce)
+
+
+def start_login(response: Response, settings: Settings, nonce: str) -> None:
+    response.set_cookie(
+        LOGIN_COOKIE,
+        nonce,
+        path=PATH,
+        httponly=True,
+        samesite="strict",
+        secure=settings.env == "production",
+    )
+
+
+def check_login_csrf(settings: Settings, request: Request, given: object) -> None:
+    """The login form's token must be the HMAC of this browser's nonce cookie."""
+    nonce = request.cookies.get(LOGIN_COOKIE)
+    if not nonce or not _LOGIN_NONCE.fullmatch(nonce) or not isinstance(given, str):
+        raise CsrfRejected()
+    if not hmac.compare_digest(login_csrf(settings, nonce), given):
         raise CsrfRejected()
 
 

@@ -15,7 +15,6 @@ from app.access.doors import keypad_lockouts
 from app.core.clock import SHANGHAI, local_day_bounds, utcnow
 from app.identity.principals import StaffPrincipal
 from app.models import (
-    HOLDING_STATUSES,
     Center,
     Door,
     DoorAttempt,
@@ -24,10 +23,11 @@ from app.models import (
     ReservationStatus,
     Space,
     User,
+    statuses_that,
 )
-from app.organizations.service import mask_phone
 
-ON_THE_BOARD = (*HOLDING_STATUSES, ReservationStatus.completed, ReservationStatus.no_show)
+# What holds the day's time, and what came of the day's bookings.
+ON_THE_BOARD = statuses_that(lambda meaning: meaning.holds_time or meaning.booked_time)
 ATTEMPTS_SHOWN = 10
 
 
@@ -96,8 +96,8 @@ def masked(user: User | None, organization: str | None = None) -> str:
         person = "已注销用户"
     elif user.name_masked:
         person = user.name_masked
-    elif user.phone:
-        person = mask_phone(user.phone)
+    elif user.phone_masked:
+        person = user.phone_masked
     else:
         person = f"居民 #{user.id}"
     return f"{person}（{organization}）" if organization else person

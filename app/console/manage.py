@@ -10,17 +10,18 @@ from fastapi.responses import HTMLResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import doors
+from app.access.locks import CommandKeys, DoorRef
 from app.calendars import service as calendars
 from app.calendars.router import feed_url
 from app.console import auth, board
 from app.console.auth import ConsoleStaff
 from app.console.pages import (
     InvalidForm,
+    Notice,
     act,
     back_to,
     form_text,
     parse_day,
-    problem_text,
     render,
 )
 from app.core.clock import SHANGHAI, local_today, utcnow
@@ -37,8 +38,10 @@ from app.reports import service as reports
 from app.reports.groups import GroupBy
 from app.reports.router import XLSX
 from app.reports.schemas import UtilizationReport, UtilizationRow
+from app.reservations import changes
 from app.spaces import closures
 from app.spaces import service as spaces
+from app.spaces.affected import AffectedAction
 from app.spaces.schemas import ClosureCreate, OpeningWindow, SpaceUpdate
 
 router = APIRouter(prefix=auth.PATH, include_in_schema=False)
@@ -57,22 +60,25 @@ async def door_list(request: Request, staff: ConsoleStaff, session: SessionDep) 
 
 @router.post("/doors/{door_id}/clear-lockout")
 async def clear_lockout(request: Request, door_id: ResourceId) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         door = await doors.clear_lockout(session, staff, door_id)
-        return f"{door.name} 的键盘已解锁"
+        return Notice("lockout_cleared", door.id)
 
     return await act(request, DOORS, work)
 
 
 @router.post("/doors/{door_id}/rotate-key", response_class=HTMLResponse)
 async def rotate_key(request: Request, door_id: ResourceId) -> Response:
-    """The new device key is shown on this one page, once; it is stored only hashed."""
+    """The new device key and command key are shown on this one page, once: the
+    device key is stored only hashed, the command key not at all."""
     shown: list[str] = []
+    keys: CommandKeys = request.app.state.command_keys
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         door, device_key = await doors.rotate_door_key(session, staff, door_id)
-        shown.extend([door.name, device_key])
-        return "ok"
+        command_key = keys.shown(DoorRef(door.id, door.device_key_hash))
+        shown.extend([door.name, device_key, command_key])
+        return Notice("key_rotated")
 
     answer = await act(request, DOORS, work)
     if not shown:
@@ -107,11 +113,11 @@ async def organization_list(
 
 @router.post("/organizations/{organization_id}/verify")
 async def verify_organization(request: Request, organization_id: ResourceId) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         found = await organizations.decide(
             session, staff, organization_id, OrganizationStatus.verified
         )
-        return f"{found.name} 已认证"
+        return Notice("organization_verified", found.id)
 
     return await act(request, ORGANIZATIONS, work)
 
@@ -120,12 +126,12 @@ async def verify_organization(request: Request, organization_id: ResourceId) -> 
 async def reject_organization(request: Request, organization_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         reason = RejectRequest(reason=form_text(form, "reason")).reason
         found = await organizations.decide(
             session, staff, organization_id, OrganizationStatus.rejected, reason
         )
-        return f"{found.name} 已驳回"
+        return Notice("organization_rejected", found.id)
 
     return await act(request, ORGANIZATIONS, work)
 
@@ -149,7 +155,7 @@ async def space_page(
     try:
         return await _space_page(request, session, staff, space_id)
     except AppError as error:
-        return back_to(f"{auth.PATH}/spaces", error=problem_text(error))
+        return back_to(f"{auth.PATH}/spaces", error=error.code)
 
 
 async def _space_page(
@@ -180,10 +186,10 @@ async def issue_space_feed(request: Request, space_id: ResourceId) -> Response:
     only hashed. It revokes the staff member's previous one for the space."""
     shown: list[str] = []
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         token = await calendars.issue_space_feed(session, staff, space_id, utcnow())
         shown.append(feed_url(request, token))
-        return "ok"
+        return Notice("feed_issued")
 
     answer = await act(request, f"{auth.PATH}/spaces/{space_id}", work)
     if not shown:
@@ -222,22 +228,30 @@ FLAGS = ("requires_approval", "requires_real_name", "requires_check_in", "is_act
 async def update_space(request: Request, space_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         changes: dict[str, object] = {name: form_text(form, name) for name in TEXTS}
         for name in NUMBERS:  # the API's schema takes numbers strictly: whole ones only
             value = form_text(form, name)
             changes[name] = int(value) if value.isdigit() else value
         changes.update({flag: form.get(flag) == "on" for flag in FLAGS})
+        if "modify_before_minutes" in form:  # empty: the cancel deadline
+            modify = form_text(form, "modify_before_minutes")
+            changes["modify_before_minutes"] = int(modify) if modify.isdigit() else modify or None
         for optional in ("description", "holiday_policy"):
             if not changes[optional]:
                 changes.pop(optional)
         space = await spaces.get_space_in_scope(session, staff, space_id)
         if not space.open_24h:
             changes["opening_hours"] = _parse_hours(form_text(form, "opening_hours"))
-        await spaces.update_space(session, staff, space_id, SpaceUpdate.model_validate(changes))
-        return "空间设置已保存"
+        await spaces.change_space(session, staff, space_id, SpaceUpdate.model_validate(changes))
+        return Notice("space_saved")
 
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
+
+
+class ClosureTimesMissing(InvalidForm):
+    code = "closure_times_missing"
+    detail = Text("请填写开始与结束时间", "Start and end are required")
 
 
 def _local(value: str) -> datetime:
@@ -245,18 +259,27 @@ def _local(value: str) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=SHANGHAI)
 
 
+# The closure form's choice for bookings inside it; none: refuse if there are any.
+AFFECTED_CHOICES = {action.value: action for action in AffectedAction}
+
+
 @router.post("/spaces/{space_id}/closures")
 async def add_closure(request: Request, space_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         try:
             start, end = _local(form_text(form, "start")), _local(form_text(form, "end"))
         except ValueError:
-            raise InvalidForm(Text("请填写开始与结束时间", "start and end are required")) from None
-        data = ClosureCreate(start=start, end=end, reason=form_text(form, "reason"))
-        await closures.add_closure(session, staff, space_id, data)
-        return "闭馆安排已添加"
+            raise ClosureTimesMissing() from None
+        data = ClosureCreate(
+            start=start,
+            end=end,
+            reason=form_text(form, "reason"),
+            affected=AFFECTED_CHOICES.get(form_text(form, "affected")),
+        )
+        await changes.add_closure(session, staff, space_id, data)
+        return Notice("closure_added")
 
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
 
@@ -265,16 +288,23 @@ async def add_closure(request: Request, space_id: ResourceId) -> Response:
 async def delete_closure(
     request: Request, space_id: ResourceId, closure_id: ResourceId
 ) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         await closures.delete_closure(session, staff, space_id, closure_id)
-        return "闭馆安排已删除"
+        return Notice("closure_deleted")
 
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
 
 
 SUBJECTS, METRICS = frozenset(QuotaSubject), frozenset(QuotaMetric)
-QUOTA_RULE = Text("配额对象或指标无效", "Unknown quota subject or metric")
-QUOTA_VALUE = Text("配额须为 0–1000 的整数", "A quota is a whole number from 0 to 1000")
+
+
+class InvalidQuota(InvalidForm):
+    code = "invalid_quota"
+    detail = Text(
+        "配额对象与指标须从列表中选择，配额须为 0–1000 的整数",
+        "Pick the quota's subject and metric from the lists; a quota is a whole number"
+        " from 0 to 1000",
+    )
 
 
 def _rules(form: object) -> list[quotas.RuleSpec]:
@@ -286,9 +316,9 @@ def _rules(form: object) -> list[quotas.RuleSpec]:
             continue
         subject, metric = form_text(form, f"subject_{row}"), form_text(form, f"metric_{row}")
         if subject not in SUBJECTS or metric not in METRICS:
-            raise InvalidForm(QUOTA_RULE)
+            raise InvalidQuota()
         if not value.isdigit() or int(value) > 1000:
-            raise InvalidForm(QUOTA_VALUE)
+            raise InvalidQuota()
         rules.append((QuotaSubject(subject), QuotaMetric(metric), int(value)))
     return rules
 
@@ -297,9 +327,9 @@ def _rules(form: object) -> list[quotas.RuleSpec]:
 async def replace_space_quotas(request: Request, space_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         await quotas.replace_space_rules(session, staff, space_id, _rules(form))
-        return "空间配额已保存"
+        return Notice("space_quotas_saved")
 
     return await act(request, f"{auth.PATH}/spaces/{space_id}", work)
 
@@ -308,9 +338,9 @@ async def replace_space_quotas(request: Request, space_id: ResourceId) -> Respon
 async def replace_center_quotas(request: Request, center_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         await quotas.replace_center_rules(session, staff, center_id, _rules(form))
-        return "中心配额已保存"
+        return Notice("center_quotas_saved")
 
     return await act(request, f"{auth.PATH}/spaces", work)
 
@@ -356,7 +386,7 @@ async def report_page(
     try:
         report = await _report(request, staff, session, space_id)
     except AppError as error:
-        return back_to(f"{auth.PATH}/reports", error=problem_text(error))
+        return back_to(f"{auth.PATH}/reports", error=error.code)
     found = await board.spaces_in_scope(session, staff, active_only=False)
     peak = max((row.utilization or 0 for row in report.rows), default=0) or 1
     return render(
@@ -375,7 +405,7 @@ async def report_download(
     try:
         report = await _report(request, staff, session, space_id)
     except AppError as error:
-        return back_to(f"{auth.PATH}/reports", error=problem_text(error))
+        return back_to(f"{auth.PATH}/reports", error=error.code)
     body, filename = exports.as_xlsx(report) if format == "xlsx" else exports.as_csv(report)
     media_type = XLSX if format == "xlsx" else "text/csv; charset=utf-8"
     disposition = f'attachment; filename="{filename}"'

@@ -2,11 +2,15 @@
 
 An action runs in its own write transaction, as an API request does: the
 service raises, the transaction rolls back, and the browser is sent back with
-the problem's text; or it commits and the browser is sent back with a notice.
+the problem's code; or it commits and the browser is sent back with a
+notice's code. The page shows the message the code stands for, never text
+from the address: a link cannot make a console page say what it likes.
 """
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
+from functools import cache
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
@@ -17,27 +21,38 @@ from fastapi.templating import Jinja2Templates
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.audit.reasons import told
 from app.console import auth
 from app.core.clock import SHANGHAI
 from app.core.db import Database
 from app.core.errors import AppError, Text
+from app.holidays.days import provisional_years_ahead
 from app.identity.principals import StaffPrincipal
-from app.models import ReservationStatus
+from app.models import ActorKind
+from app.reservations.errors import STATUS_TEXT
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
 
-STATUS_NAMES = {
-    ReservationStatus.pending: "待审批",
-    ReservationStatus.confirmed: "已确认",
-    ReservationStatus.checked_in: "已签到",
-    ReservationStatus.completed: "已完成",
-    ReservationStatus.rejected: "已驳回",
-    ReservationStatus.cancelled: "已取消",
-    ReservationStatus.no_show: "爽约",
-    ReservationStatus.expired: "已过期",
-    ReservationStatus.held: "候补保留",
+STATUS_NAMES = {status.value: text.zh for status, text in STATUS_TEXT.items()}
+# A booking's history as the console tells it (unknown actions show their code).
+ACTION_NAMES = {
+    "create": "预约",
+    "approve": "批准",
+    "reject": "驳回",
+    "cancel": "取消",
+    "check_in": "签到",
+    "check_out": "签退",
+    "no_show": "记为爽约",
+    "completed": "完成",
+    "expired": "过期",
+    "offer": "候补保留",
+    "offer_lapsed": "保留逾期",
+    "accept_offer": "接受候补",
+    "release_offer": "放弃保留",
+    "reissue_code": "重发门禁码",
 }
+ACTOR_NAMES = {ActorKind.user: "居民", ActorKind.staff: "工作人员", ActorKind.system: "系统"}
 WEEKDAYS = "一二三四五六日"
 
 
@@ -45,6 +60,68 @@ class InvalidForm(AppError):
     status = 422
     code = "invalid_form"
     title = Text("输入有误", "Invalid form")
+    detail = Text("请检查填写的内容后重试", "Check the form and try again")
+
+
+@dataclass(frozen=True)
+class Notice:
+    """What went well, as a code of ``NOTICES`` and the booking (or series) it was."""
+
+    code: str
+    ref: int | None = None
+
+
+NOTICES = {
+    "approved": "预约 #{ref} 已批准",
+    "rejected": "预约 #{ref} 已驳回",
+    "cancelled": "预约 #{ref} 已取消",
+    "checked_in": "预约 #{ref} 已签到",
+    "checked_out": "预约 #{ref} 已签退",
+    "series_approved": "重复预约 #{ref} 已整体批准",
+    "series_rejected": "重复预约 #{ref} 已整体驳回",
+    "lockout_cleared": "门禁键盘已解锁",
+    "key_rotated": "设备密钥已更换",
+    "organization_verified": "单位已认证",
+    "organization_rejected": "单位已驳回",
+    "space_saved": "空间设置已保存",
+    "closure_added": "闭馆安排已添加",
+    "closure_deleted": "闭馆安排已删除",
+    "space_quotas_saved": "空间配额已保存",
+    "center_quotas_saved": "中心配额已保存",
+    "feed_issued": "日历订阅地址已生成",
+}
+GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
+
+
+def _error_classes(cls: type[AppError] = AppError) -> Iterator[type[AppError]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _error_classes(sub)
+
+
+@cache
+def _error_messages() -> dict[str, str]:
+    """Each problem code's message: its title, and its detail unless that
+    names the particulars of one case."""
+    messages = {}
+    for error in _error_classes():
+        text = error.title.render("zh")
+        if error.detail is not None and "{" not in error.detail.zh:
+            text = f"{text}：{error.detail.zh}"
+        messages[error.code] = text
+    return messages
+
+
+def error_message(code: str) -> str:
+    return _error_messages().get(code, GENERIC_ERROR) if code else ""
+
+
+def notice_message(code: str, ref: str) -> str:
+    """The notice ``code`` stands for (none for an unknown code)."""
+    template = NOTICES.get(code, "")
+    if "{ref}" not in template:
+        return template
+    return template.format(ref=int(ref)) if ref.isdigit() and len(ref) <= 10 else ""
 
 
 def shanghai(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
@@ -53,6 +130,9 @@ def shanghai(value: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
 
 templates.env.filters["shanghai"] = shanghai
 templates.env.globals["STATUS_NAMES"] = STATUS_NAMES
+templates.env.globals["ACTION_NAMES"] = ACTION_NAMES
+templates.env.globals["ACTOR_NAMES"] = ACTOR_NAMES
+templates.env.filters["told"] = lambda reason: told(reason, "zh")
 templates.env.globals["WEEKDAYS"] = WEEKDAYS
 
 
@@ -65,42 +145,49 @@ def render(
 ) -> HTMLResponse:
     settings = request.app.state.settings
     token = auth.session_token(request)
+    query = request.query_params
     return templates.TemplateResponse(
         request,
         name,
         {
             "staff": staff,
             "csrf": auth.csrf_token(settings, token) if token and staff else "",
-            "notice": request.query_params.get("notice", "")[:200],
-            "error": request.query_params.get("error", "")[:300],
+            "notice": notice_message(query.get("notice", ""), query.get("ref", "")),
+            "error": error_message(query.get("error", "")),
+            "provisional_years": provisional_years_ahead() if staff else [],
             **context,
         },
         status_code=status_code,
     )
 
 
-def back_to(path: str, **message: str) -> RedirectResponse:
-    """303 to a console page (only ever one of ours) with a notice or an error."""
+def back_to(
+    path: str, *, error: str | None = None, notice: Notice | None = None
+) -> RedirectResponse:
+    """303 to a console page (only ever one of ours) with an error's code or a notice."""
     target = urlsplit(path)
     if not target.path.startswith(auth.PATH) or target.netloc or target.scheme:
         target = urlsplit(auth.PATH + "/today")
+    message: dict[str, str | int] = {}
+    if error:
+        message["error"] = error
+    if notice:
+        message["notice"] = notice.code
+        if notice.ref is not None:
+            message["ref"] = notice.ref
     query = "&".join(part for part in (target.query, urlencode(message)) if part)
     return RedirectResponse(f"{target.path}?{query}" if query else target.path, status_code=303)
 
 
 def problem_text(error: AppError) -> str:
+    """The whole problem, for a page that shows it at once (the login form)."""
     title = error.title.render("zh")
     if error.detail_text is None:
         return title
     return f"{title}：{error.detail_text.render('zh', error.params)}"
 
 
-def invalid_text(error: ValidationError) -> str:
-    fields = ", ".join(str(item["loc"][-1]) for item in error.errors() if item["loc"])
-    return f"输入有误：{fields}" if fields else "输入有误"
-
-
-Work = Callable[[AsyncSession, StaffPrincipal], Awaitable[str]]
+Work = Callable[[AsyncSession, StaffPrincipal], Awaitable[Notice]]
 
 
 async def act(request: Request, back: str, work: Work) -> Response:
@@ -116,9 +203,9 @@ async def act(request: Request, back: str, work: Work) -> Response:
             staff = await auth.load(session, settings, token)
             notice = await work(session, staff)
     except AppError as error:
-        return back_to(back, error=problem_text(error))
-    except ValidationError as error:
-        return back_to(back, error=invalid_text(error))
+        return back_to(back, error=error.code)
+    except ValidationError:
+        return back_to(back, error=InvalidForm.code)
     return back_to(back, notice=notice)
 
 

@@ -15,13 +15,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.console import auth, board
 from app.console.auth import ConsoleStaff
-from app.console.pages import act, back_to, form_text, parse_day, problem_text, render
+from app.console.pages import (
+    Notice,
+    act,
+    back_to,
+    form_text,
+    parse_day,
+    problem_text,
+    render,
+)
 from app.core.clock import local_midnight, local_today, utcnow
 from app.core.db import ReadSessionDep, SessionDep
 from app.core.errors import AppError
 from app.core.schemas import MAX_ID, ResourceId
+from app.identity import devices
 from app.identity import service as identity
-from app.identity.dependencies import ClientAddress, LimiterDep
+from app.identity.dependencies import CipherDep, ClientAddress, LimiterDep
+from app.identity.phones import PhoneSearch
 from app.identity.principals import StaffPrincipal
 from app.models import ReservationStatus
 from app.reservations import attendance
@@ -32,6 +42,8 @@ from app.series import service as series
 router = APIRouter(prefix=auth.PATH, include_in_schema=False)
 PAGE = 50
 APPROVALS = f"{auth.PATH}/approvals"
+LOGIN_EXPIRED = "登录页面已过期或请求来源无效，请重新登录"
+LOGIN = f"{auth.PATH}/login"
 
 
 @router.get("")
@@ -39,9 +51,25 @@ async def home() -> RedirectResponse:
     return RedirectResponse(f"{auth.PATH}/today", status_code=303)
 
 
+def _login_page(request: Request, status_code: int = 200, error: str = "") -> HTMLResponse:
+    """The login form, with the CSRF token of this browser's pre-session nonce."""
+    settings = request.app.state.settings
+    nonce = auth.login_nonce(request)
+    page = render(
+        request,
+        "login.html",
+        None,
+        status_code=status_code,
+        csrf=auth.login_csrf(settings, nonce),
+        **({"error": error} if error else {}),
+    )
+    auth.start_login(page, settings, nonce)
+    return page
+
+
 @router.get("/login", response_class=HTMLResponse)
 async def login_page(request: Request) -> HTMLResponse:
-    return render(request, "login.html", None)
+    return _login_page(request)
 
 
 @router.post("/login")
@@ -52,26 +80,40 @@ async def login(
     address: ClientAddress,
     username: Annotated[str, Form(max_length=64)] = "",
     password: Annotated[str, Form(max_length=256)] = "",
+    csrf: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    """The API's password login, with its rate limits, into a cookie session."""
+    """The API's password login, with its rate limits and device cookie, into a
+    cookie session. Refused with 403 before anything is checked without the
+    login form's CSRF token (the page is shown again, with a fresh one)."""
     settings = request.app.state.settings
-    rules = limiter.rules
-    name = username.strip().lower()
     try:
-        await limiter.check(rules.login_per_username, name)
-        await limiter.check(rules.login_per_ip, address)
-        try:
-            issued = await identity.login_staff(session, settings, name, password)
-        except AppError:
-            await limiter.hit(rules.login_per_username, name)
-            await limiter.hit(rules.login_per_ip, address)
-            raise
-    except AppError as error:
-        return render(
-            request, "login.html", None, status_code=error.status, error=problem_text(error)
+        auth.check_login_csrf(settings, request, csrf)
+    except auth.CsrfRejected:
+        return _login_page(request, 403, LOGIN_EXPIRED)
+    name = username.strip().lower()
+    device_cookie = request.cookies.get(devices.COOKIE)
+    try:
+        signed_in = await identity.login_staff(
+            session,
+            settings,
+            limiter,
+            name,
+            password,
+            address=address,
+            device_tokens=devices.tokens_in(device_cookie),
         )
+    except AppError as error:
+        return _login_page(request, error.status, problem_text(error))
     response = RedirectResponse(f"{auth.PATH}/today", status_code=303)
-    auth.start_session(response, settings, issued)
+    auth.start_session(response, settings, signed_in.access)
+    devices.remember(
+        response,
+        settings,
+        signed_in.device,
+        path=LOGIN,
+        staff_id=signed_in.staff_id,
+        cookie=device_cookie,
+    )
     return response
 
 
@@ -135,11 +177,13 @@ async def bookings(
     request: Request,
     staff: ConsoleStaff,
     session: SessionDep,
+    cipher: CipherDep,
     space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     status: ReservationStatus | None = None,
     from_: Annotated[str | None, Query(alias="from")] = None,
     to: str | None = None,
-    phone: Annotated[str, Query(max_length=11, pattern=r"^\d*$")] = "",
+    # The last four digits of the booker's phone, or the whole number.
+    phone: Annotated[str, Query(max_length=11, pattern=r"^(\d{4}|\d{11})?$")] = "",
     organization: Annotated[str, Query(max_length=100)] = "",
     offset: Annotated[int, Query(ge=0, le=100_000)] = 0,
 ) -> HTMLResponse:
@@ -150,7 +194,7 @@ async def bookings(
         status=status,
         starts_from=local_midnight(first),
         starts_before=local_midnight(last + timedelta(days=1)),
-        phone_tail=phone or None,
+        phone=PhoneSearch.of(cipher, phone) if phone else None,
         organization_name=organization.strip() or None,
     )
     rows, total = await reservations.list_reservations(
@@ -187,7 +231,7 @@ async def booking(
     try:
         found = await reservations.get_reservation(session, staff, reservation_id)
     except AppError as error:
-        return back_to(f"{auth.PATH}/bookings", error=problem_text(error))
+        return back_to(f"{auth.PATH}/bookings", error=error.code)
     history = await reservations.reservation_history(session, staff, reservation_id)
     who = await board.who_booked(session, [found.user_id])
     return render(
@@ -201,22 +245,22 @@ def _booking_page(reservation_id: ResourceId) -> str:
 
 @router.post("/bookings/{reservation_id}/approve")
 async def approve(request: Request, reservation_id: ResourceId) -> Response:
-    codes = request.app.state.codebook
+    codes, guard = request.app.state.codebook, request.app.state.database.guard
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
-        await reservations.approve(session, codes, staff, reservation_id)
-        return f"预约 #{reservation_id} 已批准"
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
+        await reservations.approve(session, codes, guard, staff, reservation_id)
+        return Notice("approved", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
 
 
 @router.post("/series/{series_id}/approve")
 async def approve_series(request: Request, series_id: ResourceId) -> Response:
-    codes = request.app.state.codebook
+    codes, guard = request.app.state.codebook, request.app.state.database.guard
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
-        await series.decide(session, codes, staff, series_id, None)
-        return f"重复预约 #{series_id} 已整体批准"
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
+        await series.decide(session, codes, guard, staff, series_id, None)
+        return Notice("series_approved", series_id)
 
     return await act(request, APPROVALS, work)
 
@@ -224,12 +268,12 @@ async def approve_series(request: Request, series_id: ResourceId) -> Response:
 @router.post("/series/{series_id}/reject")
 async def reject_series(request: Request, series_id: ResourceId) -> Response:
     form = await request.form()
-    codes = request.app.state.codebook
+    codes, guard = request.app.state.codebook, request.app.state.database.guard
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         reason = RejectRequest(reason=form_text(form, "reason")).reason
-        await series.decide(session, codes, staff, series_id, reason)
-        return f"重复预约 #{series_id} 已整体驳回"
+        await series.decide(session, codes, guard, staff, series_id, reason)
+        return Notice("series_rejected", series_id)
 
     return await act(request, APPROVALS, work)
 
@@ -238,10 +282,10 @@ async def reject_series(request: Request, series_id: ResourceId) -> Response:
 async def reject(request: Request, reservation_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         reason = RejectRequest(reason=form_text(form, "reason")).reason
         await reservations.reject(session, staff, reservation_id, reason)
-        return f"预约 #{reservation_id} 已驳回"
+        return Notice("rejected", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
 
@@ -250,28 +294,28 @@ async def reject(request: Request, reservation_id: ResourceId) -> Response:
 async def cancel(request: Request, reservation_id: ResourceId) -> Response:
     form = await request.form()
 
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         reason = CancelRequest(reason=form_text(form, "reason") or None).reason
         await reservations.cancel(session, staff, reservation_id, reason)
-        return f"预约 #{reservation_id} 已取消"
+        return Notice("cancelled", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
 
 
 @router.post("/bookings/{reservation_id}/check-in")
 async def check_in(request: Request, reservation_id: ResourceId) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         await attendance.check_in(session, staff, reservation_id, None)
-        return f"预约 #{reservation_id} 已签到"
+        return Notice("checked_in", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
 
 
 @router.post("/bookings/{reservation_id}/check-out")
 async def check_out(request: Request, reservation_id: ResourceId) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> str:
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
         await attendance.check_out(session, staff, reservation_id)
-        return f"预约 #{reservation_id} 已签退"
+        return Notice("checked_out", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
 

@@ -6,6 +6,7 @@ log everyone out or make stored ciphertext unreadable. Production refuses to
 start until every secret is set and dev login is off.
 """
 
+import ipaddress
 import json
 import os
 import secrets
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Literal, Self
 from urllib.parse import urlsplit
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from limits import parse_many
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -37,6 +40,24 @@ def _is_https(url: str) -> bool:
     return urlsplit(url).scheme == "https"
 
 
+def _is_loopback(host: str | None) -> bool:
+    """A host that is this machine (no host: the clients default to localhost)."""
+    if host is None or host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _tls_or_loopback(url: str, tls_scheme: str) -> bool:
+    """Whether ``url`` is encrypted (``tls_scheme``), a local socket, or loopback:
+    what a password and a door's open command may travel over."""
+    parts = urlsplit(url)
+    scheme = parts.scheme.removeprefix("async+")
+    return scheme == tls_scheme or "unix" in scheme or _is_loopback(parts.hostname)
+
+
 class WechatTemplate(BaseModel):
     """One kind's subscribe-message template (app/notifications/templates.py
     checks the fields and placeholders when the app starts)."""
@@ -56,12 +77,22 @@ class Settings(BaseSettings):
     env: Literal["development", "production"] = "development"
     database_url: str = "sqlite+aiosqlite:///./zhendi.db"
     database_pool_size: int = Field(default=10, ge=1, le=50)
+    # PostgreSQL (README: Operations): how long a new connection, a statement
+    # and a wait for a pooled connection may take before the request is
+    # answered 503 database_unavailable. A partitioned server never refuses: it
+    # just does not answer, and nothing else would end the wait.
+    database_connect_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    database_statement_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    database_pool_timeout_seconds: float = Field(default=5.0, gt=0, le=60)
     sqlite_busy_timeout_ms: int = Field(default=30_000, ge=0)
 
     jwt_secret: SecretStr | None = None
     jwt_issuer: str = "zhendi"
     user_token_minutes: int = Field(default=120, ge=1, le=24 * 60)
     staff_token_minutes: int = Field(default=30, ge=1, le=12 * 60)
+    # How long a staff member's device stays trusted after a login from it
+    # (app/identity/devices.py); browsers keep a cookie at most 400 days.
+    staff_device_days: int = Field(default=90, ge=1, le=400)
     pii_key: SecretStr | None = None
     dev_secrets_file: Path = Path("zhendi-dev-secrets.json")
 
@@ -76,6 +107,11 @@ class Settings(BaseSettings):
     # the inbox only.
     wechat_templates: dict[str, WechatTemplate] = {}
     wechat_miniprogram_state: Literal["formal", "trial", "developer"] = "formal"
+    # The mini-program page a room's check-in code (getwxacodeunlimit) opens;
+    # it receives ``scene`` = ``<space id>:<check-in token>``.
+    wechat_check_in_page: str = Field(
+        default="pages/check-in/index", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$"
+    )
     # A place freed for the first in a waitlist is held for them this long.
     offer_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # A confirmed booking is reminded this long before it starts (0: never).
@@ -96,11 +132,17 @@ class Settings(BaseSettings):
     real_name_http_match_values: list[str] = ["1"]
     real_name_http_mismatch_values: list[str] = ["2"]
 
-    door_code_leeway_minutes: int = Field(default=10, ge=0, le=120)
     # How a door is told to open for an app unlock (app/access/locks.py). None:
-    # "log" in development (nothing opens, a line is logged), "none" in production.
+    # "log" in development (nothing opens, a line is logged); production wants
+    # one that opens doors (mqtt), so a holder always has the app unlock.
     lock_adapter: LockAdapterName | None = None
+    # What each door's command key is derived from (app/access/locks.py): kept
+    # out of the database, so a copy of it cannot forge an open command.
+    # Development derives one from the JWT key when it is unset.
+    lock_command_secret: SecretStr | None = None
     mqtt_url: str = "mqtt://127.0.0.1:1883"
+    # The CA that signed the broker's certificate, for mqtts:// (system CAs otherwise).
+    mqtt_ca_file: Path | None = None
     mqtt_topic_prefix: str = "zhendi/doors"
     mqtt_timeout_seconds: float = Field(default=3.0, gt=0, le=30)
 
@@ -108,18 +150,26 @@ class Settings(BaseSettings):
     redis_url: str | None = None
     redis_key_prefix: str = Field(default="zhendi", pattern=r"^[A-Za-z0-9_.:-]{1,40}$")
     # Rate limits, in the ``limits`` notation ("10 per 15 minutes; 30 per day").
-    # Staff logins count failed attempts only; the others count every request.
+    # A staff login takes its place before the password is checked: from a
+    # trusted device in that device's budget, otherwise in the address's and
+    # the username's (README: Security). The others count every request.
     rate_limit_login_per_username: str = "10 per 15 minutes; 30 per day"
     rate_limit_login_per_ip: str = "30 per 15 minutes"
+    rate_limit_login_per_device: str = "5 per 15 minutes; 20 per day"
     rate_limit_wechat_per_ip: str = "300 per minute"
     rate_limit_real_name_per_user: str = "5 per hour; 10 per day"
     rate_limit_unlock_per_user: str = "10 per minute"
+    # A party branch or a company books a few series a week; a refused try counts too.
+    rate_limit_series_per_user: str = "10 per hour; 30 per day"
 
     # The periodic jobs (README: Workers and jobs). In-process: ``zhendi serve``
     # runs them itself, as it does on SQLite; on PostgreSQL ``zhendi worker``
     # does. Every N seconds: the every-minute jobs tick that often instead.
     jobs_in_process: bool = False
     jobs_every_seconds: int | None = Field(default=None, ge=1, le=59)
+    # A worker that has not sent a heartbeat for this long is taken for dead:
+    # the runs it held are counted as failed and run again (app/jobs/worker.py).
+    jobs_stalled_after_seconds: float = Field(default=30.0, ge=1, le=3600)
 
     # The violation policy of centers that set none of their own: this many
     # no-show points within the window suspend booking at the center.
@@ -154,12 +204,30 @@ class Settings(BaseSettings):
             raise ValueError("ZHENDI_PII_KEY must be 64 hexadecimal characters (32 bytes)")
         return value
 
+    @field_validator("metrics_token")
+    @classmethod
+    def _metrics_token_is_not_empty(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not value.get_secret_value().strip():
+            raise ValueError(
+                "ZHENDI_METRICS_TOKEN is set but empty: unset it, or set a random value"
+            )
+        return value
+
+    @field_validator("mqtt_url")
+    @classmethod
+    def _mqtt_url_scheme(cls, value: str) -> str:
+        if urlsplit(value).scheme not in ("mqtt", "mqtts"):
+            raise ValueError("ZHENDI_MQTT_URL must be an mqtts:// or mqtt:// URL")
+        return value
+
     @field_validator(
         "rate_limit_login_per_username",
         "rate_limit_login_per_ip",
+        "rate_limit_login_per_device",
         "rate_limit_wechat_per_ip",
         "rate_limit_real_name_per_user",
         "rate_limit_unlock_per_user",
+        "rate_limit_series_per_user",
     )
     @classmethod
     def _rate_limit_parses(cls, value: str) -> str:
@@ -212,8 +280,9 @@ class Settings(BaseSettings):
             )
         if self.real_name_http_url and not _is_https(self.real_name_http_url):
             problems.append("ZHENDI_REAL_NAME_HTTP_URL must be an https:// URL")
-        if self.lock_adapter == "log":
-            problems.append("ZHENDI_LOCK_ADAPTER=log opens no door: use mqtt or none")
+        problems += self._lock_problems()
+        if self.redis_url and not _tls_or_loopback(self.redis_url, "rediss"):
+            problems.append("ZHENDI_REDIS_URL must be rediss:// (redis:// only to a loopback host)")
         if self.metrics_token is not None and (
             secret_strength(self.metrics_token.get_secret_value()) < MIN_SECRET_GUESSES_LOG10
         ):
@@ -221,6 +290,26 @@ class Settings(BaseSettings):
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
+
+    def _lock_problems(self) -> list[str]:
+        """Production opens doors from the app, over TLS, with a key of its own."""
+        if self.lock_adapter != "mqtt":
+            return [
+                f"ZHENDI_LOCK_ADAPTER={self.lock_adapter or '(unset)'} opens no door from the "
+                "app, so a stranger's wrong codes could shut a holder out: set it to mqtt"
+            ]
+        problems = []
+        secret = self.lock_command_secret.get_secret_value() if self.lock_command_secret else ""
+        if len(secret) < MIN_JWT_SECRET_LENGTH or (
+            secret_strength(secret) < MIN_SECRET_GUESSES_LOG10
+        ):
+            problems.append(
+                f"ZHENDI_LOCK_COMMAND_SECRET must be set to a random value of at least "
+                f"{MIN_JWT_SECRET_LENGTH} characters (e.g. `openssl rand -base64 48`)"
+            )
+        if not _tls_or_loopback(self.mqtt_url, "mqtts"):
+            problems.append("ZHENDI_MQTT_URL must be mqtts:// (mqtt:// only to a loopback host)")
+        return problems
 
     @property
     def is_sqlite(self) -> bool:
@@ -240,9 +329,8 @@ class Settings(BaseSettings):
 
     @property
     def effective_lock_adapter(self) -> LockAdapterName:
-        if self.lock_adapter is not None:
-            return self.lock_adapter
-        return "none" if self.is_production else "log"
+        # Production never gets here unset: the validator refuses it.
+        return self.lock_adapter if self.lock_adapter is not None else "log"
 
     @property
     def dev_login_enabled(self) -> bool:
@@ -255,6 +343,15 @@ class Settings(BaseSettings):
         if self.jwt_secret is not None:
             return self.jwt_secret.get_secret_value()
         return self._dev_secret("jwt_secret")
+
+    @cached_property
+    def lock_command_key(self) -> bytes:
+        """The master of the doors' command keys (never in the database)."""
+        if self.lock_command_secret is not None:
+            return self.lock_command_secret.get_secret_value().encode()
+        return HKDF(
+            algorithm=hashes.SHA256(), length=32, salt=None, info=b"zhendi dev lock commands"
+        ).derive(self.jwt_key.encode())
 
     @cached_property
     def pii_key_bytes(self) -> bytes:

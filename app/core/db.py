@@ -8,14 +8,15 @@ front, which serializes writers (SQLite ignores ``SELECT ... FOR UPDATE``,
 so a deferred transaction would let two check-then-insert writers interleave).
 """
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import event
+from sqlalchemy import event, make_url, text
 from sqlalchemy.engine import Connection, ExceptionContext
 from sqlalchemy.exc import DBAPIError, DisconnectionError, IntegrityError
 from sqlalchemy.ext.asyncio import (
@@ -27,6 +28,8 @@ from sqlalchemy.ext.asyncio import (
 from sqlalchemy.pool import ConnectionPoolEntry
 
 from app.core.config import Settings
+from app.core.db_errors import connection_lost as connection_lost  # re-exported: it lived here
+from app.core.db_errors import sqlstate as sqlstate  # re-exported: it lived here
 from app.core.sqlite import SqliteWorker
 
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -47,11 +50,32 @@ def create_engine(settings: Settings, **overrides: Any) -> AsyncEngine:
         # every burst (measured in bench/); waiting for a pooled one is cheaper.
         "max_overflow": 0,
         "pool_pre_ping": False,
+        "pool_timeout": settings.database_pool_timeout_seconds,
+        "connect_args": postgresql_timeouts(settings),
     }
     options.update(overrides)
     engine = create_async_engine(settings.database_url, **options)
     _configure_postgresql(engine)
     return engine
+
+
+def postgresql_timeouts(settings: Settings) -> dict[str, Any]:
+    """asyncpg's connection arguments that bound every wait on the server.
+
+    A server behind a network partition neither answers nor refuses: without
+    these, a connection attempt waits a minute and a statement on an open
+    connection as long as the partition lasts. ``timeout`` bounds connecting
+    (TCP, TLS and authentication); ``statement_timeout`` makes the server
+    cancel a statement that runs too long, and ``command_timeout`` makes the
+    client give up on one whose answer does not come (the server may be
+    unreachable), after the same time. Either failure is a 503
+    (app/core/handlers.py)."""
+    statement = settings.database_statement_timeout_seconds
+    return {
+        "timeout": settings.database_connect_timeout_seconds,
+        "command_timeout": statement,
+        "server_settings": {"statement_timeout": f"{round(statement * 1000)}ms"},
+    }
 
 
 def _configure_postgresql(engine: AsyncEngine) -> None:
@@ -75,6 +99,18 @@ def _configure_postgresql(engine: AsyncEngine) -> None:
     def _invalidate_broken(context: ExceptionContext) -> None:
         if not context.is_disconnect and connection_lost(context.original_exception):
             context.is_disconnect = True
+        if context.is_disconnect and context.connection is not None:
+            # Abort at once: SQLAlchemy's invalidation would first try a polite
+            # close, which on a connection that stopped answering waits 2 s.
+            _abort(context.connection)
+
+
+def _abort(connection: Connection) -> None:
+    if connection.invalidated or connection.closed:
+        return
+    driver = connection.connection.driver_connection
+    if isinstance(driver, asyncpg.Connection) and not driver.is_closed():
+        driver.terminate()
 
 
 def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
@@ -96,6 +132,21 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if options.get("zhendi_write") else "BEGIN")
 
 
+@dataclass(frozen=True)
+class OverlapGuard:
+    """The layers that keep concurrent bookings of a space apart
+    (``app/reservations/store.py``). A value the ``Database`` handle carries and
+    hands to every writer that makes a reservation hold time: the booking
+    store's acts, the acts on a caller's session (``store.hold``) and the jobs,
+    which reach only the ``Database`` (``app/jobs/registry.py``). Always fully on
+    in production; a test's negative control opens its app's database with a
+    layer off to show that each race really double-books without it."""
+
+    lock: bool = True  # the guard function (PostgreSQL); one BEGIN IMMEDIATE (SQLite)
+    exclusion_constraint: bool = True  # PostgreSQL's backstop for exclusive spaces
+    delay_seconds: float = 0.0  # a pause between the read and the write
+
+
 @dataclass
 class Database:
     engine: AsyncEngine
@@ -107,14 +158,19 @@ class Database:
     # paths' single statements (see ``driver``).
     driver_pool: "asyncpg.Pool[asyncpg.Record] | None" = None
     pool_size: int = 0
+    driver_options: dict[str, Any] = field(default_factory=dict)
+    pool_timeout: float | None = None
     # SQLite only: the hot paths' threads, one that writes and one that reads
     # (app/core/sqlite.py).
     sqlite_writer: SqliteWorker | None = None
     sqlite_reader: SqliteWorker | None = None
     sqlite_busy_timeout_ms: int = 0
+    guard: OverlapGuard = field(default_factory=OverlapGuard)
 
     @classmethod
-    def connect(cls, settings: Settings, **engine_overrides: Any) -> "Database":
+    def connect(
+        cls, settings: Settings, guard: OverlapGuard | None = None, **engine_overrides: Any
+    ) -> "Database":
         engine = create_engine(settings, **engine_overrides)
         write_engine = engine.execution_options(zhendi_write=True)
         autocommit = (
@@ -126,7 +182,10 @@ class Database:
             writer=async_sessionmaker(write_engine, expire_on_commit=False),
             autocommit=autocommit,
             pool_size=settings.database_pool_size,
+            driver_options={} if settings.is_sqlite else postgresql_timeouts(settings),
+            pool_timeout=settings.database_pool_timeout_seconds,
             sqlite_busy_timeout_ms=settings.sqlite_busy_timeout_ms,
+            guard=guard or OverlapGuard(),
         )
 
     @property
@@ -144,7 +203,12 @@ class Database:
             return
         dsn = self.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         self.driver_pool = await asyncpg.create_pool(
-            dsn, min_size=0, max_size=self.pool_size, reset=_nothing_to_reset
+            dsn,
+            min_size=0,
+            max_size=self.pool_size,
+            connect=_connect_to_the_end,
+            reset=_nothing_to_reset,
+            **self.driver_options,
         )
 
     @asynccontextmanager
@@ -153,7 +217,7 @@ class Database:
         time. Checking one out costs a third of an SQLAlchemy checkout (measured:
         27 against 89 µs), which the hot paths pay on every request."""
         assert self.driver_pool is not None, "driver() is for PostgreSQL, after open()"
-        async with self.driver_pool.acquire() as connection:
+        async with self.driver_pool.acquire(timeout=self.pool_timeout) as connection:
             try:
                 yield connection
             except BaseException as exc:
@@ -177,6 +241,28 @@ class Database:
         await self.engine.dispose()
 
 
+async def _connect_to_the_end(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """``asyncpg.connect`` that a caller who stops waiting does not interrupt.
+
+    A request gives up on the pool after the pool timeout, often just as a
+    slot frees up and its connection attempt begins. Cancelled in its first
+    moments, asyncpg's TLS negotiation leaves an error nobody retrieves,
+    which asyncio logs as one. So the attempt runs on, bounded by the connect
+    timeout, and a connection it makes after its caller left is closed."""
+    attempt = asyncio.ensure_future(asyncpg.connect(*args, **kwargs))
+    try:
+        return await asyncio.shield(attempt)
+    except asyncio.CancelledError:
+        attempt.add_done_callback(_close_unwanted)
+        raise
+
+
+def _close_unwanted(attempt: "asyncio.Future[asyncpg.Connection]") -> None:
+    if attempt.cancelled() or attempt.exception() is not None:
+        return  # retrieved: nothing to log, nothing to close
+    attempt.result().terminate()
+
+
 async def _nothing_to_reset(connection: asyncpg.Connection) -> None:
     """The driver pool's connections run single autocommit statements and change
     no session state, so the default reset (a round trip per release) is skipped."""
@@ -196,12 +282,49 @@ def _still_usable(exc: BaseException) -> bool:
     )
 
 
+class DatabaseUnreachable(RuntimeError):
+    """The database could not be reached when a command started."""
+
+
+async def check_reachable(settings: Settings) -> None:
+    """Connect and run ``SELECT 1`` within the configured timeouts, so that a
+    command started while the database is down, refusing or silent says so in
+    one line (``DatabaseUnreachable``) instead of a traceback, a minute later."""
+    engine = create_engine(settings)
+    try:
+        async with engine.connect() as connection:
+            await connection.execute(text("SELECT 1"))
+    except (OSError, DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        where = make_url(settings.database_url).render_as_string(hide_password=True)
+        raise DatabaseUnreachable(
+            f"cannot reach the database at {where}: {_unreachable_reason(exc, settings)}"
+        ) from None
+    finally:
+        await engine.dispose()
+
+
+def _unreachable_reason(exc: Exception, settings: Settings) -> str:
+    if isinstance(exc, TimeoutError):
+        return f"no answer within {settings.database_connect_timeout_seconds:g} s"
+    error = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
+
+
 async def get_database(request: Request) -> Database:
     database: Database = request.app.state.database
     return database
 
 
 DatabaseDep = Annotated[Database, Depends(get_database)]
+
+
+async def get_guard(request: Request) -> OverlapGuard:
+    database: Database = request.app.state.database
+    return database.guard
+
+
+GuardDep = Annotated[OverlapGuard, Depends(get_guard)]
 
 
 async def unit_of_work(request: Request) -> AsyncIterator[AsyncSession]:
@@ -226,82 +349,6 @@ async def read_only(request: Request) -> AsyncIterator[AsyncSession]:
 
 
 ReadSessionDep = Annotated[AsyncSession, Depends(read_only, scope="function")]
-
-
-def sqlstate(exc: BaseException) -> str | None:
-    """The SQLSTATE of a PostgreSQL error, raw from asyncpg or wrapped by
-    SQLAlchemy, or None (other errors, other engines)."""
-    original = getattr(exc, "orig", None)
-    for candidate in (exc, original, getattr(original, "__cause__", None)):
-        code = getattr(candidate, "sqlstate", None) or getattr(candidate, "pgcode", None)
-        if code:
-            return str(code)
-    return None
-
-
-# Besides class 08 (connection exception): the server is shutting down or
-# terminated this backend (57P01 admin_shutdown, 57P02 crash_shutdown), is not
-# accepting connections yet (57P03 cannot_connect_now), or has no slot left
-# (53300 too_many_connections).
-CONNECTION_SQLSTATES = frozenset({"57P01", "57P02", "57P03", "53300"})
-# asyncpg's own words for a connection (or the pool) that is gone. Its other
-# InterfaceErrors (wrong arguments, concurrent use of one connection) are bugs.
-_CLOSED_MESSAGES = frozenset({"connection is closed", "pool is closing", "pool is closed"})
-
-
-def connection_lost(exc: BaseException) -> bool:
-    """Whether ``exc`` says that the database connection broke or could not be
-    made, rather than that a statement failed: the request did not get an
-    answer from the database and may be retried on another connection.
-
-    It looks through SQLAlchemy's wrapping (``orig``) and explicit causes
-    (``raise ... from``), not through ``__context__``: a bug raised while
-    handling a lost connection stays a bug.
-
-    One case needs asyncpg's internals: when a backend is terminated while its
-    connection is idle (in a pool, or between two statements), asyncpg reads the
-    FATAL message it cannot place, marks the protocol as consuming an error
-    (state 2) and waits for a ReadyForQuery that never comes. Until the socket's
-    end-of-file arrives, milliseconds later, the connection does not look
-    closed, so a pool hands it out, and its next statement fails with
-    ``InternalClientError: cannot switch to state …; another operation (2) is in
-    progress`` before anything is sent (asyncpg then aborts the connection).
-    """
-    seen: set[int] = set()
-    pending: list[BaseException | None] = [exc]
-    while pending:
-        error = pending.pop()
-        if error is None or id(error) in seen:
-            continue
-        seen.add(id(error))
-        if isinstance(error, DBAPIError) and error.connection_invalidated:
-            return True
-        code = sqlstate(error)
-        if code is not None and (code.startswith("08") or code in CONNECTION_SQLSTATES):
-            return True
-        if isinstance(error, asyncpg.PostgresConnectionError):
-            return True
-        if type(error) is asyncpg.InterfaceError and str(error) in _CLOSED_MESSAGES:
-            return True
-        if isinstance(error, asyncpg.exceptions.InternalClientError) and str(error).startswith(
-            "cannot switch to state"
-        ):
-            return True
-        if isinstance(error, OSError) and _raised_by_the_driver(error):
-            return True
-        pending += [getattr(error, "orig", None), error.__cause__]
-    return False
-
-
-def _raised_by_the_driver(error: BaseException) -> bool:
-    """An OSError (refused, reset, timed out) that came through asyncpg's code,
-    i.e. from the database socket, not from anything else the request did."""
-    frame = error.__traceback__
-    while frame is not None:
-        if str(frame.tb_frame.f_globals.get("__name__", "")).startswith("asyncpg"):
-            return True
-        frame = frame.tb_next
-    return False
 
 
 async def flush_unique(session: AsyncSession, conflict: Exception) -> None:

@@ -5,8 +5,16 @@ unreachable offline and unreliable from government networks: the pages stay
 blank. The assets come from ``fastapi-offline``'s package data instead, and
 nothing in the pages points at another host (no CDN, no Google Fonts, no
 favicon from elsewhere, no Swagger validator badge).
+
+Each page carries its own Content-Security-Policy: scripts from this host
+and, inline, only the page's own start-up script, allowed by its SHA-256
+hash. ReDoc injects its styles at run time and starts a worker from a blob,
+so its page allows inline styles and blob workers.
 """
 
+import base64
+import hashlib
+import re
 from importlib.resources import files
 
 from fastapi import FastAPI
@@ -20,6 +28,26 @@ from fastapi.staticfiles import StaticFiles
 
 ASSETS = "/docs-assets"
 OAUTH2_REDIRECT = "/docs/oauth2-redirect"
+_INLINE = re.compile(r"<(script|style)>(.*?)</\1>", re.DOTALL)
+
+
+def _sha256(text: str) -> str:
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def with_policy(page: HTMLResponse, *, inline_styles: bool = False) -> HTMLResponse:
+    """``page`` with a policy that runs only its own inline scripts and styles."""
+    found = _INLINE.findall(bytes(page.body).decode())
+    scripts = ["'self'", *(_sha256(body) for tag, body in found if tag == "script")]
+    styles = ["'self'", *(_sha256(body) for tag, body in found if tag == "style")]
+    if inline_styles:
+        styles = ["'self'", "'unsafe-inline'"]  # a hash would disable 'unsafe-inline'
+    page.headers["Content-Security-Policy"] = (
+        f"default-src 'self'; script-src {' '.join(scripts)}; style-src {' '.join(styles)}; "
+        "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    )
+    return page
 
 
 def install(app: FastAPI, openapi_url: str) -> None:
@@ -29,7 +57,7 @@ def install(app: FastAPI, openapi_url: str) -> None:
 
     @app.get("/docs", include_in_schema=False)
     async def swagger_ui() -> HTMLResponse:
-        return get_swagger_ui_html(
+        page = get_swagger_ui_html(
             openapi_url=openapi_url,
             title=f"{title} - Swagger UI",
             oauth2_redirect_url=OAUTH2_REDIRECT,
@@ -38,17 +66,19 @@ def install(app: FastAPI, openapi_url: str) -> None:
             swagger_favicon_url=f"{ASSETS}/favicon.png",
             swagger_ui_parameters={"validatorUrl": None},
         )
+        return with_policy(page)
 
     @app.get(OAUTH2_REDIRECT, include_in_schema=False)
     async def swagger_ui_redirect() -> HTMLResponse:
-        return get_swagger_ui_oauth2_redirect_html()
+        return with_policy(get_swagger_ui_oauth2_redirect_html())
 
     @app.get("/redoc", include_in_schema=False)
     async def redoc() -> HTMLResponse:
-        return get_redoc_html(
+        page = get_redoc_html(
             openapi_url=openapi_url,
             title=f"{title} - ReDoc",
             redoc_js_url=f"{ASSETS}/redoc.standalone.js",
             redoc_favicon_url=f"{ASSETS}/favicon.png",
             with_google_fonts=False,
         )
+        return with_policy(page, inline_styles=True)

@@ -5,6 +5,7 @@ machine ``code`` and a title in Chinese and English. Anything else that
 escapes a request is a bug: it is logged and answered with a generic 500.
 """
 
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal, Self
 
@@ -153,6 +154,21 @@ def request_language(request: Request) -> Lang:
     return best[1]
 
 
+# The language of the answer being written: set per request from
+# Accept-Language (app/core/middleware.py), for texts rendered far from the
+# request, such as the reasons the system wrote (app/audit/reasons.py).
+_ANSWER_LANGUAGE: ContextVar[Lang] = ContextVar("answer_language", default="zh")
+
+
+def answer_language() -> Lang:
+    return _ANSWER_LANGUAGE.get()
+
+
+def answer_in(lang: Lang) -> None:
+    """Make ``lang`` the current answer's language (for this request's context)."""
+    _ANSWER_LANGUAGE.set(lang)
+
+
 def problem_response(
     request: Request,
     *,
@@ -220,8 +236,9 @@ class DatabaseUnavailable(AppError):
     code = "database_unavailable"
     title = Text("数据库暂不可用，请重试", "Database unavailable, please retry")
     detail = Text(
-        "与数据库的连接中断，请稍后重试（预约请使用同一个 Idempotency-Key）",
-        "The connection to the database broke; retry (a booking with the same Idempotency-Key)",
+        "数据库连接中断或未及时响应，请稍后重试（预约请使用同一个 Idempotency-Key）",
+        "The database connection broke or timed out; retry "
+        "(a booking with the same Idempotency-Key)",
     )
 
     def __init__(self) -> None:

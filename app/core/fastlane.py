@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.requests import Request
@@ -137,6 +137,30 @@ class HotRoute:
     @property
     def pattern(self) -> re.Pattern[str]:
         return re.compile("^" + re.sub(r"\{(\w+)\}", r"(?P<\1>[^/]+)", self.template) + "$")
+
+
+Endpoint = TypeVar("Endpoint", bound=Callable[..., Awaitable[Response]])
+
+
+class HotRoutes:
+    """One router's hot routes, each declared once: ``@hot.route(...)`` on the
+    FastAPI endpoint (the contract: OpenAPI, the fuzzer, and the answer if the
+    fast lane is ever bypassed) names the fast handler that answers it, and
+    the method and path are said in that one place for both."""
+
+    def __init__(self, router: APIRouter) -> None:
+        self._router = router
+        self.routes: list[HotRoute] = []
+
+    def route(
+        self, method: str, path: str, *, fast: Handler, **options: Any
+    ) -> Callable[[Endpoint], Endpoint]:
+        def declare(endpoint: Endpoint) -> Endpoint:
+            self._router.add_api_route(path, endpoint, methods=[method], **options)
+            self.routes.append(HotRoute(method, self._router.prefix + path, fast))
+            return endpoint
+
+        return declare
 
 
 @dataclass(frozen=True)

@@ -4,14 +4,13 @@ RFC 9457 problem (``app/core/errors.py``), and a bug a logged 500."""
 import logging
 from typing import Any
 
-import asyncpg
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.db import connection_lost, sqlstate
+from app.core.db_errors import DATABASE_ERRORS, database_unavailable, sqlstate
 from app.core.errors import (
     _HTTP_CODES,
     RETRYABLE_SQLSTATES,
@@ -97,7 +96,8 @@ def _field_error(error: Any, lang: Lang) -> dict[str, Any]:
     kind = str(error.get("type", "value_error"))
     message = str(error.get("msg", ""))
     if lang == "zh":
-        message = _VALIDATION_MESSAGES_ZH.get(kind, message)
+        # A type without a Chinese message gets the general one, never pydantic's English.
+        message = _VALIDATION_MESSAGES_ZH.get(kind, _VALIDATION_MESSAGES_ZH["value_error"])
     field = ".".join(location[1:]) if len(location) > 1 else ".".join(location)
     return {"field": field, "location": location, "type": kind, "message": message}
 
@@ -117,26 +117,15 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
-# What a database failure reaches the app as: SQLAlchemy's wrapper, or (from the
-# hot paths' bare driver pool, app/core/db.py ``Database.driver``) asyncpg's own
-# exceptions, and a socket error from under either. ``_database_error`` answers
-# those it recognizes and treats the rest as the bugs they are.
-DATABASE_ERRORS: tuple[type[Exception], ...] = (
-    DBAPIError,
-    asyncpg.PostgresError,
-    asyncpg.InterfaceError,
-    asyncpg.exceptions.InternalClientError,
-    OSError,
-)
-
-
 async def _database_error(request: Request, exc: Exception) -> JSONResponse:
-    """The one place database failures become answers: a broken or refused
-    connection is a retryable 503, a lost race a 409 to retry, SQLite's lock
-    timeout a 503; anything else is a bug (a logged 500)."""
-    if connection_lost(exc):
+    """The one place database failures become answers: a broken, refused or
+    timed-out connection (or statement, or wait for the pool) is a retryable
+    503, a lost race a 409 to retry, SQLite's lock timeout a 503; anything
+    else is a bug (a logged 500). A 503 logs one line, without a traceback:
+    while the database is away every request meets it."""
+    if database_unavailable(exc):
         logger.warning(
-            "database connection lost on %s %s (%s), answered 503",
+            "database connection lost or timed out on %s %s (%s), answered 503",
             request.method,
             _route_template(request),
             _describe(exc),

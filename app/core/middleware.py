@@ -1,4 +1,5 @@
-"""Pure ASGI middleware: request body limit, request log and Prometheus metrics."""
+"""Pure ASGI middleware: request body limit, request log and Prometheus metrics,
+security headers, the answer's language."""
 
 import json
 import logging
@@ -9,8 +10,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from prometheus_client import Counter, Histogram
+from starlette.requests import Request
 
-from app.core.errors import PROBLEM_JSON
+from app.core.errors import PROBLEM_JSON, answer_in, request_language
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -120,6 +122,19 @@ async def _too_large(scope: Scope, send: Send, max_bytes: int) -> None:
     await send({"type": "http.response.body", "body": payload})
 
 
+class LanguageMiddleware:
+    """Each request answers in one language, Chinese unless the client prefers
+    English (``Accept-Language``): texts rendered away from the request read it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            answer_in(request_language(Request(scope)))
+        await self.app(scope, receive, send)
+
+
 class ObservabilityMiddleware:
     """One log line and two metrics per request, labelled by route template.
 
@@ -160,3 +175,48 @@ class ObservabilityMiddleware:
             access_log.info(
                 "%s %s %s %.1fms rid=%s", method, route, status, elapsed * 1000, request_id
             )
+
+
+# What no response of ours needs: to be framed, sniffed as another type, or to
+# tell another site where its visitor came from (README, "Security").
+API_POLICY = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+BASE_HEADERS = (
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"same-origin"),
+)
+
+
+class SecurityHeadersMiddleware:
+    """``X-Content-Type-Options: nosniff`` and ``Referrer-Policy: same-origin`` on
+    every response, and a Content-Security-Policy: the one of the longest
+    matching path prefix in ``policies``, else ``API_POLICY`` (nothing loads,
+    nothing frames). A response that sets its own policy keeps it (the API
+    docs hash their inline scripts, app/core/docs.py)."""
+
+    def __init__(self, app: ASGIApp, policies: dict[str, str]) -> None:
+        self.app = app
+        self.policies = sorted(policies.items(), key=lambda item: -len(item[0]))
+
+    def policy_for(self, path: str) -> str:
+        for prefix, policy in self.policies:
+            if path == prefix or path.startswith(prefix.rstrip("/") + "/"):
+                return policy
+        return API_POLICY
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        policy = self.policy_for(scope.get("path", ""))
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {bytes(name).lower() for name, _ in headers}
+                extra = [(name, value) for name, value in BASE_HEADERS if name not in present]
+                if b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", policy.encode()))
+                message["headers"] = [*headers, *extra]
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)

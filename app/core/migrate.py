@@ -7,6 +7,7 @@ after a plain ``pip install``.
 
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
@@ -51,8 +52,15 @@ async def downgrade_engine(engine: AsyncEngine, revision: str = "base") -> None:
         await connection.run_sync(_run, revision, True)
 
 
-async def upgrade(database_url: str, revision: str = "head") -> None:
-    engine = create_async_engine(database_url)
+async def upgrade(
+    database_url: str, revision: str = "head", *, connect_timeout: float | None = None
+) -> None:
+    """Migrate to ``revision``. No statement timeout: a migration may rebuild an
+    index, and replicas starting together wait for each other's lock."""
+    options: dict[str, Any] = {}
+    if connect_timeout is not None and not database_url.startswith("sqlite"):
+        options["connect_args"] = {"timeout": connect_timeout}
+    engine = create_async_engine(database_url, **options)
     try:
         await upgrade_engine(engine, revision)
     finally:

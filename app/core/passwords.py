@@ -11,10 +11,15 @@ from functools import cache
 from anyio import to_thread
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from prometheus_client import Counter
 
 # OWASP's Argon2id baseline (19 MiB, 2 passes). The library default takes
 # 64 MiB per hash, which dominated a worker's peak memory (bench/RESULTS.md).
 _hasher = PasswordHasher(time_cost=2, memory_cost=19 * 1024, parallelism=1)
+
+# Every Argon2 run of a login: a guessing attack shows here, and that a request
+# over its rate limit runs none (README: Security).
+PASSWORD_CHECKS = Counter("zhendi_password_checks_total", "Staff passwords checked with Argon2")
 
 
 @cache
@@ -41,4 +46,5 @@ def _verify(password_hash: str | None, password: str) -> bool:
 
 async def verify_password(password_hash: str | None, password: str) -> bool:
     """True if ``password`` matches; ``None`` (no such user) costs the same and fails."""
+    PASSWORD_CHECKS.inc()
     return await to_thread.run_sync(_verify, password_hash, password)

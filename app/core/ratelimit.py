@@ -1,11 +1,12 @@
 """Rate limits on what an attacker would repeat: passwords, logins, real-name
-claims, app unlocks.
+claims, app unlocks, recurring bookings.
 
 The counting is the ``limits`` library's moving window. With
 ``ZHENDI_REDIS_URL`` set the counters live in Redis and every process and
 replica shares them; otherwise each process keeps its own in memory (fine
 for the single-process SQLite default). Over a limit is ``429 rate_limited``
-with ``Retry-After``.
+with ``Retry-After``. Taking a place in a window is atomic (a Lua script in
+Redis, a lock in memory): of N requests at once, at most the limit get one.
 
 If Redis cannot be reached, requests are let through and a warning is
 logged: a limiter outage must not become a login outage. The limits that
@@ -55,18 +56,22 @@ class Rule:
 class Rules:
     login_per_username: Rule
     login_per_ip: Rule
+    login_per_device: Rule
     wechat_per_ip: Rule
     real_name_per_user: Rule
     unlock_per_user: Rule
+    series_per_user: Rule
 
     @classmethod
     def of(cls, settings: Settings) -> "Rules":
         return cls(
             login_per_username=Rule.of("login-user", settings.rate_limit_login_per_username),
             login_per_ip=Rule.of("login-ip", settings.rate_limit_login_per_ip),
+            login_per_device=Rule.of("login-device", settings.rate_limit_login_per_device),
             wechat_per_ip=Rule.of("wechat-ip", settings.rate_limit_wechat_per_ip),
             real_name_per_user=Rule.of("real-name", settings.rate_limit_real_name_per_user),
             unlock_per_user=Rule.of("unlock", settings.rate_limit_unlock_per_user),
+            series_per_user=Rule.of("series", settings.rate_limit_series_per_user),
         )
 
 
@@ -97,9 +102,28 @@ class Limiter:
             if not await self._guarded_hit(item, rule.name, key):
                 raise RateLimited(await self._retry_after(item, rule.name, key))
 
+    async def spend(self, *budgets: tuple[Rule, str]) -> None:
+        """Take this attempt's place in every budget before the attempt is
+        made; 429 if one is used up. Each place is taken atomically, so of N
+        attempts at once at most the limit go ahead, in every process sharing
+        the storage. Every budget is checked before any is counted, so that an
+        attempt one budget refuses does not use up another's (but for attempts
+        racing between the check and the count)."""
+        for rule, key in budgets:
+            await self.check(rule, key)
+        for rule, key in budgets:
+            await self.hit(rule, key)
+
+    async def forget(self, rule: Rule, key: str) -> None:
+        """Clear what ``key`` has used of ``rule``."""
+        for item in rule.items:
+            try:
+                await self._strategy.clear(item, rule.name, key)
+            except StorageError as exc:
+                _warn(exc)
+
     async def check(self, rule: Rule, key: str) -> None:
-        """429 if ``key`` has used up ``rule``, without counting this request
-        (for limits that count failures only: check first, ``hit`` on failure)."""
+        """429 if ``key`` has used up ``rule``, without counting this request."""
         for item in rule.items:
             try:
                 allowed = await self._strategy.test(item, rule.name, key)

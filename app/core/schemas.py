@@ -1,6 +1,7 @@
 """Shared API types: bounded ids, clean text, instants with offsets, pages."""
 
 import unicodedata
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Annotated, Any, ClassVar, Generic, Self, TypeVar
 
@@ -23,7 +24,17 @@ from app.core.clock import SHANGHAI
 
 # Ids are 32-bit on every engine; a larger number can name nothing.
 MAX_ID = 2_147_483_647
-ResourceId = Annotated[int, Path(ge=1, le=MAX_ID)]
+
+
+def _digits_only(value: object) -> object:
+    """A path id is written in digits: ``%097`` (a tab, then 7) or ``+7`` names
+    nothing, though a lax int would read both as 7."""
+    if isinstance(value, str) and not (value.isascii() and value.isdigit()):
+        raise ValueError("an id is written in digits only")
+    return value
+
+
+ResourceId = Annotated[int, Path(ge=1, le=MAX_ID), BeforeValidator(_digits_only)]
 # Body fields are strict: JSON `true` is a boolean and `3` an integer, while
 # `0.0` or `"3"` is a client bug worth a 422, not something to guess at.
 IdField = Annotated[int, Field(ge=1, le=MAX_ID, strict=True)]
@@ -94,10 +105,20 @@ T = TypeVar("T")
 
 
 class Page(BaseModel, Generic[T]):
+    """Every list the API answers: one page of ``items`` of ``total``."""
+
     items: list[T]
     total: int
     limit: int
     offset: int
+
+    @classmethod
+    def of(cls, rows: Sequence[T], limit: int, offset: int) -> Self:
+        """A page cut from a list that is short by nature (a company's members,
+        a door's space's doors, one booking's history), read whole."""
+        return cls(
+            items=list(rows[offset : offset + limit]), total=len(rows), limit=limit, offset=offset
+        )
 
 
 class Patch(BaseModel):

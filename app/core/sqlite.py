@@ -36,6 +36,16 @@ def instant(text: str) -> datetime:
     return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
+def named(cursor: Any) -> dict[str, Any] | None:
+    """The cursor's next row by column name (the statement names each column,
+    ``AS`` for an expression), or None. Any DB-API cursor: the writer thread's
+    own, or the ORM session's for an act inside its transaction."""
+    row = cursor.fetchone()
+    if row is None:
+        return None
+    return dict(zip([column[0] for column in cursor.description], row, strict=True))
+
+
 def connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     connection = sqlite3.connect(
         path, timeout=busy_timeout_ms / 1000, isolation_level=None, check_same_thread=False

@@ -1,15 +1,18 @@
-"""Access tokens: the only module that touches JWT (python-jose).
+"""Access tokens and staff device tokens: the only module that touches JWT
+(python-jose).
 
 HS256 is pinned on both sides, so a token cannot choose its own algorithm
 (``none``, or RS256 with our secret as a "public key"). Users and staff get
 different audiences: a resident's token never opens an admin endpoint, even
-with the same subject id.
+with the same subject id. A device token (app/identity/devices.py) has an
+audience of its own too: it opens nothing, and no access token is one.
 """
 
 import enum
 from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from jose import JWTError, jwt
 
@@ -18,6 +21,7 @@ from app.core.config import Settings
 
 ALGORITHM = "HS256"
 _REQUIRED_CLAIMS = ("exp", "iat", "sub", "aud", "iss")
+DEVICE_AUDIENCE = "zhendi-staff-device"
 
 
 class Audience(enum.StrEnum):
@@ -35,6 +39,13 @@ class IssuedToken:
 class TokenClaims:
     subject_id: int
     audience: Audience
+    issued_at: datetime
+
+
+@dataclass(frozen=True)
+class DeviceClaims:
+    staff_id: int
+    device_id: str
     issued_at: datetime
 
 
@@ -79,18 +90,59 @@ def verify(settings: Settings, audience: Audience, token: str) -> TokenClaims:
 
 
 def _decode(settings: Settings, audience: Audience, token: str) -> tuple[TokenClaims, int]:
+    claims = _verified_claims(settings, audience.value, token)
     try:
-        claims = jwt.decode(
+        subject_id, issued_at = _subject_and_issue_time(claims)
+        expires = int(claims["exp"])
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise TokenRejected(str(exc)) from None
+    return TokenClaims(subject_id=subject_id, audience=audience, issued_at=issued_at), expires
+
+
+def issue_device(settings: Settings, staff_id: int, device_id: str) -> IssuedToken:
+    """The token that makes a client a trusted device of the staff member."""
+    now = utcnow()
+    lifetime = timedelta(days=settings.staff_device_days)
+    claims = {
+        "sub": str(staff_id),
+        "aud": DEVICE_AUDIENCE,
+        "iss": settings.jwt_issuer,
+        "iat": int(now.timestamp()),
+        "exp": int((now + lifetime).timestamp()),
+        "device": device_id,
+    }
+    token = jwt.encode(claims, settings.jwt_key, algorithm=ALGORITHM)
+    return IssuedToken(access_token=token, expires_in=int(lifetime.total_seconds()))
+
+
+def verify_device(settings: Settings, token: str) -> DeviceClaims:
+    claims = _verified_claims(settings, DEVICE_AUDIENCE, token)
+    device_id = claims.get("device")
+    if not isinstance(device_id, str) or not device_id:
+        raise TokenRejected("no device")
+    try:
+        staff_id, issued_at = _subject_and_issue_time(claims)
+    except (KeyError, TypeError, ValueError, OverflowError) as exc:
+        raise TokenRejected(str(exc)) from None
+    return DeviceClaims(staff_id=staff_id, device_id=device_id, issued_at=issued_at)
+
+
+def _verified_claims(settings: Settings, audience: str, token: str) -> dict[str, Any]:
+    try:
+        claims: dict[str, Any] = jwt.decode(
             token,
             settings.jwt_key,
             algorithms=[ALGORITHM],
-            audience=audience.value,
+            audience=audience,
             issuer=settings.jwt_issuer,
             options={f"require_{claim}": True for claim in _REQUIRED_CLAIMS},
         )
-        subject_id = int(claims["sub"])
-        issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=utcnow().tzinfo)
-        expires = int(claims["exp"])
-    except (JWTError, KeyError, TypeError, ValueError, OverflowError) as exc:
+    except (JWTError, TypeError, ValueError, OverflowError) as exc:
         raise TokenRejected(str(exc)) from None
-    return TokenClaims(subject_id=subject_id, audience=audience, issued_at=issued_at), expires
+    return claims
+
+
+def _subject_and_issue_time(claims: dict[str, Any]) -> tuple[int, datetime]:
+    subject_id = int(claims["sub"])
+    issued_at = datetime.fromtimestamp(int(claims["iat"]), tz=utcnow().tzinfo)
+    return subject_id, issued_at

@@ -12,6 +12,7 @@ from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, Text
 from app.identity.principals import StaffPrincipal
 from app.models import Feedback, Reservation, ReservationStatus, User
+from app.reservations.errors import STATUS_TEXT
 from app.spaces.service import get_space_in_scope
 
 RESERVATION = Text("预约", "reservation")
@@ -22,7 +23,7 @@ class FeedbackNotOpen(AppError):
     code = "feedback_not_open"
     title = Text("暂不能评价", "Feedback not open")
     detail = Text(
-        "只有已完成的预约可以评价（当前状态：{status}）",
+        "只有已完成的预约可以评价（当前状态：“{status}”）",
         "Only a completed booking can be rated (it is {status})",
     )
 
@@ -48,8 +49,10 @@ async def give(
     if reservation is None:  # someone else's is as unknown as a missing one
         raise NotFound(RESERVATION)
     if reservation.status is not ReservationStatus.completed:
-        status = reservation.status.value
-        raise FeedbackNotOpen(status=status).with_extra(reservation_status=status)
+        status = reservation.status
+        raise FeedbackNotOpen(status=STATUS_TEXT[status]).with_extra(
+            reservation_status=status.value
+        )
     given = await session.scalar(
         select(Feedback.id).where(Feedback.reservation_id == reservation.id)
     )

@@ -4,9 +4,12 @@ The official calendar is the State Council's (from the chinese-calendar
 package): statutory holidays, and the weekend days moved to work (调休上班).
 Staff override it for everywhere, a district or one center, the narrowest
 scope winning, because the schedule is announced late and centers add local
-days. A year the package has no data for is flagged, never silently treated
-as ordinary days (the API says ``calendar_data_missing``; /readyz warns).
-Pure functions: the callers read the overrides.
+days. A year the package has no data for yet (the schedule is published
+each November or December) is provisional: its statutory days off, by date
+or by the lunar calendar, count as holidays (from the holidays package,
+which computes them for any year), without the moved workdays nobody knows
+yet. The API says which days and years are provisional; /readyz and the
+console warn. Pure functions: the callers read the overrides.
 """
 
 import enum
@@ -16,9 +19,10 @@ from datetime import date, datetime, timedelta
 from functools import lru_cache
 
 import chinese_calendar
+import holidays
 from chinese_calendar.constants import Holiday
 
-from app.core.clock import SHANGHAI
+from app.core.clock import SHANGHAI, local_today
 from app.models import DayKind, HolidayPolicy
 
 MONDAY, SUNDAY = 0, 6
@@ -36,7 +40,9 @@ class Source(enum.StrEnum):
     everywhere = "everywhere"
     district = "district"
     at_center = "center"
-    missing = "missing"  # no official data for the year: an ordinary day, flagged
+    # No official schedule for the year yet: a statutory day off by law, or an
+    # ordinary day (a weekend day may still be moved to work when it comes).
+    provisional = "provisional"
 
 
 @dataclass(frozen=True)
@@ -74,7 +80,10 @@ def official(day: date) -> DayInfo:
     try:
         off, name = chinese_calendar.get_holiday_detail(day)
     except NotImplementedError:
-        return DayInfo(day, _ordinary(day), None, Source.missing)
+        name = statutory_days_off(day.year).get(day)
+        if name is not None:
+            return DayInfo(day, DayType.holiday, name, Source.provisional)
+        return DayInfo(day, _ordinary(day), None, Source.provisional)
     if name is None:
         return DayInfo(day, _ordinary(day), None, Source.official)
     chinese = _CHINESE.get(name, name)
@@ -85,8 +94,40 @@ def official(day: date) -> DayInfo:
     return DayInfo(day, DayType.weekday, None, Source.official)
 
 
+# The holidays package's names, as the official calendar names the same days
+# (New Year's Eve is the first day off of the Spring Festival).
+_STATUTORY_NAMES = {
+    "农历除夕": "春节",
+    "清明节": "清明",
+    "端午节": "端午",
+    "中秋节": "中秋",
+}
+
+
+@lru_cache(maxsize=16)
+def statutory_days_off(year: int) -> dict[date, str]:
+    """The days off the law gives in ``year`` (元旦, 春节 from New Year's Eve,
+    清明, 劳动节, 端午, 中秋, 国庆), without the State Council's yearly
+    rearrangement: no bridging days, no weekend days moved to work."""
+    days = holidays.country_holidays("CN", years=year, language="zh_CN", observed=False)
+    return {day: _chinese_name(name) for day, name in sorted(days.items()) if day.year == year}
+
+
+def _chinese_name(names: str) -> str:
+    """One name, or two where festivals meet (中秋 on 3 October 2028)."""
+    parts = (_STATUTORY_NAMES.get(part.strip(), part.strip()) for part in names.split(";"))
+    return "、".join(dict.fromkeys(parts))
+
+
 def has_data(year: int) -> bool:
-    return official(date(year, 7, 1)).source is not Source.missing
+    return official(date(year, 7, 1)).source is not Source.provisional
+
+
+def provisional_years_ahead() -> list[int]:
+    """This year and the next (bookings open up to a year ahead) when the
+    official calendar does not cover them yet."""
+    this_year = local_today().year
+    return [year for year in (this_year, this_year + 1) if not has_data(year)]
 
 
 def resolve(

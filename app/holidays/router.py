@@ -1,5 +1,6 @@
 """The calendar: each day's kind (official, or as staff set it), and staff's
-overrides."""
+overrides (set with ``PUT /admin/calendar/days/{day}`` in ``app/admin/router.py``,
+which settles the bookings a new day affects)."""
 
 from typing import Annotated
 
@@ -11,7 +12,7 @@ from app.core.routing import api_router
 from app.core.schemas import MAX_ID, LocalDate
 from app.holidays import service
 from app.holidays.days import DayInfo, Source, official
-from app.holidays.schemas import CalendarDayOut, CalendarOut, DayOverview, DaySet, DaySetOut
+from app.holidays.schemas import CalendarDayOut, CalendarOut, DayOverview, DaySetOut
 from app.identity.dependencies import CurrentStaff
 
 router = api_router(tags=["calendar"])
@@ -54,10 +55,10 @@ async def read_calendar(
     if to < from_ or (to - from_).days >= MAX_DAYS or from_.year < 2000 or to.year > 2099:
         raise InvalidCalendarRange(days=MAX_DAYS)
     days = await service.days_between(session, from_, to, district=district, center_id=center_id)
-    missing = sorted(
-        {day.year for day in (info.day for info in days) if official(day).source is Source.missing}
+    provisional = sorted(
+        {info.day.year for info in days if official(info.day).source is Source.provisional}
     )
-    return CalendarOut(days=[_day_out(info) for info in days], calendar_data_missing=missing)
+    return CalendarOut(days=[_day_out(info) for info in days], provisional_years=provisional)
 
 
 @router.get("/admin/calendar/days/{day}", response_model=DayOverview, tags=["admin"])
@@ -67,22 +68,6 @@ async def read_day(day: Day, staff: CurrentStaff, session: SessionDep) -> DayOve
     return DayOverview(
         official=_day_out(official(day)), set=[DaySetOut.model_validate(row) for row in rows]
     )
-
-
-@router.put("/admin/calendar/days/{day}", response_model=DaySetOut, tags=["admin"])
-async def set_day(day: Day, body: DaySet, staff: CurrentStaff, session: SessionDep) -> DaySetOut:
-    """Make ``day`` a holiday or a workday for a center (`center_id`), a district
-    (`district`), or, for super admins, everywhere (neither)."""
-    row = await service.set_day(
-        session,
-        staff,
-        day,
-        body.kind,
-        body.name,
-        district=body.district,
-        center_id=body.center_id,
-    )
-    return DaySetOut.model_validate(row)
 
 
 @router.delete("/admin/calendar/days/{day}", status_code=status.HTTP_204_NO_CONTENT, tags=["admin"])

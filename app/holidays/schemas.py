@@ -17,14 +17,16 @@ class CalendarDayOut(BaseModel):
     weekday: int  # 0 = Monday
     type: DayType  # weekday, weekend, holiday (a day off) or workday (a weekend day of work)
     name: str | None
-    source: Source  # official, everywhere, district, center, or missing (no data)
+    source: Source  # official, everywhere, district, center, or provisional (no schedule yet)
 
 
 class CalendarOut(BaseModel):
     days: list[CalendarDayOut]
-    calendar_data_missing: list[int] = Field(
-        description="Years in the range with no official data: their days are shown as"
-        " ordinary weekdays and weekends until staff or an update supply them"
+    provisional_years: list[int] = Field(
+        description="Years in the range whose official schedule is not known yet: their"
+        " statutory days off (元旦, 春节, 清明, 劳动节, 端午, 中秋, 国庆) count as holidays,"
+        " the other days as ordinary weekdays and weekends, until staff or an update of"
+        " the official calendar say otherwise"
     )
 
 

@@ -8,13 +8,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2Pas
 from app.core import tokens
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
-from app.core.db import SessionDep
+from app.core.db import DatabaseDep, SessionDep
 from app.core.errors import Forbidden, InvalidToken, NotAuthenticated, Text
 from app.core.ratelimit import Limiter
 from app.identity import service
 from app.identity.principals import Actor, StaffPrincipal
 from app.identity.real_name import RealNameVerifier
-from app.identity.wechat import WechatClient
+from app.identity.wechat import AccessTokens, WechatClient
 from app.models import User
 
 _user_bearer = HTTPBearer(
@@ -37,6 +37,11 @@ async def get_settings(request: Request) -> Settings:
 async def get_wechat(request: Request) -> WechatClient:
     wechat: WechatClient = request.app.state.wechat
     return wechat
+
+
+async def get_wechat_tokens(request: Request) -> AccessTokens:
+    tokens: AccessTokens = request.app.state.wechat_tokens
+    return tokens
 
 
 async def get_cipher(request: Request) -> PiiCipher:
@@ -64,6 +69,7 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 LimiterDep = Annotated[Limiter, Depends(get_limiter)]
 ClientAddress = Annotated[str, Depends(client_address)]
 WechatDep = Annotated[WechatClient, Depends(get_wechat)]
+WechatTokensDep = Annotated[AccessTokens, Depends(get_wechat_tokens)]
 CipherDep = Annotated[PiiCipher, Depends(get_cipher)]
 RealNameVerifierDep = Annotated[RealNameVerifier, Depends(get_real_name_verifier)]
 
@@ -121,6 +127,34 @@ def resident_id(settings: Settings, token: str | None) -> int:
     return _claims(settings, tokens.Audience.user, token).subject_id
 
 
+def viewer_id(settings: Settings, token: str | None) -> int | None:
+    """The resident a token names, on a public read that shows them their own:
+    None without a token, or with a staff token (staff see what anyone sees);
+    a token that fails verification is still 401."""
+    if not token:
+        return None
+    try:
+        return tokens.verify(settings, tokens.Audience.user, token).subject_id
+    except tokens.TokenRejected:
+        pass
+    try:
+        tokens.verify(settings, tokens.Audience.staff, token)
+    except tokens.TokenRejected:
+        raise InvalidToken() from None
+    return None
+
+
+async def optional_user_id(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
+) -> int | None:
+    token = credentials.credentials if credentials else None
+    return viewer_id(request.app.state.settings, token)
+
+
+OptionalUserId = Annotated[int | None, Depends(optional_user_id)]
+
+
 async def current_staff(
     session: SessionDep,
     settings: SettingsDep,
@@ -128,6 +162,20 @@ async def current_staff(
 ) -> StaffPrincipal:
     claims = _claims(settings, tokens.Audience.staff, token)
     return await service.load_staff_principal(session, claims.subject_id, claims.issued_at)
+
+
+async def current_staff_reading(
+    database: DatabaseDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_staff_bearer)],
+) -> StaffPrincipal:
+    """``current_staff`` read in a read transaction of its own, ended before
+    the endpoint runs: for an endpoint that takes its own transactions (the
+    request's write transaction would hold SQLite's one write lock, and a
+    connection of the pool, while they wait)."""
+    claims = _claims(settings, tokens.Audience.staff, token)
+    async with database.reader.begin() as session:
+        return await service.load_staff_principal(session, claims.subject_id, claims.issued_at)
 
 
 async def current_actor(
@@ -154,3 +202,4 @@ CurrentUser = Annotated[User, Depends(current_user)]
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+StaffReading = Annotated[StaffPrincipal, Depends(current_staff_reading)]

@@ -3,7 +3,11 @@
 ``ZHENDI_REAL_NAME_VERIFIER`` picks the adapter:
 
 - ``format_only``: accepts every number that passes the GB 11643 checks. It
-  proves nothing about the person, so production refuses it.
+  proves nothing about the person, so production refuses it. It is the one
+  that lets every tester through the demo: the standard's own sample number
+  (``SAMPLE_ID_NUMBER``, the one the README shows) binds to any number of
+  accounts, each marked ``real_name_provider: demo_sample``; any other
+  number still binds to one account only.
 - ``http``: a two-element check (name + ID number) at a provider over HTTPS,
   as the identity-check services sold to apps work. The mapping is set in
   ``ZHENDI_REAL_NAME_HTTP_*``:
@@ -54,8 +58,15 @@ class RealNameInPerson(AppError):
     )
 
 
+# GB 11643's own example, which belongs to nobody: the demo's sample number.
+SAMPLE_ID_NUMBER = "11010519491231002X"
+SAMPLE_PROVIDER = "demo_sample"
+
+
 class RealNameVerifier(Protocol):
     name: str
+    # The sample number binds to every account that claims it (development only).
+    shares_the_sample: bool
 
     async def matches(self, name: str, id_number: IdNumber) -> bool:
         """Does ``id_number`` belong to a person called ``name``? Raises
@@ -66,12 +77,16 @@ class RealNameVerifier(Protocol):
 class FormatOnly:
     name = "format_only"
 
+    def __init__(self, *, shares_the_sample: bool) -> None:
+        self.shares_the_sample = shares_the_sample
+
     async def matches(self, name: str, id_number: IdNumber) -> bool:
         return True  # the number already passed its format and check-digit rules
 
 
 class AtTheCounter:
     name = "counter"
+    shares_the_sample = False
 
     async def matches(self, name: str, id_number: IdNumber) -> bool:
         raise RealNameInPerson()
@@ -81,6 +96,7 @@ class HttpTwoElementCheck:
     """A name + ID number check at an HTTPS provider (see the module docstring)."""
 
     name = "http"
+    shares_the_sample = False
 
     def __init__(self, settings: Settings, http: httpx.AsyncClient) -> None:
         assert settings.real_name_http_url is not None  # the settings validate both
@@ -128,7 +144,8 @@ def _at(payload: Any, path: list[str]) -> Any:
 def build_verifier(settings: Settings, http: httpx.AsyncClient) -> RealNameVerifier:
     match settings.real_name_verifier:
         case "format_only":
-            return FormatOnly()
+            # Production refuses format_only anyway (app/core/config.py).
+            return FormatOnly(shares_the_sample=not settings.is_production)
         case "counter":
             return AtTheCounter()
         case "http":

@@ -47,6 +47,11 @@ class UserOut(BaseModel):
     real_name_verified: bool
     name_masked: str | None
     id_number_masked: str | None
+    nickname: str | None = Field(description="What the mini-program calls you; yours to change")
+    phone_masked: str | None = Field(
+        description="Your phone number as bound from WeChat, masked: `138****5678`",
+        examples=["138****5678"],
+    )
     created_at: LocalInstant
 
 
@@ -61,6 +66,10 @@ class StaffToken(BaseModel):
     access_token: str
     token_type: Literal["bearer"] = "bearer"
     expires_in: int
+    device_token: str = Field(
+        description="Makes this client a trusted device: send it back with later logins "
+        "in the Zhendi-Device-Token header (browsers keep it as the zhendi_device cookie)"
+    )
 
 
 class StaffOut(BaseModel):
@@ -69,3 +78,35 @@ class StaffOut(BaseModel):
     role: StaffRole
     district: str | None
     center_ids: list[int]
+
+
+Nickname = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=1,
+        max_length=30,
+        # Letters, digits, marks and spaces of any script; no control characters.
+        pattern=r"^[^\x00-\x1f\x7f<>]+$",
+    ),
+]
+
+
+class ProfileUpdate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    nickname: Nickname | None = Field(
+        description="1–30 characters; `null` clears it", examples=["晓明"]
+    )
+
+
+class PhoneBinding(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(
+        min_length=1,
+        max_length=128,
+        description="The code of the mini-program's getPhoneNumber button; "
+        "`dev:<mobile number>` in development",
+        examples=["dev:13800138000"],
+    )

@@ -3,9 +3,10 @@ staff log in with a password."""
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -24,11 +25,12 @@ from app.core.errors import (
     UnprocessableInput,
 )
 from app.core.passwords import hash_password_async, verify_password
-from app.identity import id_numbers
+from app.core.ratelimit import Limiter
+from app.identity import devices, id_numbers
 from app.identity.principals import StaffPrincipal
-from app.identity.real_name import RealNameVerifier
+from app.identity.real_name import SAMPLE_ID_NUMBER, SAMPLE_PROVIDER, RealNameVerifier
 from app.identity.wechat import WechatClient, WechatCodeRejected, WechatIdentity
-from app.models import Center, Staff, StaffRole, User, staff_centers
+from app.models import Center, SpaceCalendarFeed, Staff, StaffRole, User, staff_centers
 
 DEV_CODE_PREFIX = "dev:"
 _DEV_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -101,17 +103,64 @@ async def get_user(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+@dataclass(frozen=True)
+class StaffSignIn:
+    staff_id: int
+    access: tokens.IssuedToken
+    device: tokens.IssuedToken  # makes the client a trusted device (app/identity/devices.py)
+
+
 async def login_staff(
-    session: AsyncSession, settings: Settings, username: str, password: str
-) -> tokens.IssuedToken:
+    session: AsyncSession,
+    settings: Settings,
+    limiter: Limiter,
+    username: str,
+    password: str,
+    *,
+    address: str,
+    device_tokens: Sequence[str] = (),
+) -> StaffSignIn:
+    """Check a staff password within the login budgets (README: Security).
+
+    The attempt takes its place in its budgets before the password is
+    checked, atomically (in Redis across processes), so of a burst of
+    concurrent guesses at most the limit reach Argon2, and none over budget
+    does. A trusted device spends its own budget; any other attempt spends the
+    address's and the username's, which strangers share. A success clears
+    the username's or the device's count (only the password's holder can do
+    that) but not the address's: anyone with an account could otherwise reset
+    their address's budget between guesses at other people's passwords.
+    """
     username = username.lower()
-    staff = None
-    if re.fullmatch(USERNAME_PATTERN, username):  # never query with junk (NUL breaks PostgreSQL)
-        staff = await session.scalar(select(Staff).where(Staff.username == username))
+    claims = devices.claims_of(settings, device_tokens)
+    staff = await _staff_named(session, username) if claims else None
+    device_id = devices.trusted_device(staff, claims)
+    rules = limiter.rules
+    if device_id:
+        await limiter.spend((rules.login_per_device, device_id))
+    else:
+        await limiter.spend((rules.login_per_ip, address), (rules.login_per_username, username))
+    if not claims:
+        staff = await _staff_named(session, username)
     known_hash = staff.password_hash if staff is not None and staff.is_active else None
     if not await verify_password(known_hash, password) or staff is None:
         raise InvalidCredentials()
-    return tokens.issue(settings, tokens.Audience.staff, staff.id)
+    if device_id:
+        await limiter.forget(rules.login_per_device, device_id)
+    else:
+        await limiter.forget(rules.login_per_username, username)
+    return StaffSignIn(
+        staff_id=staff.id,
+        access=tokens.issue(settings, tokens.Audience.staff, staff.id),
+        device=tokens.issue_device(settings, staff.id, device_id or devices.new_device_id()),
+    )
+
+
+async def _staff_named(session: AsyncSession, username: str) -> Staff | None:
+    if not re.fullmatch(USERNAME_PATTERN, username):  # never query with junk (NUL, for one)
+        return None
+    staff: Staff | None = await session.scalar(select(Staff).where(Staff.username == username))
+    return staff
 
 
 async def load_staff_principal(
@@ -119,7 +168,7 @@ async def load_staff_principal(
 ) -> StaffPrincipal:
     """The staff member a token issued at ``issued_at`` names, unless they were
     deactivated or have signed out since (``None``: a credential of another
-    kind, such as a calendar feed's token, which signing out does not touch)."""
+    kind, such as a calendar feed's token, which signing out deletes instead)."""
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.is_active:
         raise InvalidToken()
@@ -146,10 +195,12 @@ async def sign_out_staff(session: AsyncSession, staff_id: int, now: datetime) ->
     """End every session of the staff member: tokens carry their issue time in
     whole seconds, so every token issued before this second stops working. (One
     issued within the same second, before the sign-out, keeps working until it
-    expires; the next sign-in, even within that second, works.)"""
+    expires; the next sign-in, even within that second, works.) Their calendar
+    feeds of spaces are credentials too: they are revoked (their URLs answer 404)."""
     await session.execute(
         update(Staff).where(Staff.id == staff_id).values(signed_out_at=now.replace(microsecond=0))
     )
+    await session.execute(delete(SpaceCalendarFeed).where(SpaceCalendarFeed.staff_id == staff_id))
 
 
 async def create_staff(
@@ -293,9 +344,16 @@ async def verify_real_name(
     The verifier is asked and the number looked up whatever the outcome, and
     a mismatch and a number bound elsewhere get the same answer: a resident
     learns nothing about other people's numbers here.
+
+    With the development verifier the demo's sample number binds to every
+    account that claims it, each with an index of its own and marked
+    ``demo_sample``, so that every tester gets through the demo.
     """
     parsed = parse_id_number(id_number)
-    index = cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
+    sample = verifier.shares_the_sample and parsed.value == SAMPLE_ID_NUMBER
+    index = cipher.blind_index(
+        ID_NUMBER_PURPOSE, f"{parsed.value}:{user.id}" if sample else parsed.value
+    )
     if user.real_name_verified:
         if user.id_number_index == index:
             return user  # verifying the same number again changes nothing
@@ -304,7 +362,8 @@ async def verify_real_name(
     holder = await holder_of(session, index)
     if not matches or holder is not None:
         raise RealNameNotAccepted()
-    bind_real_name(cipher, user, parsed, name, provider=verifier.name)
+    provider = SAMPLE_PROVIDER if sample else verifier.name
+    bind_real_name(cipher, user, parsed, name, provider=provider, index=index)
     await flush_unique(session, RealNameNotAccepted())  # another account took it a moment ago
     return user
 
@@ -315,7 +374,13 @@ async def holder_of(session: AsyncSession, index: str) -> int | None:
 
 
 def bind_real_name(
-    cipher: PiiCipher, user: User, parsed: id_numbers.IdNumber, name: str, *, provider: str
+    cipher: PiiCipher,
+    user: User,
+    parsed: id_numbers.IdNumber,
+    name: str,
+    *,
+    provider: str,
+    index: str | None = None,
 ) -> None:
     """Seal the number and the name onto ``user`` (the caller flushes).
 
@@ -324,7 +389,7 @@ def bind_real_name(
     stored apart.
     """
     sealed_number = cipher.seal(ID_NUMBER_PURPOSE, parsed.value)
-    user.id_number_index = cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
+    user.id_number_index = index or cipher.blind_index(ID_NUMBER_PURPOSE, parsed.value)
     user.id_number_sealed = sealed_number.ciphertext
     user.name_sealed = cipher.seal(NAME_PURPOSE, name).ciphertext
     user.pii_key_version = sealed_number.key_version

@@ -4,21 +4,18 @@ run that fails is logged and counted, and the next tick runs again."""
 
 import asyncio
 import logging
-from datetime import UTC, datetime
-
-from croniter import croniter
+from datetime import datetime
 
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.db import Database
-from app.jobs.registry import JOBS, Job, run_job, schedule
+from app.jobs.registry import JOBS, Job, next_run, run_job
 
 log = logging.getLogger("zhendi.jobs")
 
 
 def _next(job: Job, settings: Settings, after: datetime) -> datetime:
-    due: datetime = croniter(schedule(job, settings), after).get_next(datetime)
-    return due.astimezone(UTC)
+    return next_run(job, settings, after)
 
 
 async def run_periodically(database: Database, settings: Settings) -> None:

@@ -8,11 +8,14 @@ call it through ``run_job`` here.
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import select
+from croniter import croniter
+from sqlalchemy import Executable, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.service import purge_personal_data
 from app.core.clock import utcnow
@@ -108,6 +111,12 @@ def schedule(job: Job, settings: Settings) -> str:
     return job.cron
 
 
+def next_run(job: Job, settings: Settings, after: datetime) -> datetime:
+    """The job's first tick after ``after`` (UTC)."""
+    due: datetime = croniter(schedule(job, settings), after).get_next(datetime)
+    return due.astimezone(UTC)
+
+
 class UnknownJob(LookupError):
     pass
 
@@ -136,10 +145,23 @@ async def run_job(database: Database, settings: Settings, job: Job, now: datetim
     return report
 
 
+async def count_lost_run(session: AsyncSession, name: str, error: str) -> None:
+    """Count a run of ``name`` that never finished (its worker was killed
+    mid-run, app/jobs/worker.py) as a failed run, in ``session``'s transaction."""
+    await session.execute(_counted(postgresql_insert, name, utcnow(), changed=0, error=error))
+
+
 async def _count(
     database: Database, name: str, started: datetime, *, changed: int, error: str | None
 ) -> None:
     insert = sqlite_insert if database.is_sqlite else postgresql_insert
+    async with database.writer.begin() as session:
+        await session.execute(_counted(insert, name, started, changed=changed, error=error))
+
+
+def _counted(
+    insert: Callable[..., Any], name: str, started: datetime, *, changed: int, error: str | None
+) -> Executable:
     run = insert(JobStats).values(
         job=name,
         runs=1,
@@ -149,7 +171,7 @@ async def _count(
         last_finished_at=utcnow(),
         last_error=error[:200] if error else None,
     )
-    counted = run.on_conflict_do_update(
+    counted: Executable = run.on_conflict_do_update(
         index_elements=[JobStats.job],
         set_={
             "runs": JobStats.runs + 1,
@@ -160,8 +182,7 @@ async def _count(
             "last_error": run.excluded.last_error,
         },
     )
-    async with database.writer.begin() as session:
-        await session.execute(counted)
+    return counted
 
 
 async def job_stats(database: Database) -> list[JobStats]:

@@ -24,15 +24,27 @@ from app.models.organization import (
     QuotaSubject,
 )
 from app.models.reservation import (
+    BOOKED_TIME_STATUSES,
+    CHANGEABLE_STATUSES,
+    CODE_LIVE_STATUSES,
+    CODE_STATUSES,
     HOLDERS_OVERLAPPING,
     HOLDING_SQL,
     HOLDING_STATUSES,
+    QUOTA_AHEAD_STATUSES,
+    QUOTA_WEEK_STATUSES,
+    REPORTED_STATUSES,
+    STATUS_MEANINGS,
+    USED_STATUSES,
     ActorKind,
     AuditEvent,
     IdempotencyKey,
     Reservation,
+    ReservationKind,
     ReservationStatus,
     overlapping,
+    sql_list,
+    statuses_that,
 )
 from app.models.series import ReservationSeries, SeriesMode, SeriesOccurrence
 from app.models.space import (
@@ -55,9 +67,20 @@ from app.models.standing import (
 from app.models.waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
+    "BOOKED_TIME_STATUSES",
+    "CHANGEABLE_STATUSES",
+    "CODE_LIVE_STATUSES",
+    "CODE_STATUSES",
     "HOLDERS_OVERLAPPING",
     "HOLDING_SQL",
     "HOLDING_STATUSES",
+    "QUOTA_AHEAD_STATUSES",
+    "QUOTA_WEEK_STATUSES",
+    "REPORTED_STATUSES",
+    "STATUS_MEANINGS",
+    "USED_STATUSES",
+    "sql_list",
+    "statuses_that",
     "AccessCode",
     "AttemptMethod",
     "AttemptOutcome",
@@ -91,6 +114,7 @@ __all__ = [
     "QuotaRule",
     "QuotaSubject",
     "Reservation",
+    "ReservationKind",
     "ReservationStatus",
     "ReservationSeries",
     "SeriesMode",

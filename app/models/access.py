@@ -1,5 +1,5 @@
 import enum
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import (
     ForeignKey,
@@ -49,6 +49,10 @@ class Keypad(Base):
     # Bumped by every change: a wrong code is counted only against the state it
     # was decided on (a compare-and-swap), so parallel guesses are each counted.
     version: Mapped[int] = mapped_column(default=0, server_default="0")
+    # The lockouts begun on ``lockout_day`` (a Shanghai day): the one that makes
+    # them more than three tells staff, once that day (app/access/alerts.py).
+    lockout_day: Mapped[date | None]
+    lockouts_that_day: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
 
 
 class AccessCode(Base):
@@ -102,6 +106,9 @@ class AttemptOutcome(enum.StrEnum):
     # distinguishable from a wrong one. Only staff see the difference here.
     unknown_code = "unknown_code"
     outside_window = "outside_window"  # a real code, too early or too late
+    # A real code up to 30 minutes before its window (app/access/verify.py): the
+    # lock is told when it opens; not a wrong code, so it costs the keypad nothing.
+    not_yet = "not_yet"
     locked_out = "locked_out"  # refused before the code was looked at
 
 

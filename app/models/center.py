@@ -13,6 +13,20 @@ class CenterKind(enum.StrEnum):
     residential_station = "residential_station"
     post = "post"
 
+    @property
+    def label(self) -> str:
+        """The kind in the words the centers use (``kind_label`` in the API)."""
+        return CENTER_KIND_LABELS[self]
+
+
+CENTER_KIND_LABELS = {
+    CenterKind.district_hub: "区级党群服务中心",
+    CenterKind.street_center: "街镇党群服务中心",
+    CenterKind.grid_station: "片区党群服务站",
+    CenterKind.residential_station: "居民区党群服务站",
+    CenterKind.post: "党群驿站",
+}
+
 
 class Center(Timestamped, Base):
     """A Party-Masses Service Center (党群服务中心 / 站 / 驿站)."""

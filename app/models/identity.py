@@ -9,6 +9,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -25,7 +26,15 @@ class User(Timestamped, Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     openid: Mapped[str] = mapped_column(String(64), unique=True)
     unionid: Mapped[str | None] = mapped_column(String(64), index=True)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # The phone number (from WeChat's getPhoneNumber) exists only as AES-GCM
+    # ciphertext, a masked form for display, and keyed hashes of the whole
+    # number and of its last four digits, which staff search by.
+    phone_sealed: Mapped[bytes | None] = mapped_column(LargeBinary)
+    phone_key_version: Mapped[int | None] = mapped_column(SmallInteger)
+    phone_masked: Mapped[str | None] = mapped_column(String(20))
+    phone_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    phone_tail_index: Mapped[str | None] = mapped_column(String(64), index=True)
+    nickname: Mapped[str | None] = mapped_column(String(30))
     real_name_verified: Mapped[bool] = mapped_column(default=False)
     name_masked: Mapped[str | None] = mapped_column(String(50))
     id_number_masked: Mapped[str | None] = mapped_column(String(18))
@@ -40,6 +49,9 @@ class User(Timestamped, Base):
     last_login_at: Mapped[datetime | None]
     # A deactivated user's tokens stop working at once (every request reads this row).
     is_active: Mapped[bool] = mapped_column(default=True, server_default=true())
+    # A resident staff booked for by phone who has no account yet: the first
+    # account that binds the same phone claims it (app/admin/bookings.py).
+    is_placeholder: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Set when the user erased their account: personal data gone, bookings kept
     # anonymously for the statistics.
     erased_at: Mapped[datetime | None]

@@ -29,6 +29,16 @@ class NotificationKind(enum.StrEnum):
     organization_verified = "organization_verified"
     organization_rejected = "organization_rejected"
     approval_requested = "approval_requested"  # to staff
+    keypad_locked_repeatedly = "keypad_locked_repeatedly"  # to staff
+    booking_cancelled_by_closure = "booking_cancelled_by_closure"
+    appeal_decided = "appeal_decided"
+    real_name_rebound = "real_name_rebound"  # to the account that lost the number
+    organization_registered = "organization_registered"  # to staff
+    waitlist_offer_lapsed = "waitlist_offer_lapsed"
+    organization_member_removed = "organization_member_removed"
+    access_code_reissued = "access_code_reissued"
+    feedback_requested = "feedback_requested"
+    booking_moved = "booking_moved"
 
 
 class Delivery(enum.StrEnum):

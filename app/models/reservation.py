@@ -1,5 +1,7 @@
 import enum
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     DDL,
@@ -39,16 +41,71 @@ class ReservationStatus(enum.StrEnum):
     held = "held"
 
 
-# Statuses that occupy the space's time. A checked-in booking is a confirmed
-# one whose guests have arrived: it keeps holding the room.
-HOLDING_STATUSES = (
-    ReservationStatus.pending,
-    ReservationStatus.confirmed,
-    ReservationStatus.checked_in,
-    ReservationStatus.held,
-)
-# The same statuses as a SQL list, for hand-written statements.
-HOLDING_SQL = ", ".join(f"'{status.value}'" for status in HOLDING_STATUSES)
+class ReservationKind(enum.StrEnum):
+    booking = "booking"  # a person's (or an organization's) booking
+    # The center's own programme (党课, 议事会), held by staff: nobody's booking,
+    # so its ``user_id`` is NULL and no quota, "my bookings" or notification
+    # query can pick it up (docs/ARCHITECTURE.md, "Staff bookings and center events").
+    center_event = "center_event"
+
+
+class Meaning(NamedTuple):
+    """What a reservation in one status means to each part of the system."""
+
+    holds_time: bool  # occupies the space: the guard, the exclusion constraint, availability
+    quota_ahead: bool  # counts toward a ``future_bookings`` quota
+    quota_week: bool  # counts toward the weekly quotas (bookings and hours)
+    reported: bool  # a booking made and kept, whatever became of it (reports' ``bookings``)
+    booked_time: bool  # its time counts as booked (reports' ``booked_hours``)
+    used: bool  # people came (reports' ``used_hours``)
+    gets_code: bool  # has, or will have once confirmed, a door code where the space has doors
+    code_live: bool  # its door code opens the door in its window
+    changeable: bool  # its booker may still cancel or move it (until the deadline)
+
+
+_ = False
+Y = True
+# The one table of reservation statuses (docs/ARCHITECTURE.md, "Reservation
+# statuses"): every status list in Python and SQL is derived from it. A
+# checked-in booking is a confirmed one whose guests arrived: it keeps holding
+# the room. A place held for the waitlist holds the time but counts toward no
+# quota until its offer is accepted. A cancelled booking was made (reported)
+# but its time was given back; a no-show's time was booked and not used.
+STATUS_MEANINGS: dict[ReservationStatus, Meaning] = {
+    #                                holds ahead week  report booked used  gets  live  change
+    ReservationStatus.pending:    Meaning(Y, Y,    Y,    _,     _,     _,    Y,    _,    Y),
+    ReservationStatus.confirmed:  Meaning(Y, Y,    Y,    Y,     Y,     _,    Y,    Y,    Y),
+    ReservationStatus.checked_in: Meaning(Y, Y,    Y,    Y,     Y,     Y,    Y,    Y,    _),
+    ReservationStatus.held:       Meaning(Y, _,    _,    _,     _,     _,    _,    _,    _),
+    ReservationStatus.completed:  Meaning(_, _,    Y,    Y,     Y,     Y,    _,    _,    _),
+    ReservationStatus.no_show:    Meaning(_, _,    Y,    Y,     Y,     _,    _,    _,    _),
+    ReservationStatus.cancelled:  Meaning(_, _,    _,    Y,     _,     _,    _,    _,    _),
+    ReservationStatus.rejected:   Meaning(_, _,    _,    _,     _,     _,    _,    _,    _),
+    ReservationStatus.expired:    Meaning(_, _,    _,    _,     _,     _,    _,    _,    _),
+}  # fmt: skip
+del _, Y
+
+
+def statuses_that(means: Callable[[Meaning], bool]) -> tuple[ReservationStatus, ...]:
+    """The statuses, in declaration order, whose meaning has ``means``."""
+    return tuple(status for status in ReservationStatus if means(STATUS_MEANINGS[status]))
+
+
+def sql_list(statuses: Iterable[ReservationStatus]) -> str:
+    """Statuses as a SQL list, for hand-written statements: ``'a', 'b'``."""
+    return ", ".join(f"'{status.value}'" for status in statuses)
+
+
+HOLDING_STATUSES = statuses_that(lambda meaning: meaning.holds_time)
+QUOTA_AHEAD_STATUSES = statuses_that(lambda meaning: meaning.quota_ahead)
+QUOTA_WEEK_STATUSES = statuses_that(lambda meaning: meaning.quota_week)
+REPORTED_STATUSES = statuses_that(lambda meaning: meaning.reported)
+BOOKED_TIME_STATUSES = statuses_that(lambda meaning: meaning.booked_time)
+USED_STATUSES = statuses_that(lambda meaning: meaning.used)
+CODE_STATUSES = statuses_that(lambda meaning: meaning.gets_code)
+CODE_LIVE_STATUSES = statuses_that(lambda meaning: meaning.code_live)
+CHANGEABLE_STATUSES = statuses_that(lambda meaning: meaning.changeable)
+HOLDING_SQL = sql_list(HOLDING_STATUSES)
 
 # No booking lasts longer than a day (a space's ``max_minutes`` is at most
 # 1440), and the database refuses one that would. Overlap queries rely on it:
@@ -73,6 +130,7 @@ class Reservation(Timestamped, Base):
     __table_args__ = (
         CheckConstraint("ends_at > starts_at", name="ends_after_start"),
         CheckConstraint("attendees >= 1", name="attendees_positive"),
+        CheckConstraint("(kind = 'center_event') = (user_id IS NULL)", name="event_has_no_booker"),
         CheckConstraint(
             "ends_at - starts_at <= interval '1 day'", name="lasts_at_most_a_day"
         ).ddl_if(dialect="postgresql"),
@@ -111,10 +169,19 @@ class Reservation(Timestamped, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     space_id: Mapped[int] = mapped_column(ForeignKey("spaces.id", ondelete="RESTRICT"))
-    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"))
+    # NULL for a center event only (the CHECK above). Typed as the bookings'
+    # int: the code that reads a booker's reservations never reaches an event.
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id", ondelete="RESTRICT"), nullable=True)
     organization_id: Mapped[int | None] = mapped_column(
         ForeignKey("organizations.id", ondelete="RESTRICT")
     )
+    kind: Mapped[ReservationKind] = mapped_column(
+        enum_column(ReservationKind, "reservation_kind"),
+        default=ReservationKind.booking,
+        server_default=ReservationKind.booking.value,
+    )
+    title: Mapped[str | None] = mapped_column(String(100))  # a center event's
+    public: Mapped[bool | None]  # whether availability shows a center event's title
     starts_at: Mapped[datetime]
     ends_at: Mapped[datetime]
     exclusive: Mapped[bool]
@@ -171,6 +238,8 @@ class AuditEvent(Base):
     from_status: Mapped[str | None] = mapped_column(String(20))
     to_status: Mapped[str | None] = mapped_column(String(20))
     reason: Mapped[str | None] = mapped_column(String(200))
+    # What an act changed beyond the status, e.g. a move's times (``move``).
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 # The holders of [:start, :end) in the space ``{space}`` (a column or a

@@ -38,6 +38,23 @@ class SpaceKind(enum.StrEnum):
     photo_studio = "photo_studio"
     other = "other"
 
+    @property
+    def label(self) -> str:
+        """The kind in the words the centers use (``kind_label`` in the API)."""
+        return SPACE_KIND_LABELS[self]
+
+
+SPACE_KIND_LABELS = {
+    SpaceKind.meeting_room: "会议室",
+    SpaceKind.study_room: "自习室",
+    SpaceKind.activity_room: "活动室",
+    SpaceKind.theater: "小剧场",
+    SpaceKind.gym: "健身房",
+    SpaceKind.studio: "共享工作室",
+    SpaceKind.photo_studio: "摄影棚",
+    SpaceKind.other: "其他",
+}
+
 
 class BookingMode(enum.StrEnum):
     exclusive = "exclusive"  # one reservation holds the whole room
@@ -73,6 +90,10 @@ class Space(Timestamped, Base):
         ),
         CheckConstraint("advance_days >= 0 AND advance_days <= 365", name="advance_days_range"),
         CheckConstraint("cancel_before_minutes >= 0", name="cancel_before_nonnegative"),
+        CheckConstraint("modify_before_minutes >= 0", name="modify_before_nonnegative"),
+        CheckConstraint(
+            "buffer_minutes >= 0 AND buffer_minutes <= 240", name="buffer_minutes_range"
+        ),
         CheckConstraint(
             "release_minute IS NULL OR (release_minute >= 0 AND release_minute < 1440)",
             name="release_minute_within_day",
@@ -93,6 +114,12 @@ class Space(Timestamped, Base):
     advance_days: Mapped[int] = mapped_column(SmallInteger)
     # Residents may cancel until this many minutes before the start.
     cancel_before_minutes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    # ... and move a booking until this many minutes before its start (None:
+    # the cancel deadline; app/reservations/moves.py).
+    modify_before_minutes: Mapped[int | None] = mapped_column(SmallInteger)
+    # Free minutes a booking of an exclusive space needs before and after it
+    # (cleaning, set-up), kept by the booking guard on both engines.
+    buffer_minutes: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
     open_24h: Mapped[bool] = mapped_column(default=False)
     requires_approval: Mapped[bool] = mapped_column(default=False)
     requires_real_name: Mapped[bool] = mapped_column(default=False)

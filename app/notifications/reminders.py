@@ -15,7 +15,13 @@ from sqlalchemy import ColumnElement, Interval, exists, func, literal, select
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.jobs import Report
-from app.models import Notification, NotificationKind, Reservation, ReservationStatus
+from app.models import (
+    Notification,
+    NotificationKind,
+    Reservation,
+    ReservationKind,
+    ReservationStatus,
+)
 from app.notifications.service import tell_booker
 
 BATCH = 200
@@ -46,6 +52,7 @@ async def remind_upcoming(database: Database, settings: Settings, now: datetime)
                     select(Reservation)
                     .where(
                         Reservation.status == ReservationStatus.confirmed,
+                        Reservation.kind == ReservationKind.booking,
                         Reservation.starts_at > now,
                         Reservation.starts_at <= now + lead,
                         _made_before_the_lead(database, lead),

@@ -85,7 +85,8 @@ async def staff_notifications(
     limit: Limit = 20,
     offset: Offset = 0,
 ) -> NotificationPage:
-    """Your notifications as staff (approval requests at your centers), newest first."""
+    """Your notifications as staff (approval requests at your centers, keypads there
+    that keep locking out), newest first."""
     rows, total, unread_count = await service.inbox(
         session, staff_id=staff.id, unread=unread, limit=limit, offset=offset
     )

@@ -2,11 +2,12 @@
 from the inbox, sent to WeChat by the sender (``sender.py``).
 
 A change calls ``tell_booker`` / ``tell_staff_covering`` / ``tell_organization``
-with the session it changes things in: the rows commit with the change or not
-at all (docs/ARCHITECTURE.md, invariant 10). A user's notification is queued
-for WeChat at once; whether a message goes out is the sender's decision (is
-there a template for the kind, a credit for the template), so the services
-that change things need no settings.
+/ ``tell_staff_of_organization`` / ``tell_user`` with the session it changes
+things in: the rows commit with the change or not at all (docs/ARCHITECTURE.md,
+invariant 10). A user's notification is queued for WeChat at once; whether a
+message goes out is the sender's decision (is there a template for the kind,
+a credit for the template), so the services that change things need no
+settings.
 """
 
 from collections.abc import Sequence
@@ -107,6 +108,39 @@ async def tell_organization(
     ]
 
 
+async def tell_staff_of_organization(
+    session: AsyncSession,
+    kind: NotificationKind,
+    organization: Organization,
+    *,
+    reason: str | None = None,
+    now: datetime | None = None,
+) -> list[Notification]:
+    """Tell the active staff who decide on the organization: those covering
+    its home center, and super admins (the only ones when it names none)."""
+    center_id = organization.center_id
+    if center_id is None:
+        covering = and_(Staff.is_active.is_(True), Staff.role == StaffRole.super_admin)
+    else:
+        district = await session.scalar(select(Center.district).where(Center.id == center_id))
+        covering = _covers(center_id, district)
+    staff_ids = (await session.scalars(select(Staff.id).where(covering).order_by(Staff.id))).all()
+    values = {"organization_name": organization.name, "reason": reason or ""}
+    at = now or utcnow()
+    return [
+        _add(
+            session,
+            kind,
+            dict(values),
+            at,
+            staff_id=staff_id,
+            organization_id=organization.id,
+            center_id=center_id,
+        )
+        for staff_id in staff_ids
+    ]
+
+
 def tell_user(
     session: AsyncSession,
     kind: NotificationKind,
@@ -116,6 +150,7 @@ def tell_user(
     *,
     center_id: int | None = None,
     reservation_id: int | None = None,
+    organization_id: int | None = None,
 ) -> Notification:
     """Tell a user something whose values the caller already has."""
     return _add(
@@ -126,6 +161,7 @@ def tell_user(
         user_id=user_id,
         center_id=center_id,
         reservation_id=reservation_id,
+        organization_id=organization_id,
     )
 
 
@@ -145,6 +181,17 @@ async def tell_suspended(session: AsyncSession, suspension: Suspension, now: dat
         values,
         now,
         center_id=center.id,
+    )
+
+
+def tell_real_name_rebound(
+    session: AsyncSession, user_id: int, center: Center, now: datetime
+) -> None:
+    """The account that lost its ID number to its true holder hears at which
+    counter (not to whom)."""
+    values = {"center_name": center.name, "center_address": center.address}
+    tell_user(
+        session, NotificationKind.real_name_rebound, user_id, values, now, center_id=center.id
     )
 
 

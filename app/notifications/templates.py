@@ -39,8 +39,16 @@ TIME_PLACEHOLDERS = frozenset({"start", "end", "date"})
 DEFAULT_PAGES = {
     "booking": "pages/reservation/detail?id={reservation_id}",
     "organization": "pages/organization/detail",
+    "mine": "pages/mine/index",
 }
-USER_KINDS = frozenset(NotificationKind) - {NotificationKind.approval_requested}
+STAFF_KINDS = frozenset(
+    {
+        NotificationKind.approval_requested,
+        NotificationKind.keypad_locked_repeatedly,
+        NotificationKind.organization_registered,
+    }
+)
+USER_KINDS = frozenset(NotificationKind) - STAFF_KINDS
 EMPTY = "-"  # WeChat refuses an empty value
 
 
@@ -129,6 +137,13 @@ def fit(key: str, value: str) -> str:
     return value or EMPTY
 
 
+def _page_of(values: Mapping[str, str]) -> str:
+    """A booking's page, else an organization's, else the resident's own."""
+    if values.get("reservation_id"):
+        return "booking"
+    return "organization" if values.get("organization_name") else "mine"
+
+
 def message(
     templates: Mapping[str, WechatTemplate], kind: NotificationKind, values: Mapping[str, str]
 ) -> Message | None:
@@ -136,7 +151,7 @@ def message(
     template = templates.get(kind.value)
     if template is None:
         return None
-    default_page = DEFAULT_PAGES["booking" if values.get("reservation_id") else "organization"]
+    default_page = DEFAULT_PAGES[_page_of(values)]
     page = _fill(template.page or default_page, values)
     data = {key: {"value": fit(key, _fill(text, values))} for key, text in template.data.items()}
     return Message(template.template_id, page, data)

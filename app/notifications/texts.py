@@ -27,6 +27,7 @@ PLACEHOLDERS = frozenset(
         "reservation_id",
         "title",
         "deadline",
+        "decision",
     }
 )
 
@@ -88,6 +89,49 @@ WORDING: dict[NotificationKind, Wording] = {
     ),
     Kind.approval_requested: Wording(
         "有新的预约待审批", "{center_name}{space_name}（{date} {time_range}）有一条新的预约申请。"
+    ),
+    Kind.keypad_locked_repeatedly: Wording(
+        "门禁键盘多次锁定",
+        "{center_name}{space_name}的门禁“{door_name}”{date}已因输错密码锁定{lockouts}次，"
+        "可能有人在试探门禁密码，请尽快到现场查看。预约人仍可在小程序中开门。",
+    ),
+    Kind.booking_cancelled_by_closure: Wording(
+        "预约因场地调整已取消",
+        "{center_name}{space_name}在您预约的时段（{date} {time_range}）不开放，"
+        "预约已取消：{reason}",
+    ),
+    Kind.appeal_decided: Wording(
+        "违约记录已处理",
+        "您在{center_name}{space_name}（{date} {time_range}）的违约记录{decision}。"
+        "处理意见：{reason}",
+    ),
+    Kind.real_name_rebound: Wording(
+        "实名信息已更正",
+        "经{center_name}柜台核验，您账号绑定的实名信息已更正至证件持有人本人的账号，"
+        "此账号不再实名认证，需实名的预约已取消。如有疑问，请联系该服务中心。",
+    ),
+    Kind.organization_registered: Wording(
+        "有新的单位待认证", "{organization_name}提交了单位认证申请{reason}，请审核。"
+    ),
+    Kind.waitlist_offer_lapsed: Wording(
+        "候补名额已失效",
+        "为您保留的{center_name}{space_name}（{date} {time_range}）未在期限内确认，已让给下一位。",
+    ),
+    Kind.organization_member_removed: Wording(
+        "已移出单位", "您已被移出{organization_name}，不能再以该单位名义预约。{reason}"
+    ),
+    Kind.access_code_reissued: Wording(
+        "门禁密码已更换",
+        "您在{center_name}{space_name}的预约（{date} {time_range}）门禁密码已更换，"
+        "请在小程序中查看新密码。",
+    ),
+    Kind.booking_moved: Wording(
+        "预约已改期",
+        "您在{center_name}{space_name}的预约已改为{date} {time_range}，当前状态：{status}。",
+    ),
+    Kind.feedback_requested: Wording(
+        "欢迎评价",
+        "您在{center_name}{space_name}的预约（{date} {time_range}）已完成，欢迎为本次使用评分。",
     ),
 }
 

@@ -24,6 +24,7 @@ from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.crypto import PiiCipher, Sealed
 from app.core.db import Database
+from app.identity.wechat import AccessTokenUnavailable
 from app.models import WechatToken
 from app.notifications.templates import Message
 
@@ -53,7 +54,7 @@ class Sent:
     detail: str
 
 
-class TokenUnavailable(Exception):
+class TokenUnavailable(AccessTokenUnavailable):
     pass
 
 

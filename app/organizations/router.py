@@ -8,18 +8,19 @@ from app.core.routing import api_router
 from app.core.schemas import Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
 from app.models import MemberRole, Organization, OrganizationStatus
-from app.organizations import service
+from app.organizations import registration, service
 from app.organizations.schemas import (
     InvitationOut,
     JoinRequest,
     MemberOut,
     OrganizationCreate,
     OrganizationOut,
+    OrganizationUpdate,
     RejectRequest,
     TransferRequest,
 )
 from app.quotas import service as quotas
-from app.quotas.schemas import QuotaUsageOut
+from app.quotas.schemas import QuotaUsageOut, usage_out
 
 router = api_router(tags=["organizations"])
 
@@ -52,16 +53,19 @@ async def register(
     body: OrganizationCreate, user: CurrentUser, session: SessionDep
 ) -> OrganizationOut:
     """Register your company; you become its owner. Staff then verify it."""
-    organization = await service.register(session, user, body)
+    organization = await registration.register(session, user, body)
     return present(service.OrganizationView(organization, MemberRole.owner, True))
 
 
-@router.get("/organizations/mine", response_model=list[OrganizationOut])
-async def mine(user: CurrentUser, session: SessionDep) -> list[OrganizationOut]:
-    return [
+@router.get("/organizations/mine", response_model=Page[OrganizationOut])
+async def mine(
+    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[OrganizationOut]:
+    rows = [
         present(service.OrganizationView(org, role, role is MemberRole.owner))
         for org, role in await service.mine(session, user)
     ]
+    return Page.of(rows, limit, offset)
 
 
 @router.post("/organizations/join", response_model=OrganizationOut)
@@ -77,6 +81,16 @@ async def read(
     return present(await service.read(session, actor, organization_id))
 
 
+@router.patch("/organizations/{organization_id}", response_model=OrganizationOut)
+async def update(
+    organization_id: ResourceId, body: OrganizationUpdate, user: CurrentUser, session: SessionDep
+) -> OrganizationOut:
+    """Owner: change the contact name and phone, or the name or code. A new name
+    or code sends the organization back to staff for verification: it is
+    `pending` again, and cannot be booked on until they verify it."""
+    return present(await registration.change(session, user, organization_id, body))
+
+
 @router.post(
     "/organizations/{organization_id}/invitations",
     response_model=InvitationOut,
@@ -90,11 +104,15 @@ async def invite(
     return InvitationOut(code=code, expires_at=invitation.expires_at)
 
 
-@router.get("/organizations/{organization_id}/members", response_model=list[MemberOut])
+@router.get("/organizations/{organization_id}/members", response_model=Page[MemberOut])
 async def members(
-    organization_id: ResourceId, actor: CurrentActor, session: SessionDep
-) -> list[MemberOut]:
-    return [
+    organization_id: ResourceId,
+    actor: CurrentActor,
+    session: SessionDep,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[MemberOut]:
+    rows = [
         MemberOut(
             user_id=membership.user_id,
             role=membership.role,
@@ -103,6 +121,7 @@ async def members(
         )
         for membership, name in await service.members(session, actor, organization_id)
     ]
+    return Page.of(rows, limit, offset)
 
 
 @router.delete(
@@ -130,7 +149,7 @@ async def transfer(
     return present(await service.transfer(session, user, organization_id, body.user_id))
 
 
-@router.get("/organizations/{organization_id}/quota", response_model=list[QuotaUsageOut])
+@router.get("/organizations/{organization_id}/quota", response_model=Page[QuotaUsageOut])
 async def quota(
     organization_id: ResourceId,
     actor: CurrentActor,
@@ -138,22 +157,14 @@ async def quota(
     week_of: Annotated[
         dt.date | None, Query(alias="date", description="Any day of the week to show")
     ] = None,
-) -> list[QuotaUsageOut]:
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Page[QuotaUsageOut]:
     """Every limit on the organization's bookings, with its use in this (or the given)
     Shanghai week; `future_bookings` counts what is booked ahead now."""
     seen = await service.view(session, actor, organization_id)
     usages = await quotas.organization_usage(session, seen.organization.id, week_of)
-    return [
-        QuotaUsageOut(
-            scope="space" if usage.rule.space_id is not None else "center",
-            scope_id=usage.rule.space_id or usage.rule.center_id or 0,
-            scope_name=usage.scope_name,
-            metric=usage.rule.metric,
-            limit=usage.rule.max_value,
-            used=usage.used,
-        )
-        for usage in usages
-    ]
+    return Page.of([usage_out(usage) for usage in usages], limit, offset)
 
 
 @router.get("/admin/organizations", response_model=Page[OrganizationOut], tags=["admin"])

@@ -2,7 +2,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.schemas import IdField, LocalInstant, Printable, ShortText
+from app.core.schemas import IdField, LocalInstant, Patch, Printable, ShortText
 from app.models import MemberRole, OrganizationStatus
 
 Phone = Annotated[
@@ -33,6 +33,16 @@ class OrganizationCreate(BaseModel):
     center_id: IdField | None = Field(
         default=None, description="The center the organization registers with"
     )
+
+
+class OrganizationUpdate(Patch):
+    """The owner's changes. A new name or code sends the organization back to
+    staff for verification (``pending``); the contact alone does not."""
+
+    name: ShortText | None = None
+    uscc: str | None = Field(default=None, min_length=18, max_length=18)
+    contact_name: PersonName | None = None
+    contact_phone: Phone | None = None
 
 
 class OrganizationOut(BaseModel):

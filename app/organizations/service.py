@@ -1,4 +1,5 @@
-"""Organizations: registration, staff verification, members and invitations.
+"""Organizations: who sees them, staff verification, members and invitations
+(registering one and changing its details: ``registration.py``).
 
 A company is the real booker: its members book on its account, see its
 bookings, and the owner manages who belongs. Whoever is not a member (and
@@ -15,9 +16,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
-from app.centers.service import CENTER
 from app.core.clock import utcnow
-from app.core.db import flush_unique
 from app.core.errors import AppError, Forbidden, InvalidTransition, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
@@ -31,8 +30,6 @@ from app.models import (
     User,
 )
 from app.notifications import service as notifications
-from app.organizations import uscc
-from app.organizations.schemas import OrganizationCreate
 from app.reservations.service import cancel_live_bookings
 
 ORGANIZATION = Text("组织", "organization")
@@ -43,26 +40,6 @@ TOLD = {
     OrganizationStatus.verified: NotificationKind.organization_verified,
     OrganizationStatus.rejected: NotificationKind.organization_rejected,
 }
-
-
-class InvalidUscc(AppError):
-    status = 422
-    code = "invalid_uscc"
-    title = Text("统一社会信用代码无效", "Invalid unified social credit code")
-    detail = Text(
-        "统一社会信用代码的格式、类别或校验码不正确",
-        "The code fails its format, type or check-character rules",
-    )
-
-
-class UsccTaken(AppError):
-    status = 409
-    code = "uscc_taken"
-    title = Text("该组织已注册", "Organization already registered")
-    detail = Text(
-        "该统一社会信用代码已被注册，请联系组织负责人邀请您加入",
-        "This code is registered already; ask its owner for an invitation",
-    )
 
 
 class OwnerOnly(Forbidden):
@@ -94,7 +71,13 @@ class NotAMember(AppError):
     detail = Text("该用户不是本组织成员", "That user is not a member of this organization")
 
 
-ALREADY = Text("组织当前为 {status}", "The organization is {status}")
+ALREADY = Text("组织当前{status}", "The organization is {status}")
+# Each status of an organization as a detail says it.
+STATUS_TEXT: dict[OrganizationStatus, Text] = {
+    OrganizationStatus.pending: Text("正在等待审核", "awaiting verification"),
+    OrganizationStatus.verified: Text("已通过审核", "verified"),
+    OrganizationStatus.rejected: Text("已被驳回", "rejected"),
+}
 
 
 @dataclass(frozen=True)
@@ -117,46 +100,6 @@ async def role_of(session: AsyncSession, organization_id: int, user_id: int) -> 
         )
     )
     return role
-
-
-async def register(session: AsyncSession, user: User, data: OrganizationCreate) -> Organization:
-    try:
-        code = uscc.validate(data.uscc)
-    except uscc.InvalidUscc:
-        raise InvalidUscc() from None
-    if data.center_id is not None and await session.get(Center, data.center_id) is None:
-        raise NotFound(CENTER)
-    if await session.scalar(select(Organization.id).where(Organization.uscc == code)):
-        raise UsccTaken()
-    organization = Organization(
-        name=data.name,
-        uscc=code,
-        contact_name=data.contact_name,
-        contact_phone=data.contact_phone,
-        center_id=data.center_id,
-        status=OrganizationStatus.pending,
-    )
-    session.add(organization)
-    await flush_unique(session, UsccTaken())  # registered a moment ago by someone else
-    session.add(
-        Membership(
-            organization_id=organization.id,
-            user_id=user.id,
-            role=MemberRole.owner,
-            joined_at=utcnow(),
-        )
-    )
-    audit.record(
-        session,
-        user,
-        entity=ENTITY,
-        entity_id=organization.id,
-        action="register",
-        from_status=None,
-        to_status=organization.status.value,
-    )
-    await session.flush()
-    return organization
 
 
 async def mine(session: AsyncSession, user: User) -> Sequence[tuple[Organization, MemberRole]]:
@@ -218,7 +161,7 @@ async def _staff_covers(
     return center is not None and staff.covers_center(center)
 
 
-async def _as_owner(session: AsyncSession, user: User, organization_id: int) -> Organization:
+async def as_owner(session: AsyncSession, user: User, organization_id: int) -> Organization:
     seen = await view(session, user, organization_id, for_update=True)
     if seen.role is not MemberRole.owner:
         raise OwnerOnly()
@@ -233,7 +176,7 @@ def _code_hash(code: str) -> str:
 
 
 async def invite(session: AsyncSession, user: User, organization_id: int) -> tuple[str, Invitation]:
-    organization = await _as_owner(session, user, organization_id)
+    organization = await as_owner(session, user, organization_id)
     code = secrets.token_urlsafe(12)  # 96 random bits: not worth guessing
     now = utcnow()
     invitation = Invitation(
@@ -298,13 +241,28 @@ async def members(
 async def remove_member(
     session: AsyncSession, user: User, organization_id: int, member_id: int
 ) -> None:
-    await _as_owner(session, user, organization_id)
+    await as_owner(session, user, organization_id)
     if member_id == user.id:
         raise OwnerMustTransfer()
     membership = await session.get(Membership, (organization_id, member_id))
     if membership is None:
         raise NotAMember()
-    await _depart(session, user, membership, MEMBER_REMOVED)
+    cancelled = await _depart(session, user, membership, MEMBER_REMOVED)
+    organization = await session.get(Organization, organization_id)
+    assert organization is not None
+    values = {
+        "organization_name": organization.name,
+        "reason": f"您以该单位名义的 {len(cancelled)} 个预约已取消。" if cancelled else "",
+    }
+    notifications.tell_user(
+        session,
+        NotificationKind.organization_member_removed,
+        member_id,
+        values,
+        utcnow(),
+        organization_id=organization_id,
+    )
+    await session.flush()
 
 
 async def leave(session: AsyncSession, user: User, organization_id: int) -> None:
@@ -320,11 +278,13 @@ MEMBER_REMOVED = "预约人已被移出组织"
 MEMBER_LEFT = "预约人已退出组织"
 
 
-async def _depart(session: AsyncSession, actor: User, membership: Membership, reason: str) -> None:
+async def _depart(
+    session: AsyncSession, actor: User, membership: Membership, reason: str
+) -> list[int]:
     """End a membership. What the member booked on the organization's account
     is cancelled and its door codes revoked: they saw those codes, and the
-    company's room is no longer theirs to open."""
-    await cancel_live_bookings(
+    company's room is no longer theirs to open. Returns the cancelled ids."""
+    cancelled = await cancel_live_bookings(
         session,
         actor,
         user_id=membership.user_id,
@@ -333,12 +293,13 @@ async def _depart(session: AsyncSession, actor: User, membership: Membership, re
     )
     await session.delete(membership)
     await session.flush()
+    return cancelled
 
 
 async def transfer(
     session: AsyncSession, user: User, organization_id: int, new_owner_id: int
 ) -> OrganizationView:
-    await _as_owner(session, user, organization_id)
+    await as_owner(session, user, organization_id)
     if new_owner_id == user.id:
         return await view(session, user, organization_id)
     successor = await session.get(Membership, (organization_id, new_owner_id))
@@ -391,7 +352,7 @@ async def decide(
     if not await _staff_covers(session, staff, organization):
         raise OutOfScope(what=ORGANIZATION)
     if organization.status is to:
-        raise InvalidTransition(ALREADY, status=organization.status.value)
+        raise InvalidTransition(ALREADY, status=STATUS_TEXT[organization.status])
     before = organization.status
     organization.status = to
     organization.status_reason = reason

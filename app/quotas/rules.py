@@ -18,21 +18,23 @@ from app.core.errors import AppError, Text
 from app.models import QuotaMetric, QuotaSubject
 from app.spaces.calendar import Interval
 
-# Statuses a quota counts: the booked ones, and the used-up ones. A place held
-# from a waitlist counts only once its offer is accepted (the guard of
-# migration 0007 counts the same).
-BOOKED_VALUES = ("pending", "confirmed", "checked_in")
-COUNTED_VALUES = (*BOOKED_VALUES, "completed", "no_show")
-
 
 class QuotaExceeded(AppError):
     status = 409
     code = "quota_exceeded"
     title = Text("超出预约限额", "Quota exceeded")
     detail = Text(
-        "超出限额：{metric} 上限 {limit}，已用 {used}",
+        "超出限额：{metric}上限 {limit}，已用 {used}",
         "Over the limit: {metric} is capped at {limit}, {used} used",
     )
+
+
+# Each metric as a detail says it (the console's form uses the same words).
+METRIC_TEXT: dict[QuotaMetric, Text] = {
+    QuotaMetric.bookings_per_week: Text("每周预约次数", "bookings per week"),
+    QuotaMetric.hours_per_week: Text("每周预约小时", "hours per week"),
+    QuotaMetric.future_bookings: Text("未来预约数", "future bookings"),
+}
 
 
 @dataclass(frozen=True)
@@ -67,7 +69,7 @@ def check_quotas(uses: Sequence[QuotaUse], interval: Interval, subject: QuotaSub
 
 def quota_exceeded(use: QuotaUse, subject: QuotaSubject, added: float) -> QuotaExceeded:
     used = shown(use.used or 0.0)
-    return QuotaExceeded(metric=use.metric.value, limit=use.limit, used=used).with_extra(
+    return QuotaExceeded(metric=METRIC_TEXT[use.metric], limit=use.limit, used=used).with_extra(
         quota={
             "subject": subject.value,
             "metric": use.metric.value,

@@ -6,7 +6,7 @@ booking pipeline (``app/reservations/booking.py``).
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Select, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,16 +16,14 @@ from app.centers.service import get_center_in_scope
 from app.core.clock import local_midnight, utcnow
 from app.identity.principals import StaffPrincipal
 from app.models import (
-    HOLDING_STATUSES,
     Center,
     QuotaMetric,
     QuotaRule,
     QuotaSubject,
-    Reservation,
     Space,
 )
-from app.quotas.rules import COUNTED_VALUES, quota_amount, week_of
-from app.spaces.calendar import Interval
+from app.quotas import sql as quota_sql
+from app.quotas.rules import week_of
 from app.spaces.service import get_space_in_scope
 
 RuleSpec = tuple[QuotaSubject, QuotaMetric, int]
@@ -44,30 +42,38 @@ def rules_for_space(space: Space) -> Select[QuotaRule]:
 
 
 async def usage(
-    session: AsyncSession, rule: QuotaRule, subject: Subject, at: datetime, now: datetime
+    session: AsyncSession,
+    rule: QuotaRule,
+    subject: Subject,
+    at: datetime,
+    now: datetime,
+    *,
+    excluding: int | None = None,
 ) -> float:
-    """How much of ``rule`` the subject uses in the period containing ``at``."""
-    query = select(Reservation.starts_at, Reservation.ends_at).where(
-        Reservation.status.in_(COUNTED_VALUES)
+    """How much of ``rule`` the subject uses in the period containing ``at``
+    (leaving out the booking ``excluding``): the statement every engine's
+    booking counts with (app/quotas/sql.py)."""
+    dialect = session.get_bind().dialect.name
+    on_space = rule.space_id is not None
+    statement = quota_sql.used_statement(
+        dialect, quota_sql.period_of(rule.metric), subject.kind, on_space
     )
-    if rule.space_id is not None:
-        query = query.where(Reservation.space_id == rule.space_id)
-    else:
-        in_center = select(Space.id).where(Space.center_id == rule.center_id)
-        query = query.where(Reservation.space_id.in_(in_center))
-    if subject.kind is QuotaSubject.organization:
-        query = query.where(Reservation.organization_id == subject.id)
-    else:
-        query = query.where(
-            Reservation.user_id == subject.id, Reservation.organization_id.is_(None)
+    week = week_of(at)
+    row = (
+        await session.execute(
+            statement,
+            {
+                "subject_id": subject.id,
+                "scope_id": rule.space_id if on_space else rule.center_id,
+                "now": now,
+                "day_before_now": now - timedelta(days=1),
+                "week_start": week.start,
+                "week_end": week.end,
+                "exclude": excluding or 0,
+            },
         )
-    if rule.metric is QuotaMetric.future_bookings:
-        query = query.where(Reservation.ends_at > now, Reservation.status.in_(HOLDING_STATUSES))
-    else:
-        week = week_of(at)
-        query = query.where(Reservation.starts_at >= week.start, Reservation.starts_at < week.end)
-    rows = await session.execute(query)
-    return sum(quota_amount(rule.metric, Interval(start, end)) for start, end in rows)
+    ).one()
+    return quota_sql.amount_used(rule.metric, row[0], row[1])
 
 
 @dataclass(frozen=True)
@@ -82,18 +88,32 @@ async def organization_usage(
 ) -> list[Usage]:
     """Every organization rule, with its use in the week of ``week_of`` (default: this
     week), or, for ``future_bookings``, now."""
+    rules = select(QuotaRule).where(QuotaRule.subject == QuotaSubject.organization)
+    subject = Subject(QuotaSubject.organization, organization_id)
+    return await _usages(session, rules, subject, week_of)
+
+
+async def user_usage(
+    session: AsyncSession, user_id: int, space: Space | None, week_of: date | None = None
+) -> list[Usage]:
+    """Every rule on a resident's personal bookings (those that apply to
+    ``space``: its own and its center's), with their use as
+    ``organization_usage`` counts it."""
+    rules = select(QuotaRule).where(QuotaRule.subject == QuotaSubject.user)
+    if space is not None:
+        rules = rules.where(
+            or_(QuotaRule.space_id == space.id, QuotaRule.center_id == space.center_id)
+        )
+    return await _usages(session, rules, Subject(QuotaSubject.user, user_id), week_of)
+
+
+async def _usages(
+    session: AsyncSession, rules: Select[QuotaRule], subject: Subject, week_of: date | None
+) -> list[Usage]:
     now = utcnow()
     at = local_midnight(week_of) if week_of is not None else now
-    rules = (
-        await session.scalars(
-            select(QuotaRule)
-            .where(QuotaRule.subject == QuotaSubject.organization)
-            .order_by(QuotaRule.id)
-        )
-    ).all()
-    subject = Subject(QuotaSubject.organization, organization_id)
     result = []
-    for rule in rules:
+    for rule in (await session.scalars(rules.order_by(QuotaRule.id))).all():
         name = await _scope_name(session, rule)
         result.append(Usage(rule, name, await usage(session, rule, subject, at, now)))
     return result

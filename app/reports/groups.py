@@ -2,7 +2,7 @@
 
 from enum import StrEnum
 
-from app.models import ReservationStatus
+from app.models import BOOKED_TIME_STATUSES, REPORTED_STATUSES, USED_STATUSES, sql_list
 
 HOUR = 3600
 DAY = 86400
@@ -14,16 +14,9 @@ class GroupBy(StrEnum):
     weekday_hour = "weekday_hour"
 
 
-# Bookings that were made and kept, whatever became of them, count in
-# ``bookings``; rejected or lapsed requests, offers never taken and requests
-# still waiting for staff do not. Of those, all but the cancelled held the
-# space's time (``booked_hours``); a no-show's time was booked and unused.
-COUNTED = (
-    ReservationStatus.confirmed,
-    ReservationStatus.checked_in,
-    ReservationStatus.completed,
-    ReservationStatus.cancelled,
-    ReservationStatus.no_show,
-)
-BOOKED = ("confirmed", "checked_in", "completed", "no_show")
-USED = ("checked_in", "completed")
+# Which bookings count how (the status table, app/models/reservation.py): made
+# and kept, whatever became of them, in ``bookings``; of those, all but the
+# cancelled in ``booked_hours``; those people came to in ``used_hours``.
+REPORTED = REPORTED_STATUSES
+BOOKED_TIME_SQL = sql_list(BOOKED_TIME_STATUSES)
+USED_SQL = sql_list(USED_STATUSES)

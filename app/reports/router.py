@@ -1,7 +1,7 @@
 """Usage reports for staff, as JSON, CSV or XLSX."""
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query, Response
 
@@ -46,6 +46,10 @@ async def utilization(
     space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     group_by: GroupBy = GroupBy.space,
     format: Format = Format.json,
+    lang: Annotated[
+        Literal["zh", "en"],
+        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
+    ] = "zh",
 ) -> Response | UtilizationReport:
     """How the spaces in your scope were used, from `from` to `to` (at most 366 days).
 
@@ -68,7 +72,10 @@ async def utilization(
     )
     if format is Format.json:
         return report
-    body, filename = exports.as_csv(report) if format is Format.csv else exports.as_xlsx(report)
+    if format is Format.csv:
+        body, filename = exports.as_csv(report, lang)
+    else:
+        body, filename = exports.as_xlsx(report, lang)
     media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
     return Response(
         body,

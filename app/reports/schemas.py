@@ -19,6 +19,7 @@ class UtilizationRow(BaseModel):
     available_hours: float  # open hours × places (a shared space's seats, else 1)
     booked_hours: float  # kept bookings' hours, no-shows included
     checked_in_hours: float  # hours of the bookings whose people checked in
+    center_event_hours: float  # the center's own events (党课, 议事会), not bookings
     bookings: int  # made and kept or cancelled, counted where they start
     cancellations: int
     no_shows: int

@@ -7,7 +7,8 @@ into the buckets it touches (a whole range, a day or an hour), so a booking
 across midnight counts its hours on both days. A booking is *counted*
 (bookings, cancellations, no-shows, users, ratings) in the bucket where it
 starts, and only if it starts within the range; its *hours* count wherever
-they fall in the range.
+they fall in the range. The center's own events (app/admin/events.py) are
+no bookings: their hours count apart, as ``center_event_hours``.
 
 The opening figures come from the spaces' weekly hours and closures, walked
 day by day in Python: that loop is over days and opening windows, never over
@@ -31,7 +32,7 @@ from app.holidays import service as holidays
 from app.holidays.days import plan_days
 from app.identity.principals import StaffPrincipal
 from app.models import BookingMode, Center, Closure, Space
-from app.reports.groups import COUNTED, DAY, HOUR, GroupBy
+from app.reports.groups import DAY, HOUR, REPORTED, GroupBy
 from app.reports.sql import usage_sql
 from app.spaces.calendar import Interval, merge, opening_intervals
 from app.spaces.service import get_space_in_scope, weekly_windows
@@ -65,6 +66,7 @@ class Row:
     available_hours: float = 0.0  # open hours × places (seats of a shared space, else 1)
     booked_hours: float = 0.0
     checked_in_hours: float = 0.0
+    center_event_hours: float = 0.0  # the center's own events, apart from bookings
     bookings: int = 0
     cancellations: int = 0
     no_shows: int = 0
@@ -263,7 +265,7 @@ async def _add_usage(
         statement,
         {
             "space_ids": space_ids,
-            "statuses": [status.value for status in COUNTED],
+            "statuses": [status.value for status in REPORTED],
             "from_at": start,
             "to_at": end,
             "day_before": start - timedelta(days=1),
@@ -280,12 +282,12 @@ async def _add_usage(
         key = tuple(int(part) for part in values[:key_count])
         if group_by is GroupBy.day:
             key = (datetime.fromtimestamp(key[0], SHANGHAI).date().toordinal(),)
-        booked, used, bookings, cancelled, no_shows, users, organizations, stars, ratings = values[
-            key_count:
-        ]
+        (booked, used, bookings, cancelled, no_shows, users, organizations, stars, ratings,
+         events) = values[key_count:]  # fmt: skip
         row = rows.setdefault(key, Row())
         row.booked_hours = float(booked or 0) / HOUR
         row.checked_in_hours = float(used or 0) / HOUR
+        row.center_event_hours = float(events or 0) / HOUR
         row.bookings, row.cancellations, row.no_shows = int(bookings), int(cancelled), int(no_shows)
         row.unique_users, row.organizations = int(users), int(organizations)
         row.average_rating = round(float(stars) / int(ratings), 2) if ratings else None
@@ -297,7 +299,13 @@ def _finish(row: Row) -> None:
     due = row.bookings - row.cancellations
     if due:
         row.no_show_rate = round(row.no_shows / due, 4)
-    for name in ("open_hours", "available_hours", "booked_hours", "checked_in_hours"):
+    for name in (
+        "open_hours",
+        "available_hours",
+        "booked_hours",
+        "checked_in_hours",
+        "center_event_hours",
+    ):
         setattr(row, name, round(getattr(row, name), 2))
 
 

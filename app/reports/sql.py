@@ -1,7 +1,7 @@
 """The report's one grouped query, written for each engine (app/reports/service.py
 explains what it counts)."""
 
-from app.reports.groups import BOOKED, DAY, HOUR, USED, GroupBy
+from app.reports.groups import BOOKED_TIME_SQL, DAY, HOUR, USED_SQL, GroupBy
 
 
 def _epoch(dialect: str, column: str) -> str:
@@ -40,7 +40,8 @@ def usage_sql(dialect: str, group_by: GroupBy) -> str:
     Buckets are ``:width`` seconds wide from ``:origin`` (a Shanghai midnight a
     day before the range, so no booking starts before it). ``hours`` sums each
     booking's pieces per bucket; ``counted`` counts each booking once, in the
-    bucket where it starts. They are aggregated apart so that the distinct
+    bucket where it starts. The center's own events count only as ``events``,
+    their hours, apart from every booking figure. They are aggregated apart so that the distinct
     counts sort one row per booking, not one per piece.
     """
     least, greatest = ("least", "greatest") if dialect == "postgresql" else ("min", "max")
@@ -49,8 +50,7 @@ def usage_sql(dialect: str, group_by: GroupBy) -> str:
     clipped = (
         f"{least}(c.e, c.bucket + :width, :range_end) - {greatest}(c.s, c.bucket, :range_start)"  # noqa: E501
     )
-    booked = ", ".join(f"'{status}'" for status in BOOKED)
-    used = ", ".join(f"'{status}'" for status in USED)
+    booked, used = BOOKED_TIME_SQL, USED_SQL
     cut_keys, start_keys = _keys(group_by, "c"), _keys(group_by, "started")
     names = [f"k{index}" for index in range(len(cut_keys))]
     positions = ", ".join(str(index + 1) for index in range(len(names)))
@@ -64,27 +64,30 @@ WITH {pieces_cte}
 b AS {materialized} (
     SELECT r.space_id, r.user_id, r.organization_id, r.status,
            r.checked_in_at IS NOT NULL AS checked_in, f.rating,
+           r.kind = 'center_event' AS event,
            {_epoch(dialect, "r.starts_at")} AS s, {_epoch(dialect, "r.ends_at")} AS e
     FROM reservations r LEFT JOIN feedback f ON f.reservation_id = r.id
     WHERE r.space_id IN :space_ids AND r.status IN :statuses
       AND r.starts_at < :to_at AND r.starts_at > :day_before AND r.ends_at > :from_at
 ),
 c AS (
-    SELECT b.status, b.checked_in, b.s, b.e, b.space_id,
+    SELECT b.status, b.checked_in, b.event, b.s, b.e, b.space_id,
            ((b.s - :origin) / :width + pieces.n) * :width + :origin AS bucket
     FROM b {pieces_join}
 ),
 hours AS (
     SELECT {as_names},
-        sum(CASE WHEN c.status IN ({booked}) THEN {clipped} ELSE 0 END) AS booked,
-        sum(CASE WHEN c.status IN ({used}) AND c.checked_in THEN {clipped} ELSE 0 END) AS used
+        sum(CASE WHEN c.status IN ({booked}) AND NOT c.event THEN {clipped} ELSE 0 END)
+            AS booked,
+        sum(CASE WHEN c.status IN ({used}) AND c.checked_in THEN {clipped} ELSE 0 END) AS used,
+        sum(CASE WHEN c.status IN ({booked}) AND c.event THEN {clipped} ELSE 0 END) AS events
     FROM c
     WHERE c.bucket < :range_end AND c.bucket + :width > :range_start
     GROUP BY {positions}
 ),
 started AS (
     SELECT b.*, ((b.s - :origin) / :width) * :width + :origin AS bucket
-    FROM b WHERE b.s >= :range_start
+    FROM b WHERE b.s >= :range_start AND NOT b.event
 ),
 counted AS (
     SELECT {as_names_started},
@@ -99,14 +102,14 @@ counted AS (
     GROUP BY {positions}
 )
 SELECT {key_list}, sum(booked), sum(used), sum(bookings), sum(cancellations), sum(no_shows),
-       sum(users), sum(organizations), sum(rating_sum), sum(ratings)
+       sum(users), sum(organizations), sum(rating_sum), sum(ratings), sum(events)
 FROM (
     SELECT {key_list}, booked, used, 0 AS bookings, 0 AS cancellations, 0 AS no_shows,
-           0 AS users, 0 AS organizations, 0 AS rating_sum, 0 AS ratings
+           0 AS users, 0 AS organizations, 0 AS rating_sum, 0 AS ratings, events
     FROM hours
     UNION ALL
     SELECT {key_list}, 0, 0, bookings, cancellations, no_shows, users, organizations,
-           rating_sum, ratings
+           rating_sum, ratings, 0
     FROM counted
 ) AS figures
 GROUP BY {key_list}

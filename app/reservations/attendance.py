@@ -14,13 +14,15 @@ time is free at once, and its door code stops working.
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import codes as door_codes
+from app.audit import reasons
 from app.core.clock import utcnow
 from app.core.errors import NotFound
 from app.identity.principals import Actor, StaffPrincipal
-from app.models import Reservation, ReservationStatus
+from app.models import NotificationKind, Reservation, ReservationStatus
+from app.notifications import service as notifications
 from app.reservations import transitions
-from app.reservations.errors import CheckInTokenInvalid, CheckInTokenRequired
-from app.reservations.service import RESERVATION, locked, move
+from app.reservations.errors import RESERVATION, CheckInTokenInvalid, CheckInTokenRequired
+from app.reservations.service import locked, move
 from app.spaces.check_in_qr import token_matches
 
 Status = ReservationStatus
@@ -36,6 +38,10 @@ async def check_in(
             # A member of the booking's organization sees it, but only the one who
             # comes checks it in.
             raise NotFound(RESERVATION)
+        if reservation.status is Status.checked_in:
+            # Already in (by the door, say): tapping 签到 again, with or without
+            # a scan, changes nothing and is no error.
+            return reservation
         if token is None:
             raise CheckInTokenRequired()
         if not token_matches(reservation.space.check_in_token, token):
@@ -43,7 +49,7 @@ async def check_in(
     now = utcnow()
     if transitions.check_check_in(transitions.view(reservation), now):
         reservation.checked_in_at = now
-        method = "staff" if isinstance(actor, StaffPrincipal) else "QR code"
+        method = reasons.BY_STAFF if isinstance(actor, StaffPrincipal) else reasons.BY_QR_CODE
         await move(session, actor, reservation, Status.checked_in, "check_in", method)
     return reservation
 
@@ -57,4 +63,9 @@ async def check_out(session: AsyncSession, actor: Actor, reservation_id: int) ->
     reservation.ends_at = transitions.early_end(view, now)
     await move(session, actor, reservation, Status.completed, "check_out")
     await door_codes.revoke(session, reservation.id)
+    # Completed now rather than by the completion job: the invitation to rate
+    # it comes now too (once: a completed booking never completes again).
+    await notifications.tell_booker(
+        session, NotificationKind.feedback_requested, reservation, now=now
+    )
     return reservation

@@ -1,6 +1,7 @@
 """Every problem a booking or a change of one can answer, one class per ``code``."""
 
 from app.core.errors import AppError, Forbidden, Text
+from app.models import ReservationStatus
 
 
 class BookingRuleError(AppError):
@@ -42,6 +43,7 @@ class OutsideBookingWindow(BookingRuleError):
     )
 
 
+RESERVATION = Text("预约", "reservation")
 NOT_YET_RELEASED = Text("该日期将于 {opens} 开放预约", "Bookings for that day open at {opens}")
 
 
@@ -73,6 +75,16 @@ class TooManyAttendees(BookingRuleError):
     detail = Text("该空间最多容纳 {capacity} 人", "This space holds at most {capacity} people")
 
 
+class OneSeatPerPerson(BookingRuleError):
+    code = "one_seat_per_person"
+    title = Text("一人一座", "One seat per person")
+    detail = Text(
+        "该空间实名预约，每个座位对应一位实名用户：人数须为 1，同行者请各自预约",
+        "This space books one seat per verified person: attendees must be 1, "
+        "and each companion books their own seat",
+    )
+
+
 class RealNameRequired(AppError):
     status = 403
     code = "real_name_required"
@@ -87,6 +99,16 @@ class OrganizationRequired(AppError):
     detail = Text(
         "该空间只接受已认证组织的预约，请以所属组织的名义预约",
         "This space takes bookings on a verified organization's account only",
+    )
+
+
+class OrganizationNotVerified(AppError):
+    status = 403
+    code = "organization_not_verified"
+    title = Text("组织尚未通过认证", "Organization not verified")
+    detail = Text(
+        "该组织尚未通过工作人员认证，认证通过后才能以其名义预约",
+        "Bookings on the organization's account open once staff have verified it",
     )
 
 
@@ -122,7 +144,20 @@ class AlreadyBooked(AppError):
 
 
 # Details of the 409 ``invalid_transition`` (app/core/errors.py) for reservations.
-CANNOT = Text("预约当前为 {status}，不能{action}", "The reservation is {status}; cannot {action}")
+CANNOT = Text("预约状态为“{status}”，不能{action}", "The reservation is {status}; cannot {action}")
+# Each status as a detail says it (the console's labels are the Chinese ones).
+STATUS_TEXT: dict[ReservationStatus, Text] = {
+    ReservationStatus.pending: Text("待审批", "pending"),
+    ReservationStatus.confirmed: Text("已确认", "confirmed"),
+    ReservationStatus.checked_in: Text("已签到", "checked in"),
+    ReservationStatus.completed: Text("已完成", "completed"),
+    ReservationStatus.rejected: Text("已驳回", "rejected"),
+    ReservationStatus.cancelled: Text("已取消", "cancelled"),
+    ReservationStatus.no_show: Text("爽约", "a no-show"),
+    ReservationStatus.expired: Text("已过期", "expired"),
+    ReservationStatus.held: Text("候补保留", "held"),
+}
+ENDED = Text("已结束", "over")
 
 
 class CancellationClosed(AppError):
@@ -130,6 +165,13 @@ class CancellationClosed(AppError):
     code = "cancellation_closed"
     title = Text("已过取消截止时间", "Too late to cancel")
     detail = Text("须在开始前 {minutes} 分钟取消", "Cancel at least {minutes} minutes before start")
+
+
+class ModificationClosed(AppError):
+    status = 409
+    code = "modification_closed"
+    title = Text("已过改期截止时间", "Too late to move")
+    detail = Text("须在开始前 {minutes} 分钟改期", "Move at least {minutes} minutes before start")
 
 
 class ReasonRequired(AppError):
@@ -197,3 +239,4 @@ APPROVE = Text("批准", "approve")
 REJECT = Text("拒绝", "reject")
 CHECK_IN = Text("签到", "check in")
 CHECK_OUT = Text("签退", "check out")
+MOVE = Text("改期", "move")

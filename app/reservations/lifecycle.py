@@ -4,7 +4,8 @@
   not checked in by start + ``no_show_after_minutes``, becomes ``no_show``;
   its time is free at once, its door code revoked, a violation recorded.
 - ``complete_finished``: an ended booking that was checked in (or confirmed,
-  where the space does not require check-in) becomes ``completed``.
+  where the space does not require check-in) becomes ``completed``, and its
+  booker is invited to rate it (``feedback_requested``).
 - ``expire_pending``: a request nobody decided before its start becomes
   ``expired``.
 
@@ -17,7 +18,7 @@ its own compare-and-swap: exactly one of them wins (docs/ARCHITECTURE.md,
 invariant 9).
 """
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TypeVarTuple
@@ -30,7 +31,14 @@ from app.audit import service as audit
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.jobs import Report
-from app.models import HOLDING_SQL, NotificationKind, Reservation, ReservationStatus, Space
+from app.models import (
+    HOLDING_SQL,
+    NotificationKind,
+    Reservation,
+    ReservationKind,
+    ReservationStatus,
+    Space,
+)
 from app.notifications import service as notifications
 from app.standing.service import NoShow, record_no_show
 
@@ -92,6 +100,7 @@ async def _release_batch(
         .join(Space, Space.id == Reservation.space_id)
         .where(
             Reservation.status == Status.confirmed,
+            Reservation.kind == ReservationKind.booking,  # a center event is nobody's no-show
             Space.requires_check_in.is_(True),
             Space.no_show_after_minutes == minutes,
             Reservation.starts_at <= now - deadline,
@@ -120,6 +129,8 @@ async def complete_finished(database: Database, _settings: Settings, now: dateti
     finished = or_(
         Reservation.status == Status.checked_in,
         (Reservation.status == Status.confirmed) & Reservation.space_id.in_(no_check_in),
+        (Reservation.status == Status.confirmed)
+        & (Reservation.kind == ReservationKind.center_event),
     )
     completed = await _sweep(
         database,
@@ -127,6 +138,7 @@ async def complete_finished(database: Database, _settings: Settings, now: dateti
         (Status.checked_in, Status.confirmed),
         Status.completed,
         now,
+        then=_ask_for_feedback,
     )
     return Report(len(completed), f"{len(completed)} bookings completed{_ids(completed)}")
 
@@ -142,19 +154,50 @@ def _ended(now: datetime) -> ColumnElement[bool]:
     return (Reservation.starts_at < now) & (Reservation.ends_at <= now)
 
 
+async def _ask_for_feedback(session: AsyncSession, ids: list[int], now: datetime) -> None:
+    """Invite each booker of a just completed booking to rate it: once, as the
+    compare-and-swap to ``completed`` moves each booking once."""
+    for reservation in await _reservations(session, ids):
+        if reservation.kind is ReservationKind.booking:  # a center event has no booker
+            await notifications.tell_booker(session, Kind.feedback_requested, reservation, now=now)
+
+
+async def _reservations(session: AsyncSession, ids: list[int]) -> Sequence[Reservation]:
+    if not ids:
+        return []
+    query = (
+        select(Reservation)
+        .where(Reservation.id.in_(ids))
+        .order_by(Reservation.id)
+        .execution_options(populate_existing=True)
+    )
+    return (await session.scalars(query)).all()
+
+
+After = Callable[[AsyncSession, list[int], datetime], Awaitable[None]]
+
+
 async def _sweep(
     database: Database,
     where: ColumnElement[bool],
     from_statuses: tuple[ReservationStatus, ...],
     to: ReservationStatus,
     now: datetime,
+    *,
+    then: After | None = None,
 ) -> list[int]:
+    """Move what ``where`` picks, a batch per transaction; ``then`` runs in each
+    batch's transaction with the ids that moved."""
     changed: list[int] = []
     while True:
         async with database.writer.begin() as session:
             rows = await _pick(session, select(Reservation.id).where(where))
+            moved: list[int] = []
             for status in from_statuses:
-                changed += await _move(session, [row.id for row in rows], status, to, now)
+                moved += await _move(session, [row.id for row in rows], status, to, now)
+            if then is not None:
+                await then(session, moved, now)
+            changed += moved
         if len(rows) < BATCH:
             return sorted(changed)
 

@@ -1,182 +1,44 @@
-"""The booking pipeline's statements on PostgreSQL: one to read, one to write.
+"""The booking store on PostgreSQL: the write step every act shares.
 
-Both run on a bare asyncpg connection from ``Database.driver()``, with no
-transaction around them. The read is a snapshot of everything ``decide``
-needs; the write is one statement that runs the guard (migration 0007) and,
-if it agreed, inserts the reservation, its audit event, its door code and the
-Idempotency-Key's claim, which commit together or not at all.
+A booking: one statement to read (``postgres_read.py``) and one to write
+(``postgres_sql.py``), on a bare asyncpg connection from
+``Database.driver()``, with no transaction around them. The write runs the
+guard (migration 0007) and, if it agreed, inserts the reservation, its audit
+event, its door code, its notification and the Idempotency-Key's claim, which
+commit together or not at all. A series: one read for every occurrence, then
+one transaction of the same write step per occurrence, each in a savepoint.
+An act that replaces a hold: the same on the caller's session connection.
 """
 
 import asyncio
-from datetime import UTC, datetime, timedelta
+from dataclasses import replace
+from datetime import timedelta
 
 import asyncpg
-import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.codes import DRAWS, CodeBook
-from app.core.db import Database
-from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate, NotFound
-from app.core.sql import Statement
-from app.holidays import sql as holidays
-from app.holidays.days import plan_for
-from app.holidays.sql import overrides
-from app.models import HOLDERS_OVERLAPPING, QuotaMetric
-from app.notifications import outbox
-from app.quotas.rules import QuotaUse, quota_amount, week_of
-from app.reservations import booking, rules
-from app.reservations.booking import Answer, Booked, BookingRequest, Plan, StoredAnswer
+from app.audit import reasons
+from app.core.db import Database, OverlapGuard
+from app.core.errors import RETRYABLE_SQLSTATES, AppError, ConcurrentUpdate, NotFound
+from app.quotas.rules import week_of
+from app.reservations import acts, booking, rules
+from app.reservations import postgres_read as read
+from app.reservations import postgres_sql as sql
+from app.reservations.acts import Held, HoldAct
+from app.reservations.booking import (
+    Answer,
+    Booked,
+    BookingRequest,
+    Plan,
+    SeriesAnswer,
+    SeriesRequest,
+)
+from app.reservations.moves import MoveRequest
 from app.reservations.rules import (
-    Booker,
     Decision,
-    Holder,
-    OrganizationView,
-    Snapshot,
-    SpaceView,
-    Wanted,
 )
-from app.spaces.calendar import SPACE, Interval, WeeklyWindow
-
-GUARD_REFUSED = "ZH409"  # raised by zhendi_booking_guard (migration 0007)
-RESERVATIONS_NO_OVERLAP = "reservations_no_overlap"
-CODES_UNIQUE_LIVE = "access_codes_unique_live"
-
-HOLDERS = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id")
-
-# From users, so that an unknown caller is told so before an unknown space.
-READ = Statement.of(
-    f"""
-SELECT u.is_active, u.real_name_verified,
-  (SELECT max(su.until) FROM suspensions su
-   WHERE su.user_id = u.id AND su.center_id = s.center_id AND su.lifted_at IS NULL),
-  s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
-  s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
-  s.requires_real_name, s.requires_organization, s.release_minute,
-  ARRAY(SELECT ARRAY[h.weekday, h.opens_minute, h.closes_minute]
-        FROM opening_hours h WHERE h.space_id = s.id),
-  EXISTS (SELECT FROM doors d WHERE d.space_id = s.id AND d.is_active),
-  (SELECT c.reason FROM closures c
-   WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start LIMIT 1),
-  ARRAY(SELECT ARRAY[extract(epoch FROM r.starts_at), extract(epoch FROM r.ends_at),
-                     r.attendees, r.user_id]::float8[] {HOLDERS}),
-  o.id, o.name, o.status = 'verified',
-  EXISTS (SELECT FROM organization_members m WHERE m.organization_id = o.id AND m.user_id = u.id),
-  (SELECT json_agg(json_build_array(q.metric, q.space_id, q.center_id, q.max_value))
-   FROM quota_rules q
-   WHERE (q.space_id = s.id OR q.center_id = s.center_id)
-     AND q.subject = CASE WHEN :organization::integer IS NULL THEN 'user'
-                          ELSE 'organization' END)::text,
-  nextval('reservations_id_seq'),
-  k.request_hash, k.response_status, k.response_body::text, k.created_at,
-  c.name, c.address, c.district, s.holiday_policy,
-  {holidays.POSTGRES}
-FROM users u
-LEFT JOIN spaces s ON s.id = :space AND s.is_active
-LEFT JOIN centers c ON c.id = s.center_id
-LEFT JOIN organizations o ON o.id = :organization
-LEFT JOIN idempotency_keys k ON k.user_id = u.id AND k.key = :key
-WHERE u.id = :user
-"""
-)
-
-# How the write keeps bookings apart (app/reservations/store.py):
-# - "function": zhendi_booking_guard locks the space (and the quota subject)
-#   and re-checks holders and quota use; a refusal raises, so nothing of the
-#   statement is written. It runs once the key is claimed: a duplicate waits
-#   on the claim for the first's statement, then claims nothing, and replays.
-# - "lock": an exclusive space without quota rules needs no re-check: the lock
-#   on its row queues same-space writers and the exclusion constraint refuses
-#   any overlap (23P01). The key is claimed once the lock is held.
-# - "none": only the tests' negative controls.
-_GUARDS = {
-    "function": """{claim}guard AS (
-  SELECT zhendi_booking_guard(
-    :space, :start, :end, :attendees, :user, NULL, :organization, :quota_metrics,
-    :quota_spaces, :quota_centers, :quota_limits, :quota_amounts, :week_start, :week_end, :now)
-  {from_claimed}
-), """,
-    "lock": """guard AS (
-  SELECT id FROM spaces WHERE id = :space AND is_active FOR UPDATE
-), {claim_after}""",
-    "none": """{claim}guard AS (SELECT true {from_claimed}), """,
-}
-_CLAIM = """claimed AS (
-  INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
-                                created_at)
-  {claim_source}
-  ON CONFLICT (user_id, key) DO NOTHING
-  RETURNING id
-), """
-_WRITE = """
-WITH {guard}booked AS (
-  INSERT INTO reservations (id, space_id, user_id, organization_id, starts_at, ends_at,
-                            exclusive, status, purpose, attendees, created_at, updated_at)
-  SELECT :id, :space, :user, :organization, :start, :end, :exclusive, :status, :purpose,
-         :attendees, :now, :now
-  FROM {source}
-  RETURNING id
-), logged AS (
-  INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
-                            to_status)
-  SELECT :now, 'user', :user, 'reservation', booked.id, 'create', :status FROM booked
-){code}, told AS ({told}
-)
-SELECT count(*) FROM booked
-"""
-_CODE = """, coded AS (
-  INSERT INTO access_codes (reservation_id, space_id, lookup, code_sealed, key_version,
-                            valid_from, valid_until, issued_at)
-  SELECT booked.id, :space, :lookup, :sealed, :key_version, :valid_from, :valid_until, :now
-  FROM booked
-)"""
-_KEY_VALUES = "(:user, :key, :request_hash, 201, :body::json, :now)"
-
-
-def _write_statement(keyed: bool, coded: bool, guard: str, to_staff: bool) -> Statement:
-    lock_first = guard == "lock"
-    claim = _CLAIM.format(
-        claim_source=f"SELECT {_KEY_VALUES[1:-1]} FROM guard"
-        if lock_first
-        else f"VALUES {_KEY_VALUES}"
-    )
-    guarding = _GUARDS[guard].format(
-        claim=claim if keyed and not lock_first else "",
-        claim_after=claim if keyed and lock_first else "",
-        from_claimed="FROM claimed" if keyed else "",
-    )
-    return Statement.of(
-        _WRITE.format(
-            guard=guarding,
-            source="claimed" if keyed and lock_first else "guard",
-            code=_CODE if coded else "",
-            told=(outbox.tell_staff if to_staff else outbox.tell_booker)(
-                reservation_id="booked.id",
-                fields=":told_fields::json",
-                source="booked CROSS JOIN " if to_staff else "FROM booked",
-            ),
-        )
-    )
-
-
-# (keyed, coded, guard, told staff) -> statement
-WRITES = {
-    (keyed, coded, guard, to_staff): _write_statement(keyed, coded, guard, to_staff)
-    for keyed in (True, False)
-    for coded in (True, False)
-    for guard in _GUARDS
-    for to_staff in (True, False)
-}
-FIRST_HOLDER = Statement.of(
-    "SELECT r.starts_at, r.ends_at FROM reservations r WHERE "
-    + HOLDERS_OVERLAPPING.format(space=":space")
-    + " ORDER BY r.starts_at LIMIT 1"
-)
-STORED_ANSWER = """
-SELECT request_hash, response_status, response_body::text, created_at
-FROM idempotency_keys WHERE user_id = $1 AND key = $2
-"""
-FORGET_EXPIRED_KEY = (
-    "DELETE FROM idempotency_keys WHERE user_id = $1 AND key = $2 AND created_at < $3"
-)
+from app.spaces.calendar import SPACE, Interval
 
 
 class PostgresBookings:
@@ -186,181 +48,318 @@ class PostgresBookings:
 
     async def book(self, request: BookingRequest) -> Answer:
         async with self._database.driver() as driver:
-            return await _book(driver, self._codes, request)
+            return await _book(driver, self._codes, request, self._database.guard)
+
+    async def move(self, request: MoveRequest) -> Answer:
+        # Imported here: the move's statements (postgres_moves.py) build on this module's.
+        from app.reservations.postgres_moves import move
+
+        async with self._database.driver() as driver:
+            return await move(driver, self._codes, request, self._database.guard)
+
+    async def book_many(self, request: SeriesRequest) -> SeriesAnswer:
+        async with self._database.driver() as driver:
+            try:
+                return await _book_many(driver, self._codes, request, self._database.guard)
+            except booking.RolledBack as rolled_back:
+                return rolled_back.refused
 
 
-async def _book(driver: asyncpg.Connection, codes: CodeBook, request: BookingRequest) -> Answer:
+async def _book(
+    driver: asyncpg.Connection, codes: CodeBook, request: BookingRequest, guard: OverlapGuard
+) -> Answer:
     wanted, key = request.wanted, request.key
-    week = week_of(wanted.interval.start)
     row = await driver.fetchrow(
-        READ.text,
-        *READ.args(
-            {
-                "space": wanted.space_id,
-                "user": request.user_id,
-                "start": wanted.interval.start,
-                "end": wanted.interval.end,
-                "day_before": wanted.interval.start - timedelta(days=1),
-                "key": key.key if key else None,
-                "organization": wanted.organization_id,
-            }
-        ),
+        read.READ.text,
+        *read.READ.args(read.read_values(wanted, request.user_id, key.key if key else None)),
     )
     interval = wanted.interval
-    snapshot, reservation_id, stored = _snapshot(row, request.user_id, interval.start, interval.end)
+    snapshot, reservation_id, stored = read.snapshot(
+        row, request.user_id, interval.start, interval.end
+    )
     if key is not None and stored is not None:
         if not stored.expired(request.now):
             return booking.replay(stored, key)
-        await driver.execute(FORGET_EXPIRED_KEY, request.user_id, key.key, request.now)
+        await driver.execute(read.FORGET_EXPIRED_KEY, request.user_id, key.key, request.now)
     plan = booking.plan(request, rules.decide(snapshot, wanted, request.now), codes)
-    if booking.GUARD.delay_seconds:
-        await asyncio.sleep(booking.GUARD.delay_seconds)
+    if guard.delay_seconds:
+        await asyncio.sleep(guard.delay_seconds)
+    return await _written(driver, codes, plan, reservation_id, guard)
+
+
+Planned = tuple[Interval, Plan | AppError, int]
+
+
+async def _book_many(
+    driver: asyncpg.Connection, codes: CodeBook, request: SeriesRequest, guard: OverlapGuard
+) -> SeriesAnswer:
+    """One read for every occurrence's snapshot, the decisions, then one
+    transaction: the key's claim, the series row, each occurrence's write step
+    in its own savepoint (the guard's locks last until the commit, and its
+    quota re-count sees the occurrences written before), one notification."""
+    key, intervals = request.key, request.intervals
+    rows = await driver.fetch(
+        read.READ_MANY.text,
+        *read.READ_MANY.args(
+            {
+                "space": request.space_id,
+                "user": request.user_id,
+                "starts": [interval.start for interval in intervals],
+                "ends": [interval.end for interval in intervals],
+                "days_before": [interval.start - timedelta(days=1) for interval in intervals],
+                "key": key.key if key else None,
+                "organization": request.organization_id,
+            }
+        ),
+    )
+    planned: list[Planned] = []
+    for number, interval in enumerate(intervals):
+        snapshot, reservation_id, stored = read.snapshot(
+            rows[number], request.user_id, interval.start, interval.end
+        )
+        if number == 0 and key is not None and stored is not None:
+            if not stored.expired(request.now):
+                return booking.replay(stored, key)
+            await driver.execute(read.FORGET_EXPIRED_KEY, request.user_id, key.key, request.now)
+        one = request.booking(interval)
+        try:
+            decision = rules.decide(snapshot, one.wanted, request.now)
+        except AppError as problem:
+            planned.append((interval, booking.refusal(problem), 0))
+            continue
+        planned.append((interval, booking.plan(one, decision, codes), reservation_id))
+    if guard.delay_seconds:
+        await asyncio.sleep(guard.delay_seconds)
+    async with driver.transaction():
+        claimed = None
+        if key is not None:
+            values = {"user": request.user_id, "key": key.key, "request_hash": key.request_hash}
+            claimed = await driver.fetchval(
+                sql.CLAIM_KEY.text, *sql.CLAIM_KEY.args(values | {"now": request.now})
+            )
+            if claimed is None:  # the first with this key committed meanwhile
+                stored_row = await driver.fetchrow(read.STORED_ANSWER, request.user_id, key.key)
+                return booking.replay(read.stored(stored_row), key)
+        series_id = await driver.fetchval(
+            sql.INSERT_SERIES.text, *sql.INSERT_SERIES.args(request.values())
+        )
+        occurrences = await _occurrences(driver, codes, planned, series_id, guard)
+        booking.settle(request, occurrences)
+        first = next(item for item in occurrences if item.reservation_id is not None)
+        first_plan = next(p for i, p, _ in planned if i == first.interval)
+        assert isinstance(first_plan, Plan)
+        assert first.reservation_id is not None
+        await _tell(driver, first_plan, first.reservation_id)
+        body = request.answer(series_id, occurrences)
+        if claimed is not None:
+            await driver.execute(sql.ANSWER_KEY, claimed, body.decode())
+        return Booked(body)
+
+
+async def _occurrences(
+    driver: asyncpg.Connection,
+    codes: CodeBook,
+    planned: list[Planned],
+    series_id: int,
+    guard: OverlapGuard,
+) -> list[booking.Occurrence]:
+    """Each occurrence's write step, in a savepoint: a refusal undoes only it."""
+    occurrences = []
+    for interval, planned_one, reservation_id in planned:
+        if isinstance(planned_one, AppError):
+            occurrences.append(booking.Occurrence(interval, problem=planned_one))
+            continue
+        plan = replace(planned_one, series_id=series_id)
+        try:
+            await _written(driver, codes, plan, reservation_id, guard, savepoint=True)
+        except AppError as error:
+            occurrences.append(booking.Occurrence(interval, problem=booking.refusal(error)))
+            continue
+        occurrences.append(booking.Occurrence(interval, reservation_id, plan.decision.status))
+    return occurrences
+
+
+async def _tell(driver: asyncpg.Connection, plan: Plan, reservation_id: int) -> None:
+    """The one notification of a series, of its first booked occurrence."""
+    told = plan.told(reservation_id)
+    space = plan.decision.space
+    statement = sql.TELL[sql.Told.staff if told.to_staff else sql.Told.booker]
+    values = {
+        "id": reservation_id,
+        "user": plan.request.user_id,
+        "center": space.center_id,
+        "district": space.center_district,
+        "now": plan.request.now,
+        "told_kind": told.kind.value,
+        "told_title": told.title,
+        "told_body": told.body,
+        "told_fields": told.fields,
+    }
+    await driver.execute(statement.text, *statement.args(values))
+
+
+async def _written(
+    driver: asyncpg.Connection,
+    codes: CodeBook,
+    plan: Plan,
+    reservation_id: int,
+    guard: OverlapGuard,
+    *,
+    savepoint: bool = False,
+) -> Answer:
+    """The write step every act shares: the plan's statement, drawn again while
+    its door code clashes with a live one of the space. ``savepoint``: inside a
+    transaction (a series), a refusal rolls back this write only."""
+    week = week_of(plan.wanted.interval.start)
     for _ in range(DRAWS):
         try:
-            return await _write(driver, plan, reservation_id, week)
+            if not savepoint:
+                return await _write(driver, plan, reservation_id, week, guard)
+            async with driver.transaction():
+                return await _write(driver, plan, reservation_id, week, guard)
         except asyncpg.ExclusionViolationError as exc:
-            if exc.constraint_name != CODES_UNIQUE_LIVE:
+            if exc.constraint_name == sql.RESERVATIONS_NO_OVERLAP:
+                raise await read.taken(driver, plan.wanted) from None
+            if exc.constraint_name != sql.CODES_UNIQUE_LIVE:
                 raise
             plan = plan.with_fresh_code(codes)  # the code clashed with a live one
     raise AssertionError("no door code without a clash in 20 draws")  # pragma: no cover
 
 
 async def _write(
-    driver: asyncpg.Connection, plan: Plan, reservation_id: int, week: Interval
+    driver: asyncpg.Connection, plan: Plan, reservation_id: int, week: Interval, guard: OverlapGuard
 ) -> Answer:
-    request, decision, wanted = plan.request, plan.decision, plan.wanted
-    uses, key, code = decision.quotas, request.key, plan.code
+    request, decision = plan.request, plan.decision
+    key, code = request.key, plan.code
     body = plan.body(reservation_id)
-    told = plan.told(reservation_id)
-    values: dict[str, object] = {
-        "space": wanted.space_id,
-        "start": wanted.interval.start,
-        "end": wanted.interval.end,
-        "attendees": wanted.attendees,
-        "user": request.user_id,
-        "organization": wanted.organization_id,
-        "quota_metrics": [use.metric.value for use in uses],
-        "quota_spaces": [use.space_id for use in uses],
-        "quota_centers": [use.center_id for use in uses],
-        "quota_limits": [use.limit for use in uses],
-        "quota_amounts": [quota_amount(use.metric, wanted.interval) for use in uses],
-        "week_start": week.start,
-        "week_end": week.end,
-        "now": request.now,
-        "id": reservation_id,
-        "exclusive": decision.space.exclusive and booking.GUARD.exclusion_constraint,
-        "status": decision.status.value,
-        "purpose": request.purpose,
-        "center": decision.space.center_id,
-        "district": decision.space.center_district,
-        "told_kind": told.kind.value,
-        "told_title": told.title,
-        "told_body": told.body,
-        "told_fields": told.fields,
-    }
+    values = _values(plan, reservation_id, week, guard)
+    if plan.series_id is not None:
+        told = sql.Told.later
+        values |= {"series": plan.series_id, "reason": reasons.series(plan.series_id)}
+    else:
+        told_now = plan.told(reservation_id)
+        told = sql.Told.staff if told_now.to_staff else sql.Told.booker
+        values |= {
+            "center": decision.space.center_id,
+            "district": decision.space.center_district,
+            "told_kind": told_now.kind.value,
+            "told_title": told_now.title,
+            "told_body": told_now.body,
+            "told_fields": told_now.fields,
+        }
     if key is not None:
         values |= {"key": key.key, "request_hash": key.request_hash, "body": body.decode()}
-    if code is not None:
-        values |= {
-            "lookup": code.lookup,
-            "sealed": code.sealed,
-            "key_version": code.key_version,
-            "valid_from": code.valid_from,
-            "valid_until": code.valid_until,
-        }
-    statement = WRITES[key is not None, code is not None, _guard(decision), told.to_staff]
+    guarded = _guard(decision, guard)
+    statement = sql.write_statement(key is not None, code is not None, guarded, told)
     try:
         written = await driver.fetchval(statement.text, *statement.args(values))
-    except asyncpg.ExclusionViolationError as exc:
-        if exc.constraint_name == RESERVATIONS_NO_OVERLAP:
-            raise await _taken(driver, wanted) from None
-        raise
     except asyncpg.PostgresError as exc:
-        if exc.sqlstate == GUARD_REFUSED:
+        if exc.sqlstate == sql.GUARD_REFUSED:
             raise booking.refused(plan, exc.message, exc.detail) from None
         if exc.sqlstate in RETRYABLE_SQLSTATES:
             raise ConcurrentUpdate() from None
         raise
     if written:
         return Booked(body)
-    stored = await driver.fetchrow(STORED_ANSWER, request.user_id, key.key) if key else None
+    stored = await driver.fetchrow(read.STORED_ANSWER, request.user_id, key.key) if key else None
     if stored is None:  # the space was closed to bookings since the read
         raise NotFound(SPACE)
     assert key is not None  # the guard agreed yet nothing was written: the key was taken
-    return booking.replay(_stored(stored), key)
+    return booking.replay(read.stored(stored), key)
 
 
-async def _taken(driver: asyncpg.Connection, wanted: Wanted) -> Exception:
-    """The exclusion constraint refused the booking: name the holder it overlaps
-    (the same answer the guard and ``decide`` give)."""
-    values = {
-        "space": wanted.space_id,
-        "start": wanted.interval.start,
-        "end": wanted.interval.end,
-        "day_before": wanted.interval.start - timedelta(days=1),
+def _values(
+    plan: Plan, reservation_id: int, week: Interval, guard: OverlapGuard
+) -> dict[str, object]:
+    """The write step's values: the reservation, the guard's, the door code's."""
+    request = plan.request
+    return {
+        **sql.guard_values(plan.decision, plan.wanted, week, request.now, guard),
+        "user": request.user_id,
+        "id": reservation_id,
+        "purpose": request.purpose,
+        **request.audit,
+        **request.kind,
+        **sql.code_values(plan.code),
     }
-    row = await driver.fetchrow(FIRST_HOLDER.text, *FIRST_HOLDER.args(values))
-    if row is None:  # released again meanwhile: say what was asked for
-        return rules.slot_taken(wanted.interval.start, wanted.interval.end)
-    return rules.slot_taken(row[0], row[1])
 
 
-def _guard(decision: Decision) -> str:
-    if not booking.GUARD.lock:
+def _guard(decision: Decision, guard: OverlapGuard) -> str:
+    if not guard.lock:
         return "none"
-    if decision.space.exclusive and not decision.quotas:
+    space = decision.space
+    # The exclusion constraint alone keeps apart what overlaps; a buffer or a
+    # quota needs the guard's re-check.
+    if space.exclusive and not decision.quotas and not space.buffer_minutes:
         return "lock"
     return "function"
 
 
-def _snapshot(
-    row: asyncpg.Record | None, user_id: int, start: datetime, end: datetime
-) -> tuple[Snapshot, int, StoredAnswer | None]:
-    if row is None:
-        return Snapshot(None, None, None, (), None, ()), 0, None
-    (active, verified, suspended_until, space_id, center_id, name, exclusive, capacity, slot,
-     min_minutes, max_minutes, advance, open_24h, requires_approval, requires_real_name,
-     requires_organization, release_minute, hours, has_doors, closure, held, organization_id,
-     organization_name, organization_verified, member, quotas, reservation_id,
-     stored_hash, stored_status, stored_body, stored_at, center_name, center_address,
-     district, policy, days) = row  # fmt: skip
-    space = None
-    if space_id is not None:
-        space = SpaceView(
-            space_id, center_id, name, exclusive, capacity, slot, min_minutes, max_minutes,
-            advance, open_24h, tuple(WeeklyWindow(*window) for window in hours),
-            requires_approval, requires_real_name, requires_organization, has_doors,
-            release_minute, center_name, center_address, district,
-            plan_for(start, end, overrides(days), district, center_id, policy),
-        )  # fmt: skip
-    organization = None
-    if organization_id is not None:
-        organization = OrganizationView(
-            organization_id, organization_name, organization_verified, member
-        )
-    snapshot = Snapshot(
-        booker=Booker(user_id, active, verified, suspended_until),
-        space=space,
-        closure=closure,
-        holders=tuple(
-            Holder(_at(start), _at(end), int(seats), int(user)) for start, end, seats, user in held
-        ),
-        organization=organization,
-        quotas=tuple(
-            QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, None)
-            for metric, scope_space, scope_center, limit in orjson.loads(quotas or "[]")
+# --- acts that replace a hold, inside the caller's transaction ---------------------------
+
+
+async def hold_in(
+    session: AsyncSession, codes: CodeBook | None, act: HoldAct, guard: OverlapGuard
+) -> Held:
+    """``store.hold`` on PostgreSQL: the act on the session's own connection, in
+    a savepoint of its transaction (a refusal undoes only the act)."""
+    connection = await session.connection()
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    assert driver.is_in_transaction(), "an act runs inside its caller's transaction"
+    request = act.request
+    wanted = request.wanted
+    row = await driver.fetchrow(
+        read.READ_EXCLUDING.text,
+        *read.READ_EXCLUDING.args(
+            read.read_values(wanted, request.user_id, exclude=act.replaces or 0)
         ),
     )
-    stored = None
-    if stored_hash is not None:
-        stored = StoredAnswer(stored_hash, stored_status, stored_body.encode(), stored_at)
-    return snapshot, reservation_id, stored
+    interval = wanted.interval
+    snapshot, new_id, _ = read.snapshot(row, request.user_id, interval.start, interval.end)
+    plan = acts.act_plan(act, snapshot, codes, guard)
+    reservation_id = act.replaces or new_id
+    week = week_of(interval.start)
+    for _ in range(DRAWS):
+        try:
+            async with driver.transaction():
+                await _act(driver, act, plan, reservation_id, week, guard)
+            return Held(reservation_id, plan.decision.status, plan.code is not None)
+        except asyncpg.ExclusionViolationError as exc:
+            if exc.constraint_name == sql.RESERVATIONS_NO_OVERLAP:
+                raise await read.taken(driver, wanted) from None
+            if exc.constraint_name != sql.CODES_UNIQUE_LIVE or codes is None:
+                raise
+            plan = plan.with_fresh_code(codes)  # the code clashed with a live one
+    raise AssertionError("no door code without a clash in 20 draws")  # pragma: no cover
 
 
-def _stored(row: asyncpg.Record) -> StoredAnswer:
-    request_hash, status, body, created_at = row
-    return StoredAnswer(request_hash, status, body.encode(), created_at)
-
-
-def _at(epoch: float) -> datetime:
-    return datetime.fromtimestamp(epoch, UTC)
+async def _act(
+    driver: asyncpg.Connection,
+    act: HoldAct,
+    plan: Plan,
+    reservation_id: int,
+    week: Interval,
+    guard: OverlapGuard,
+) -> None:
+    from_status = act.act.from_status
+    values = _values(plan, reservation_id, week, guard) | {
+        "exclude": act.replaces,
+        "from_status": from_status.value if from_status else None,
+        "actor_kind": act.actor_kind,
+        "actor_id": act.actor_id,
+        "action": act.act.value,
+        "reason": act.reason,
+    }
+    statement = sql.act_statement(act.replaces is not None, plan.code is not None, guard.lock)
+    try:
+        written = await driver.fetchval(statement.text, *statement.args(values))
+    except asyncpg.PostgresError as exc:
+        if exc.sqlstate == sql.GUARD_REFUSED:
+            raise booking.refused(plan, exc.message, exc.detail) from None
+        if exc.sqlstate in RETRYABLE_SQLSTATES:
+            raise ConcurrentUpdate() from None
+        raise
+    if not written:  # the status the act decided on changed: its caller locked it
+        raise ConcurrentUpdate()

@@ -1,7 +1,8 @@
-"""What changes made through the ORM read before they decide: the space's
-rules, its closures, the holders of a time, and the whole snapshot a booking
-is decided on (``rules.decide``), as the booking pipeline's stores read it
-with their own statements."""
+"""What the ORM reads to ask the booking rules a question that writes nothing:
+the snapshot a personal booking would be decided on (``rules.decide``), for
+the waitlist (is a range full, who in line could take a freed place), and
+whether a space has doors. Every write that makes a reservation hold time
+reads its own snapshot in the booking store (``store.py``)."""
 
 from datetime import datetime
 
@@ -14,10 +15,7 @@ from app.models import (
     HOLDING_STATUSES,
     Closure,
     Door,
-    Membership,
     OpeningHours,
-    Organization,
-    OrganizationStatus,
     QuotaRule,
     QuotaSubject,
     Reservation,
@@ -27,7 +25,7 @@ from app.models import (
 )
 from app.quotas.rules import QuotaUse
 from app.quotas.service import Subject, rules_for_space, usage
-from app.reservations.rules import Booker, Holder, OrganizationView, Snapshot, SpaceView
+from app.reservations.rules import Booker, Holder, Snapshot, SpaceView
 from app.spaces.calendar import Interval, WeeklyWindow
 from app.standing.service import suspended_until
 
@@ -75,12 +73,14 @@ async def space_view(session: AsyncSession, space: Space, plan: DayPlan | None =
         has_doors=await has_doors(session, space.id),
         release_minute=space.release_minute,
         plan=plan,
+        check_in_opens_minutes=space.check_in_opens_minutes,
+        requires_check_in=space.requires_check_in,
+        no_show_after_minutes=space.no_show_after_minutes,
+        buffer_minutes=space.buffer_minutes,
     )
 
 
-async def holders(
-    session: AsyncSession, space_id: int, interval: Interval, *, excluding: int
-) -> list[Holder]:
+async def holders(session: AsyncSession, space_id: int, interval: Interval) -> list[Holder]:
     rows = await session.execute(
         select(
             Reservation.starts_at, Reservation.ends_at, Reservation.attendees, Reservation.user_id
@@ -88,51 +88,28 @@ async def holders(
             Reservation.space_id == space_id,
             Reservation.status.in_(HOLDING_STATUSES),
             overlapping(interval.start, interval.end),
-            Reservation.id != excluding,
         )
     )
     return [Holder(start, end, seats, user_id) for start, end, seats, user_id in rows]
 
 
 async def personal_snapshot(
-    session: AsyncSession,
-    user: User,
-    space: Space,
-    interval: Interval,
-    now: datetime,
-    *,
-    excluding: int | None = None,
+    session: AsyncSession, user: User, space: Space, interval: Interval, now: datetime
 ) -> Snapshot:
     """Everything ``rules.decide`` needs for a personal booking of ``interval``,
-    read through the ORM (leaving out the reservation ``excluding``)."""
-    return await booking_snapshot(session, user, space, interval, now, excluding=excluding)
-
-
-async def booking_snapshot(
-    session: AsyncSession,
-    user: User,
-    space: Space,
-    interval: Interval,
-    now: datetime,
-    *,
-    organization_id: int | None = None,
-    excluding: int | None = None,
-) -> Snapshot:
-    """Everything ``rules.decide`` needs for a booking of ``interval``, personal
-    or on an organization's account, read through the ORM (leaving out the
-    reservation ``excluding``). Quota use counts what this transaction has
-    written so far, so a series counts its own occurrences."""
+    read through the ORM: for the waitlist's questions (is it full? who in line
+    could take a freed place?), which write nothing. Quota use counts what this
+    transaction has written so far."""
     booker = Booker(
         user.id,
         user.is_active,
         user.real_name_verified,
         await suspended_until(session, user.id, space.center_id, now),
     )
-    kind = QuotaSubject.user if organization_id is None else QuotaSubject.organization
-    subject = Subject(kind, user.id if organization_id is None else organization_id)
+    subject = Subject(QuotaSubject.user, user.id)
     quotas = []
     for rule in (await session.scalars(rules_for_space(space).order_by(QuotaRule.id))).all():
-        if rule.subject is kind:
+        if rule.subject is QuotaSubject.user:
             used = await usage(session, rule, subject, interval.start, now)
             quotas.append(
                 QuotaUse(rule.metric, rule.space_id, rule.center_id, rule.max_value, used)
@@ -147,28 +124,7 @@ async def booking_snapshot(
             else None
         ),
         closure=await closure(session, space.id, interval),
-        holders=tuple(await holders(session, space.id, interval, excluding=excluding or 0)),
-        organization=await _organization(session, organization_id, user.id),
+        holders=tuple(await holders(session, space.id, interval)),
+        organization=None,
         quotas=tuple(quotas),
-    )
-
-
-async def _organization(
-    session: AsyncSession, organization_id: int | None, user_id: int
-) -> OrganizationView | None:
-    if organization_id is None:
-        return None
-    organization = await session.get(Organization, organization_id)
-    if organization is None:
-        return None
-    member = await session.scalar(
-        select(Membership.user_id).where(
-            Membership.organization_id == organization_id, Membership.user_id == user_id
-        )
-    )
-    return OrganizationView(
-        organization.id,
-        organization.name,
-        organization.status is OrganizationStatus.verified,
-        member is not None,
     )

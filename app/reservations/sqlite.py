@@ -8,95 +8,49 @@ is taken on what no other writer can change before it is written.
 import asyncio
 import sqlite3
 import time
-from datetime import timedelta
+from dataclasses import replace
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from app.access.codes import DRAWS, CodeBook
-from app.core.sqlite import SqliteWorker, instant, stamp
-from app.holidays import sql as holidays
-from app.holidays.days import plan_for
-from app.holidays.sql import overrides
-from app.models import HOLDERS_OVERLAPPING, QuotaMetric
+from app.audit import reasons
+from app.core.db import Database, OverlapGuard
+from app.core.errors import AppError, ConcurrentUpdate
+from app.core.sqlite import SqliteWorker, stamp
 from app.notifications import outbox
-from app.quotas.rules import BOOKED_VALUES, COUNTED_VALUES, QuotaUse, week_of
-from app.reservations import booking, rules
-from app.reservations.booking import Answer, Booked, BookingRequest, Plan, StoredAnswer
-from app.reservations.rules import (
-    Booker,
-    Holder,
-    OrganizationView,
-    Snapshot,
-    SpaceView,
+from app.reservations import acts, booking, rules
+from app.reservations import sqlite_read as read
+from app.reservations.acts import Held, HoldAct
+from app.reservations.booking import (
+    Answer,
+    Booked,
+    BookingRequest,
+    Occurrence,
+    Plan,
+    SeriesAnswer,
+    SeriesRequest,
 )
-from app.spaces.calendar import WeeklyWindow
+from app.reservations.moves import MoveRequest
+from app.spaces.calendar import Interval
 
-BOOKED_SQL = ", ".join(f"'{value}'" for value in BOOKED_VALUES)
-COUNTED_SQL = ", ".join(f"'{value}'" for value in COUNTED_VALUES)
-
-# The caller, the space and its hours, and whether any quota rule may apply,
-# in one statement (a statement is most of a booking's cost here).
-READ = f"""
-SELECT u.is_active, u.real_name_verified,
-  s.id, s.center_id, s.name, s.booking_mode = 'exclusive', s.capacity, s.slot_minutes,
-  s.min_minutes, s.max_minutes, s.advance_days, s.open_24h, s.requires_approval,
-  s.requires_real_name, s.requires_organization, s.release_minute,
-  (SELECT max(su.until) FROM suspensions su
-   WHERE su.user_id = u.id AND su.center_id = s.center_id AND su.lifted_at IS NULL),
-  EXISTS (SELECT 1 FROM doors d WHERE d.space_id = s.id AND d.is_active),
-  (SELECT c.reason FROM closures c
-   WHERE c.space_id = s.id AND c.starts_at < :end AND c.ends_at > :start LIMIT 1),
-  (SELECT group_concat(h.weekday || ' ' || h.opens_minute || ' ' || h.closes_minute, ' ')
-   FROM opening_hours h WHERE h.space_id = s.id),
-  EXISTS (SELECT 1 FROM quota_rules q
-          WHERE (q.space_id = s.id OR q.center_id = s.center_id) AND q.subject = :subject),
-  c.name, c.address, c.district, s.holiday_policy,
-  {holidays.SQLITE}
-FROM users u LEFT JOIN spaces s ON s.id = :space AND s.is_active
-LEFT JOIN centers c ON c.id = s.center_id
-WHERE u.id = :user
-"""
-HOLDERS = "SELECT r.starts_at, r.ends_at, r.attendees, r.user_id FROM reservations r WHERE " + (
-    HOLDERS_OVERLAPPING.format(space=":space")
-)
-ORGANIZATION = """
-SELECT o.id, o.name, o.status = 'verified',
-  EXISTS (SELECT 1 FROM organization_members m
-          WHERE m.organization_id = o.id AND m.user_id = :user)
-FROM organizations o WHERE o.id = :organization
-"""
-QUOTA_RULES = """
-SELECT metric, space_id, center_id, max_value FROM quota_rules
-WHERE (space_id = :space OR center_id = :center) AND subject = :subject ORDER BY id
-"""
-QUOTA_USED = f"""
-SELECT CASE WHEN :metric = 'hours_per_week'
-            THEN coalesce(sum(strftime('%s', ends_at) - strftime('%s', starts_at)), 0) / 3600.0
-            ELSE count(*) END
-FROM reservations
-WHERE (:scope_space IS NULL OR space_id = :scope_space)
-  AND (:scope_center IS NULL
-       OR space_id IN (SELECT id FROM spaces WHERE center_id = :scope_center))
-  AND CASE WHEN :organization IS NOT NULL THEN organization_id = :organization
-           ELSE user_id = :user AND organization_id IS NULL END
-  AND CASE WHEN :metric = 'future_bookings'
-           THEN status IN ({BOOKED_SQL}) AND ends_at > :now AND starts_at > :day_before_now
-           ELSE status IN ({COUNTED_SQL})
-                AND starts_at >= :week_start AND starts_at < :week_end END
-"""
-STORED_ANSWER = """
-SELECT request_hash, response_status, response_body, created_at FROM idempotency_keys
-WHERE user_id = :user AND key = :key
-"""
 FORGET_KEY = "DELETE FROM idempotency_keys WHERE user_id = :user AND key = :key"
 INSERT_RESERVATION = """
 INSERT INTO reservations (space_id, user_id, organization_id, starts_at, ends_at, exclusive,
-                          status, purpose, attendees, created_at, updated_at)
+                          status, purpose, attendees, created_at, updated_at, kind, title, public)
 VALUES (:space, :user, :organization, :start, :end, :exclusive, :status, :purpose, :attendees,
-        :now, :now)
+        :now, :now, :kind, :title, :public)
 RETURNING id
 """
 INSERT_AUDIT = """
-INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action, to_status)
-VALUES (:now, 'user', :user, 'reservation', :id, 'create', :status)
+INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action, to_status,
+                          reason)
+VALUES (:now, :actor_kind, :actor_id, 'reservation', :id, 'create', :status, :reason)
+"""
+LINK_OCCURRENCE = """
+INSERT INTO reservation_series_occurrences (reservation_id, series_id) VALUES (:id, :series)
 """
 # Inserted only if it clashes with no live code of the space.
 INSERT_CODE = """
@@ -118,135 +72,182 @@ VALUES (:user, :key, :request_hash, 201, :body, :now)
 
 
 class SqliteBookings:
-    def __init__(self, writer: SqliteWorker, codes: CodeBook) -> None:
-        self._writer = writer
+    def __init__(self, database: Database, codes: CodeBook) -> None:
+        assert database.sqlite_writer is not None, "SQLite's store, after Database.open()"
+        self._database = database
+        self._writer: SqliteWorker = database.sqlite_writer
         self._codes = codes
 
     async def book(self, request: BookingRequest) -> Answer:
-        if booking.GUARD.lock:
-            return await self._writer.transaction(lambda db: _book(db, self._codes, request))
-        return await self._unguarded(request)
+        guard = self._database.guard
+        if guard.lock:
+            return await self._writer.transaction(lambda db: _book(db, self._codes, request, guard))
+        return await self._unguarded(request, guard)
 
-    async def _unguarded(self, request: BookingRequest) -> Answer:
+    async def move(self, request: MoveRequest) -> Answer:
+        # Imported here: the move's statements (sqlite_moves.py) build on this module's.
+        from app.reservations.sqlite_moves import move
+
+        return await move(self._writer, self._codes, request, self._database.guard)
+
+    async def book_many(self, request: SeriesRequest) -> SeriesAnswer:
+        guard = self._database.guard
+        try:
+            if guard.lock:
+                return await self._writer.transaction(
+                    lambda db: _book_many(db, self._codes, request)
+                )
+            return await self._unguarded_many(request, guard)
+        except booking.RolledBack as rolled_back:
+            return rolled_back.refused
+
+    async def _unguarded_many(self, request: SeriesRequest, guard: OverlapGuard) -> SeriesAnswer:
+        """The tests' negative control for a series: every occurrence decided in
+        one transaction, written in another."""
+        decided = await self._writer.run(lambda db: _decide_each(db, self._codes, request))
+        await asyncio.sleep(guard.delay_seconds)
+        return await self._writer.transaction(
+            lambda db: _write_many(db, self._codes, request, decided)
+        )
+
+    async def _unguarded(self, request: BookingRequest, guard: OverlapGuard) -> Answer:
         """The tests' negative control: read and write in separate transactions,
         nothing re-checked in between."""
-        snapshot, _ = await self._writer.run(lambda db: _read(db, request))
+        snapshot, _ = await self._writer.run(lambda db: read.snapshot(db, request))
         plan = booking.plan(
             request, rules.decide(snapshot, request.wanted, request.now), self._codes
         )
-        await asyncio.sleep(booking.GUARD.delay_seconds)
+        await asyncio.sleep(guard.delay_seconds)
         return await self._writer.transaction(lambda db: _write(db, self._codes, plan))
 
 
-def _book(db: sqlite3.Connection, codes: CodeBook, request: BookingRequest) -> Answer:
-    snapshot, stored = _read(db, request)
+def _book(
+    db: sqlite3.Connection, codes: CodeBook, request: BookingRequest, guard: OverlapGuard
+) -> Answer:
+    snapshot, stored = read.snapshot(db, request)
     key = request.key
     if key is not None and stored is not None:
         if not stored.expired(request.now):
             return booking.replay(stored, key)
         db.execute(FORGET_KEY, {"user": request.user_id, "key": key.key})
     plan = booking.plan(request, rules.decide(snapshot, request.wanted, request.now), codes)
-    if booking.GUARD.delay_seconds:  # tests: a slow decision, still under the lock
-        time.sleep(booking.GUARD.delay_seconds)
+    if guard.delay_seconds:  # tests: a slow decision, still under the lock
+        time.sleep(guard.delay_seconds)
     return _write(db, codes, plan)
 
 
-def _read(db: sqlite3.Connection, request: BookingRequest) -> tuple[Snapshot, StoredAnswer | None]:
-    wanted = request.wanted
-    interval = wanted.interval
-    values: dict[str, object] = {
-        "user": request.user_id,
-        "space": wanted.space_id,
-        "start": stamp(interval.start),
-        "end": stamp(interval.end),
-        "day_before": stamp(interval.start - timedelta(days=1)),
-        "organization": wanted.organization_id,
-        "key": request.key.key if request.key else None,
-        "subject": wanted.subject.value,
-    }
-    row = db.execute(READ, values).fetchone()
-    stored = None
+Decided = list[tuple[Interval, Plan | AppError]]
+
+
+def _book_many(db: sqlite3.Connection, codes: CodeBook, request: SeriesRequest) -> SeriesAnswer:
+    """The whole series on the writer, in one ``BEGIN IMMEDIATE``: each
+    occurrence read, decided and written in its own savepoint, after the
+    occurrences before it (so its quota use counts them)."""
+    key = request.key
+    if key is not None:
+        stored = read.stored_answer(db, request.user_id, key.key)
+        if stored is not None:
+            if not stored.expired(request.now):
+                return booking.replay(stored, key)
+            db.execute(FORGET_KEY, {"user": request.user_id, "key": key.key})
+    first = request.booking(request.intervals[0])
+    try:  # an unknown caller or space is the request's problem, before any write
+        rules.decide(read.snapshot(db, first)[0], first.wanted, first.now)
+    except AppError as problem:
+        booking.refusal(problem)
+    series_id = _insert_series(db, request)
+    occurrences: list[tuple[Occurrence, Plan | None]] = []
+    for interval in request.intervals:
+        one = request.booking(interval)
+        db.execute("SAVEPOINT occurrence")
+        try:
+            snapshot, _ = read.snapshot(db, one)
+            plan = booking.plan(one, rules.decide(snapshot, one.wanted, one.now), codes)
+            reservation_id = _write_step(db, codes, replace(plan, series_id=series_id))
+        except AppError as error:
+            db.execute("ROLLBACK TO occurrence")
+            occurrences.append((Occurrence(interval, problem=booking.refusal(error)), None))
+        else:
+            occurrences.append((Occurrence(interval, reservation_id, plan.decision.status), plan))
+        finally:
+            db.execute("RELEASE occurrence")
+    return _settle(db, request, series_id, occurrences)
+
+
+def _decide_each(db: sqlite3.Connection, codes: CodeBook, request: SeriesRequest) -> Decided:
+    decided: Decided = []
+    for interval in request.intervals:
+        one = request.booking(interval)
+        try:
+            snapshot, _ = read.snapshot(db, one)
+            decided.append(
+                (interval, booking.plan(one, rules.decide(snapshot, one.wanted, one.now), codes))
+            )
+        except AppError as problem:
+            decided.append((interval, booking.refusal(problem)))
+    return decided
+
+
+def _write_many(
+    db: sqlite3.Connection, codes: CodeBook, request: SeriesRequest, decided: Decided
+) -> SeriesAnswer:
+    series_id = _insert_series(db, request)
+    occurrences: list[tuple[Occurrence, Plan | None]] = []
+    for interval, plan in decided:
+        if isinstance(plan, AppError):
+            occurrences.append((Occurrence(interval, problem=plan), None))
+            continue
+        reservation_id = _write_step(db, codes, replace(plan, series_id=series_id))
+        occurrences.append((Occurrence(interval, reservation_id, plan.decision.status), plan))
+    return _settle(db, request, series_id, occurrences)
+
+
+def _insert_series(db: sqlite3.Connection, request: SeriesRequest) -> int:
+    values = request.values()
+    for name in ("first_start", "first_end", "now"):
+        instant_value = values[name]
+        assert isinstance(instant_value, datetime)
+        values[name] = stamp(instant_value)
+    series_id: int = db.execute(booking.INSERT_SERIES, values).fetchone()[0]
+    return series_id
+
+
+def _settle(
+    db: sqlite3.Connection,
+    request: SeriesRequest,
+    series_id: int,
+    written: list[tuple[Occurrence, Plan | None]],
+) -> SeriesAnswer:
+    """Keep the series (one notification, the key's answer) or undo it."""
+    occurrences = [occurrence for occurrence, _ in written]
+    booking.settle(request, occurrences)
+    first, plan = next((item, plan) for item, plan in written if plan is not None)
+    assert first.reservation_id is not None
+    _tell(db, plan, _values(plan) | {"id": first.reservation_id})
+    body = request.answer(series_id, occurrences)
     if request.key is not None:
-        found = db.execute(STORED_ANSWER, values).fetchone()
-        if found is not None:
-            request_hash, status, body, created_at = found
-            stored = StoredAnswer(request_hash, status, body.encode(), instant(created_at))
-    if row is None:
-        return Snapshot(None, None, None, (), None, ()), stored
-    (active, verified, space_id, center_id, name, exclusive, capacity, slot, min_minutes,
-     max_minutes, advance, open_24h, requires_approval, requires_real_name,
-     requires_organization, release_minute, suspended_until, has_doors, closure, hours,
-     any_quota, center_name, center_address, district, policy, days) = row  # fmt: skip
-    booker = Booker(
-        request.user_id,
-        bool(active),
-        bool(verified),
-        instant(suspended_until) if suspended_until is not None else None,
-    )
-    if space_id is None:
-        return Snapshot(booker, None, None, (), None, ()), stored
-    space = SpaceView(
-        space_id, center_id, name, bool(exclusive), capacity, slot, min_minutes, max_minutes,
-        advance, bool(open_24h), _windows(hours), bool(requires_approval),
-        bool(requires_real_name), bool(requires_organization), bool(has_doors), release_minute,
-        center_name, center_address, district,
-        plan_for(interval.start, interval.end, overrides(days), district, center_id, policy),
-    )  # fmt: skip
-    holders = tuple(
-        Holder(instant(start), instant(end), seats, user_id)
-        for start, end, seats, user_id in db.execute(HOLDERS, values)
-    )
-    organization = None
-    if wanted.organization_id is not None:
-        found_organization = db.execute(ORGANIZATION, values).fetchone()
-        if found_organization is not None:
-            org_id, org_name, org_verified, member = found_organization
-            organization = OrganizationView(org_id, org_name, bool(org_verified), bool(member))
-    quotas = _quota_uses(db, request, space) if any_quota else ()
-    snapshot = Snapshot(booker, space, closure, holders, organization, quotas)
-    return snapshot, stored
-
-
-def _windows(hours: str | None) -> tuple[WeeklyWindow, ...]:
-    """``"weekday opens closes weekday opens closes …"`` as windows."""
-    numbers = [int(number) for number in (hours or "").split()]
-    return tuple(WeeklyWindow(*numbers[i : i + 3]) for i in range(0, len(numbers), 3))
-
-
-def _quota_uses(
-    db: sqlite3.Connection, request: BookingRequest, space: SpaceView
-) -> tuple[QuotaUse, ...]:
-    wanted = request.wanted
-    rows = db.execute(
-        QUOTA_RULES,
-        {"space": space.id, "center": space.center_id, "subject": wanted.subject.value},
-    ).fetchall()
-    if not rows:
-        return ()
-    week = week_of(wanted.interval.start)
-    uses = []
-    for metric, scope_space, scope_center, limit in rows:
-        used = db.execute(
-            QUOTA_USED,
-            {
-                "metric": metric,
-                "scope_space": scope_space,
-                "scope_center": scope_center,
-                "organization": wanted.organization_id,
-                "user": request.user_id,
-                "now": stamp(request.now),
-                "day_before_now": stamp(request.now - timedelta(days=1)),
-                "week_start": stamp(week.start),
-                "week_end": stamp(week.end),
-            },
-        ).fetchone()[0]
-        uses.append(QuotaUse(QuotaMetric(metric), scope_space, scope_center, limit, float(used)))
-    return tuple(uses)
+        key = {"key": request.key.key, "request_hash": request.key.request_hash}
+        values = {"user": request.user_id, "now": stamp(request.now)}
+        db.execute(INSERT_KEY, {**values, **key, "body": body.decode()})
+    return Booked(body)
 
 
 def _write(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> Answer:
+    """A single booking's write: the write step, its notification and its key."""
+    request = plan.request
+    reservation_id = _write_step(db, codes, plan)
+    body = plan.body(reservation_id)
+    values = _values(plan) | {"id": reservation_id}
+    _tell(db, plan, values)
+    if request.key is not None:
+        key = {"key": request.key.key, "request_hash": request.key.request_hash}
+        db.execute(INSERT_KEY, {**values, **key, "body": body.decode()})
+    return Booked(body)
+
+
+def _values(plan: Plan) -> dict[str, object]:
     request, decision, wanted = plan.request, plan.decision, plan.wanted
-    values: dict[str, object] = {
+    return {
         "space": wanted.space_id,
         "user": request.user_id,
         "organization": wanted.organization_id,
@@ -257,21 +258,31 @@ def _write(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> Answer:
         "purpose": request.purpose,
         "attendees": wanted.attendees,
         "now": stamp(request.now),
+        **request.audit,
+        **request.kind,
     }
+
+
+def _write_step(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> int:
+    """The write step every act shares: the reservation, its audit event (an
+    occurrence's says its series, and links to it) and its door code."""
+    values = _values(plan)
+    series_id = plan.series_id
+    if series_id is not None:
+        values["reason"] = reasons.series(series_id)
     reservation_id: int = db.execute(INSERT_RESERVATION, values).fetchone()[0]
     values["id"] = reservation_id
     db.execute(INSERT_AUDIT, values)
-    _tell(db, plan, values)
-    body = plan.body(reservation_id)
+    if series_id is not None:
+        db.execute(LINK_OCCURRENCE, {"id": reservation_id, "series": series_id})
     if plan.code is not None:
         _insert_code(db, codes, plan, values)
-    if request.key is not None:
-        key = {"key": request.key.key, "request_hash": request.key.request_hash}
-        db.execute(INSERT_KEY, {**values, **key, "body": body.decode()})
-    return Booked(body)
+    return reservation_id
 
 
 def _tell(db: sqlite3.Connection, plan: Plan, values: dict[str, object]) -> None:
+    if plan.request.user_id is None:  # a center event tells nobody
+        return
     reservation_id = values["id"]
     assert isinstance(reservation_id, int)
     told = plan.told(reservation_id)
@@ -309,3 +320,71 @@ def _insert_code(
             return
         plan = plan.with_fresh_code(codes)
     raise AssertionError("no door code without a clash in 20 draws")  # pragma: no cover
+
+
+# --- acts that replace a hold, inside the caller's transaction ---------------------------
+
+INSERT_ACT_AUDIT = """
+INSERT INTO audit_events (occurred_at, actor_kind, actor_id, entity, entity_id, action,
+                          from_status, to_status, reason)
+VALUES (:now, :actor_kind, :actor_id, 'reservation', :id, :action, :from_status, :status,
+        :reason)
+"""
+MOVE_RESERVATION = """
+UPDATE reservations SET status = :status, status_reason = NULL, updated_at = :now
+WHERE id = :id AND status = :from_status
+"""
+
+
+class _SessionConnection:
+    """The ORM session's connection, run from ``AsyncSession.run_sync``, as the
+    store's functions use ``sqlite3``'s: ``execute`` answers a cursor."""
+
+    def __init__(self, dbapi: Any) -> None:
+        self._dbapi = dbapi
+
+    def execute(self, statement: str, parameters: Any = ()) -> Any:
+        cursor = self._dbapi.cursor()
+        cursor.execute(statement, parameters)
+        return cursor
+
+
+async def hold_in(
+    session: AsyncSession, codes: CodeBook | None, act: HoldAct, guard: OverlapGuard
+) -> Held:
+    """``store.hold`` on SQLite: the act inside the session's transaction, which
+    holds the database's write lock (``BEGIN IMMEDIATE``), so it is decided on
+    what no other writer can change before it is written."""
+
+    def work(sync_session: Session) -> Held:
+        dbapi = sync_session.connection().connection.dbapi_connection
+        return _hold(cast(sqlite3.Connection, _SessionConnection(dbapi)), codes, act, guard)
+
+    return await session.run_sync(work)
+
+
+def _hold(
+    db: sqlite3.Connection, codes: CodeBook | None, act: HoldAct, guard: OverlapGuard
+) -> Held:
+    snapshot, _ = read.snapshot(db, act.request, exclude=act.replaces or 0)
+    plan = acts.act_plan(act, snapshot, codes, guard)
+    from_status = act.act.from_status
+    values = _values(plan) | {
+        "actor_kind": act.actor_kind,
+        "actor_id": act.actor_id,
+        "action": act.act.value,
+        "from_status": from_status.value if from_status else None,
+        "reason": act.reason,
+    }
+    if act.replaces is None:
+        reservation_id: int = db.execute(INSERT_RESERVATION, values).fetchone()[0]
+    else:
+        reservation_id = act.replaces
+        if db.execute(MOVE_RESERVATION, values | {"id": reservation_id}).rowcount != 1:
+            raise ConcurrentUpdate()  # the status the act decided on changed
+    values["id"] = reservation_id
+    db.execute(INSERT_ACT_AUDIT, values)
+    if plan.code is not None:
+        assert codes is not None
+        _insert_code(db, codes, plan, values)
+    return Held(reservation_id, plan.decision.status, plan.code is not None)

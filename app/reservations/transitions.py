@@ -9,14 +9,16 @@ from datetime import datetime, timedelta
 
 from app.core.errors import Forbidden, InvalidTransition, Text
 from app.identity.principals import Actor, StaffPrincipal
-from app.models import Reservation, ReservationStatus
+from app.models import CHANGEABLE_STATUSES, CODE_LIVE_STATUSES, Reservation, ReservationStatus
 from app.reservations.errors import (
     APPROVE,
     CANCEL,
     CANNOT,
     CHECK_IN,
     CHECK_OUT,
+    ENDED,
     REJECT,
+    STATUS_TEXT,
     CancellationClosed,
     CheckInClosed,
     CheckInNotOpen,
@@ -24,13 +26,13 @@ from app.reservations.errors import (
     CheckOutNotStarted,
 )
 from app.reservations.rules import local_iso, local_text
+from app.spaces.calendar import check_in_opens
 
 Status = ReservationStatus
 ONLY_LIVE_GET_A_CODE = Text(
     "只有已确认的预约才能重新生成密码", "Only confirmed bookings get a new code"
 )
 # Bookings whose code opens the door (inside its window).
-LIVE = (Status.confirmed, Status.checked_in)
 
 
 @dataclass(frozen=True)
@@ -47,7 +49,7 @@ class View:
 
     @property
     def check_in_opens(self) -> datetime:
-        return self.starts_at - timedelta(minutes=self.check_in_opens_minutes)
+        return check_in_opens(self.starts_at, self.check_in_opens_minutes)
 
     @property
     def check_in_closes(self) -> datetime:
@@ -84,11 +86,11 @@ def check_cancel(
         raise Forbidden(
             Text("只有预约人或组织负责人可以取消", "Only the booker or the owner may cancel")
         )
-    if reservation.status not in (Status.pending, Status.confirmed):
-        raise InvalidTransition(CANNOT, status=reservation.status.value, action=CANCEL)
+    if reservation.status not in CHANGEABLE_STATUSES:
+        raise InvalidTransition(CANNOT, status=STATUS_TEXT[reservation.status], action=CANCEL)
     if staff:
         if now >= reservation.ends_at:
-            raise InvalidTransition(CANNOT, status=reservation.status.value, action=CANCEL)
+            raise InvalidTransition(CANNOT, status=ENDED, action=CANCEL)
         return
     deadline = reservation.starts_at - timedelta(minutes=reservation.cancel_before_minutes)
     if now >= deadline:
@@ -97,18 +99,18 @@ def check_cancel(
 
 def check_approve(reservation: View, now: datetime) -> None:
     if reservation.status is not Status.pending:
-        raise InvalidTransition(CANNOT, status=reservation.status.value, action=APPROVE)
+        raise InvalidTransition(CANNOT, status=STATUS_TEXT[reservation.status], action=APPROVE)
     if now >= reservation.starts_at:
-        raise InvalidTransition(CANNOT, status="expired", action=APPROVE)
+        raise InvalidTransition(CANNOT, status=STATUS_TEXT[Status.expired], action=APPROVE)
 
 
 def check_reject(reservation: View) -> None:
     if reservation.status is not Status.pending:
-        raise InvalidTransition(CANNOT, status=reservation.status.value, action=REJECT)
+        raise InvalidTransition(CANNOT, status=STATUS_TEXT[reservation.status], action=REJECT)
 
 
 def check_reissue(reservation: View) -> None:
-    if reservation.status not in LIVE:
+    if reservation.status not in CODE_LIVE_STATUSES:
         raise InvalidTransition(ONLY_LIVE_GET_A_CODE)
 
 
@@ -119,7 +121,7 @@ def check_check_in(reservation: View, now: datetime) -> bool:
     if reservation.status is Status.checked_in:
         return False
     if reservation.status is not Status.confirmed:
-        raise InvalidTransition(CANNOT, status=reservation.status.value, action=CHECK_IN)
+        raise InvalidTransition(CANNOT, status=STATUS_TEXT[reservation.status], action=CHECK_IN)
     opens, closes = reservation.check_in_opens, reservation.check_in_closes
     if now < opens:
         raise CheckInNotOpen(opens_at=local_text(opens)).with_extra(opens_at=local_iso(opens))
@@ -133,8 +135,8 @@ def check_check_out(reservation: View, actor: Actor, now: datetime) -> None:
     until the end."""
     if not isinstance(actor, StaffPrincipal) and reservation.user_id != actor.id:
         raise Forbidden(Text("只有预约人可以签退", "Only the booker may check out"))
-    if reservation.status not in LIVE or now >= reservation.ends_at:
-        status = reservation.status.value if now < reservation.ends_at else "ended"
+    if reservation.status not in CODE_LIVE_STATUSES or now >= reservation.ends_at:
+        status = STATUS_TEXT[reservation.status] if now < reservation.ends_at else ENDED
         raise InvalidTransition(CANNOT, status=status, action=CHECK_OUT)
     if reservation.status is Status.confirmed:
         if now < reservation.starts_at:

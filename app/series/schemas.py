@@ -13,8 +13,8 @@ class SeriesCreate(ReservationCreate):
     """``start`` and ``end`` are the first occurrence."""
 
     rrule: Rule = Field(
-        description="RFC 5545 RRULE: FREQ=DAILY|WEEKLY|MONTHLY with COUNT or UNTIL, at most"
-        " 52 occurrences",
+        description="RFC 5545 RRULE of FREQ=DAILY|WEEKLY|MONTHLY, INTERVAL, BYDAY, BYMONTHDAY"
+        " and COUNT or UNTIL: at most 52 occurrences within 365 days of the first",
         examples=["FREQ=WEEKLY;BYDAY=TU;COUNT=10"],
     )
     mode: SeriesMode = SeriesMode.all_or_nothing

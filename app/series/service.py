@@ -1,54 +1,53 @@
-"""Recurring bookings: every occurrence booked by the same rules as a single
-booking, under the same locks, in one transaction.
+"""Recurring bookings: every occurrence booked by the booking store's own write
+(``BookingStore.book_many``, docs/ARCHITECTURE.md "Booking"), in one
+transaction.
 
-The space's row is locked first, then the booker's and the organization's (the
-order the booking guard takes them in, migration 0007), so a single booking of
-the same space waits for the series or the series sees it: with
-``all_or_nothing`` a racing booking either wins its slot and the series books
-nothing, or the series wins and the single booking is refused. Each occurrence
-is decided against what the transaction wrote before it, so quotas count the
-series' own occurrences. One notification tells of the series, not one per
-occurrence.
+Each occurrence goes through the write step a single booking takes, under the
+same guard: on PostgreSQL the guard's locks (the space, then the quota
+subject) last until the series commits, so a single booking of the same space
+waits for the series or the series sees it; on SQLite the whole series runs
+inside one ``BEGIN IMMEDIATE``. With ``all_or_nothing`` a racing booking
+either wins its slot and the series books nothing, or the series wins and the
+single booking is refused. Quotas count the series' own earlier occurrences.
+One notification tells of the series, not one per occurrence, and the
+``Idempotency-Key`` is claimed in the series' own transaction, as a booking's.
 """
 
-import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import orjson
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import codes as door_codes
 from app.access.codes import CodeBook
-from app.audit import service as audit
 from app.core.clock import SHANGHAI
+from app.core.db import OverlapGuard
 from app.core.errors import AppError, InvalidTransition, NotFound, Text
 from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
-    BookingMode,
-    NotificationKind,
-    Organization,
     Reservation,
     ReservationSeries,
     ReservationStatus,
-    SeriesMode,
     SeriesOccurrence,
-    Space,
     User,
 )
-from app.notifications import service as notifications
-from app.reservations import booking, rules, snapshots
 from app.reservations import service as reservations
-from app.reservations.rules import Wanted
+from app.reservations.booking import (
+    Answer,
+    KeyClaim,
+    Occurrence,
+    SeriesRefused,
+    SeriesRequest,
+)
+from app.reservations.store import BookingStore
 from app.series.rrules import occurrences
-from app.series.schemas import SeriesCreate
-from app.spaces.calendar import Interval, InvalidInterval
+from app.series.schemas import OccurrenceOut, SeriesCreate, SeriesOut
+from app.spaces.calendar import InvalidInterval
 from app.spaces.service import get_space_in_scope
 
 SERIES = Text("重复预约", "reservation series")
-SPACE = Text("空间", "space")
 NO_PENDING = Text("该系列没有待审批的预约", "The series has no pending occurrence")
 
 
@@ -62,49 +61,46 @@ class SeriesConflict(AppError):
     )
 
 
-@dataclass(frozen=True)
-class Occurrence:
-    interval: Interval
-    reservation_id: int | None
-    status: ReservationStatus | None
-    problem: AppError | None
-
-
 async def book(
-    session: AsyncSession, codes: CodeBook, user: User, data: SeriesCreate, now: datetime
-) -> tuple[ReservationSeries, list[Occurrence]]:
+    bookings: BookingStore, user_id: int, data: SeriesCreate, key: KeyClaim | None, now: datetime
+) -> Answer:
+    """Book the series through the booking store (``book_many``), or raise
+    ``SeriesConflict`` with why each occurrence was refused."""
     start, end = data.start.astimezone(UTC), data.end.astimezone(UTC)
     if end <= start:
         raise InvalidInterval()
-    intervals = occurrences(data.rrule, start, end)
-    space = await _lock_rows(session, data.space_id, user.id, data.organization_id)
-    series = ReservationSeries(
-        user_id=user.id,
-        space_id=space.id,
+    rrule = data.rrule.strip().removeprefix("RRULE:")
+
+    def answer(series_id: int, booked: Sequence[Occurrence]) -> bytes:
+        out = SeriesOut(
+            id=series_id,
+            space_id=data.space_id,
+            organization_id=data.organization_id,
+            rrule=rrule,
+            mode=data.mode,
+            occurrences=[OccurrenceOut(**occurrence_body(item)) for item in booked],
+        )
+        return orjson.dumps(out.model_dump(mode="json"))
+
+    request = SeriesRequest(
+        user_id=user_id,
+        space_id=data.space_id,
         organization_id=data.organization_id,
-        rrule=data.rrule.strip().removeprefix("RRULE:"),
-        mode=data.mode,
-        first_starts_at=start,
-        first_ends_at=end,
         attendees=data.attendees,
         purpose=data.purpose,
-        created_at=now,
+        rrule=rrule,
+        mode=data.mode,
+        intervals=tuple(occurrences(data.rrule, start, end)),
+        key=key,
+        now=now,
+        answer=answer,
     )
-    session.add(series)
-    await session.flush()
-    results = [
-        await _book_one(session, codes, user, space, series, interval, now)
-        for interval in intervals
-    ]
-    booked = [result for result in results if result.reservation_id is not None]
-    refused = len(results) - len(booked)
-    if not booked or (refused and data.mode is SeriesMode.all_or_nothing):
-        # Raised, so the transaction rolls back: nothing of the series stays.
-        nothing = [Occurrence(result.interval, None, None, result.problem) for result in results]
-        body = [occurrence_body(result) for result in nothing]
+    booked = await bookings.book_many(request)
+    if isinstance(booked, SeriesRefused):
+        refused = sum(1 for item in booked.occurrences if item.problem is not None)
+        body = [occurrence_body(item) for item in booked.occurrences]
         raise SeriesConflict(refused=refused).with_extra(id=None, occurrences=body)
-    await _tell(session, booked[0], now)
-    return series, results
+    return booked
 
 
 def problem_body(error: AppError) -> dict[str, object]:
@@ -127,89 +123,6 @@ def occurrence_body(occurrence: Occurrence) -> dict[str, object]:
         "status": occurrence.status.value if occurrence.status else None,
         "problem": problem_body(occurrence.problem) if occurrence.problem else None,
     }
-
-
-async def _lock_rows(
-    session: AsyncSession, space_id: int, user_id: int, organization_id: int | None
-) -> Space:
-    """Lock the space, the booker and the organization. Only the tests' negative
-    control (``booking.GUARD.lock`` off) takes none of the locks, to show that
-    a racing single booking then over-books the space."""
-    query = select(Space).where(Space.id == space_id, Space.is_active.is_(True))
-    if booking.GUARD.lock:
-        query = query.with_for_update()
-    space = await session.scalar(query.execution_options(populate_existing=True))
-    if space is None:
-        raise NotFound(SPACE)
-    if not booking.GUARD.lock:
-        return space
-    await session.execute(select(User.id).where(User.id == user_id).with_for_update())
-    if organization_id is not None:
-        await session.execute(
-            select(Organization.id).where(Organization.id == organization_id).with_for_update()
-        )
-    return space
-
-
-async def _book_one(
-    session: AsyncSession,
-    codes: CodeBook,
-    user: User,
-    space: Space,
-    series: ReservationSeries,
-    interval: Interval,
-    now: datetime,
-) -> Occurrence:
-    wanted = Wanted(space.id, interval, series.attendees, series.organization_id)
-    try:
-        snapshot = await snapshots.booking_snapshot(
-            session, user, space, interval, now, organization_id=series.organization_id
-        )
-        decision = rules.decide(snapshot, wanted, now)
-    except AppError as refusal:
-        return Occurrence(interval, None, None, refusal)
-    if booking.GUARD.delay_seconds:  # tests: a slow decision, to widen a race
-        await asyncio.sleep(booking.GUARD.delay_seconds)
-    reservation = Reservation(
-        space_id=space.id,
-        user_id=user.id,
-        organization_id=series.organization_id,
-        starts_at=interval.start,
-        ends_at=interval.end,
-        exclusive=space.booking_mode is BookingMode.exclusive,
-        status=decision.status,
-        purpose=series.purpose,
-        attendees=series.attendees,
-    )
-    session.add(reservation)
-    await session.flush()
-    session.add(SeriesOccurrence(reservation_id=reservation.id, series_id=series.id))
-    audit.record(
-        session,
-        user,
-        entity="reservation",
-        entity_id=reservation.id,
-        action="create",
-        from_status=None,
-        to_status=decision.status.value,
-        reason=f"series {series.id}",
-    )
-    if decision.needs_code:
-        await door_codes.issue(session, codes, reservation.id, space.id, interval)
-    await session.flush()
-    return Occurrence(interval, reservation.id, decision.status, None)
-
-
-async def _tell(session: AsyncSession, first: Occurrence, now: datetime) -> None:
-    reservation = await session.get(Reservation, first.reservation_id)
-    assert reservation is not None
-    if first.status is ReservationStatus.pending:
-        kind = NotificationKind.approval_requested
-        await notifications.tell_staff_covering(session, kind, reservation, now)
-    else:
-        await notifications.tell_booker(
-            session, NotificationKind.booking_confirmed, reservation, now=now
-        )
 
 
 # --- reading and changing a series ----------------------------------------------------
@@ -277,6 +190,7 @@ async def cancel(
 async def decide(
     session: AsyncSession,
     codes: CodeBook,
+    guard: OverlapGuard,
     staff: StaffPrincipal,
     series_id: int,
     reason: str | None,
@@ -289,7 +203,7 @@ async def decide(
         raise InvalidTransition(NO_PENDING)
     for number, row in enumerate(pending):
         if reason is None:
-            await reservations.approve(session, codes, staff, row.id, tell=number == 0)
+            await reservations.approve(session, codes, guard, staff, row.id, tell=number == 0)
         else:
             await reservations.reject(session, staff, row.id, reason, tell=number == 0)
     return series

@@ -129,6 +129,30 @@ def next_release(now: datetime, release_minute: int | None) -> datetime | None:
     return release if now < release else None
 
 
+def check_in_opens(start: datetime, check_in_opens_minutes: int) -> datetime:
+    """When a booking's one window at the door opens: check-in by any means,
+    and its door code, from ``check_in_opens_minutes`` before the start."""
+    return start - timedelta(minutes=check_in_opens_minutes)
+
+
+def walk_in_open(
+    late: timedelta,
+    slot_minutes: int,
+    *,
+    requires_approval: bool,
+    requires_check_in: bool,
+    no_show_after_minutes: int,
+) -> bool:
+    """Whether a slot that started ``late`` ago still takes a walk-in: while at
+    least half of it remains (at 12:30:26 a 30-minute slot from 12:30 is
+    bookable until 12:45:00), and, where check-in is required, before the
+    no-show deadline (or it would be released at once). Not where staff
+    approve first: a request whose start has passed lapses undecided."""
+    if requires_approval or late > timedelta(minutes=slot_minutes) / 2:
+        return False
+    return not requires_check_in or late < timedelta(minutes=no_show_after_minutes)
+
+
 def day_slots(day: date, slot_minutes: int) -> list[Interval]:
     """The slot grid of a Shanghai day, aligned to its midnight."""
     return [
@@ -170,3 +194,10 @@ def peak_load(
         load += delta
         peak = max(peak, load)
     return peak
+
+
+def bookable_from(day: date, advance_days: int, release_minute: int | None = None) -> datetime:
+    """When the slots of Shanghai day ``day`` enter the booking window: the day
+    ``advance_days`` before, at midnight or at the release time
+    (``booking_window_end`` read the other way round)."""
+    return local_at(day - timedelta(days=advance_days), release_minute or 0)

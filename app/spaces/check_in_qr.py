@@ -10,7 +10,10 @@ import segno
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.core.config import Settings
+from app.core.errors import AppError, Text
 from app.identity.principals import StaffPrincipal
+from app.identity.wechat import AccessTokens, WechatClient, with_access_token
 from app.models import Space, new_check_in_token
 from app.spaces.service import get_space_in_scope
 
@@ -18,16 +21,53 @@ from app.spaces.service import get_space_in_scope
 PREFIX = "zhendi-check-in"
 
 
+# getwxacodeunlimit's env_version for each miniprogram_state setting.
+ENV_VERSIONS = {"formal": "release", "trial": "trial", "developer": "develop"}
+
+
+class WechatNotConfigured(AppError):
+    status = 409
+    code = "wechat_not_configured"
+    title = Text("未配置微信小程序", "WeChat is not configured")
+    detail = Text(
+        "未配置微信小程序凭据，无法生成小程序码；请改用普通二维码",
+        "No WeChat credentials are configured for a mini-program code; use format=svg",
+    )
+
+
 @dataclass(frozen=True)
 class CheckInQr:
+    space_id: int
     token: str
     svg: str
+
+    @property
+    def scene(self) -> str:
+        """What a mini-program code carries (WeChat allows 32 characters):
+        ``<space id>:<token>``, 32 at most for space ids below 10^9."""
+        return f"{self.space_id}:{self.token}"
 
 
 def _draw(space: Space) -> CheckInQr:
     assert space.check_in_token is not None
     code = segno.make(f"{PREFIX}:{space.id}:{space.check_in_token}", error="m")
-    return CheckInQr(space.check_in_token, code.svg_inline(scale=8, border=2))
+    return CheckInQr(space.id, space.check_in_token, code.svg_inline(scale=8, border=2))
+
+
+async def mini_program_code(
+    settings: Settings, wechat: WechatClient, tokens: AccessTokens, qr: CheckInQr
+) -> bytes:
+    """The room's code as a WeChat mini-program code (PNG): WeChat's own
+    scanner opens the app at the check-in page with the token as ``scene``."""
+    if not settings.wechat_configured:
+        raise WechatNotConfigured()
+    env_version = ENV_VERSIONS[settings.wechat_miniprogram_state]
+    return await with_access_token(
+        tokens,
+        lambda token: wechat.mini_program_code(
+            token, scene=qr.scene, page=settings.wechat_check_in_page, env_version=env_version
+        ),
+    )
 
 
 async def read(session: AsyncSession, staff: StaffPrincipal, space_id: int) -> CheckInQr:

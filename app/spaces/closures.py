@@ -11,7 +11,8 @@ from app.core.clock import utcnow
 from app.core.errors import NotFound, Text
 from app.identity.principals import StaffPrincipal
 from app.models import Closure
-from app.spaces.calendar import InvalidInterval
+from app.spaces.affected import AffectedBooking, newly_outside, outside_time, refuse_unless_told
+from app.spaces.calendar import Interval, InvalidInterval
 from app.spaces.schemas import ClosureCreate
 from app.spaces.service import get_space_in_scope
 
@@ -21,7 +22,9 @@ MAX_CLOSURE_DAYS = 366
 
 async def add_closure(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, data: ClosureCreate
-) -> Closure:
+) -> tuple[Closure, list[AffectedBooking]]:
+    """Close the space for ``[start, end)``. Holding bookings the closure takes
+    time from are returned; without ``data.affected`` they refuse it (409)."""
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
     if data.end <= data.start:
         raise InvalidInterval(Text("结束时间须晚于开始时间", "end must be after start"))
@@ -30,6 +33,9 @@ async def add_closure(
             Text("单次闭馆不能超过 {days} 天", "A closure may last at most {days} days"),
             days=MAX_CLOSURE_DAYS,
         )
+    now = utcnow()
+    span = Interval(data.start, data.end)
+    before = await outside_time(session, [space.id], span, now)
     closure = Closure(
         space_id=space.id,
         starts_at=data.start,
@@ -39,8 +45,10 @@ async def add_closure(
     )
     session.add(closure)
     await session.flush()
+    affected = newly_outside(before, await outside_time(session, [space.id], span, now))
+    refuse_unless_told(affected, data.affected)
     _audit(session, staff, space.id, "add_closure", data.reason)
-    return closure
+    return closure, affected
 
 
 async def list_closures(

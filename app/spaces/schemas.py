@@ -15,7 +15,8 @@ from app.core.schemas import (
     Printable,
     ShortText,
 )
-from app.models import BookingMode, Closure, HolidayPolicy, Space, SpaceKind
+from app.models import BookingMode, Closure, HolidayPolicy, ReservationStatus, Space, SpaceKind
+from app.spaces.affected import AffectedAction, AffectedBooking
 
 WallClock = Annotated[
     str,
@@ -55,6 +56,19 @@ CancelBefore = Annotated[
     ),
 ]
 
+BufferMinutes = Annotated[int, Field(ge=0, le=240, strict=True)]
+
+
+ChangeReason = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
+]
+AFFECTED = Field(
+    default=None,
+    description="What to do with holding bookings the change leaves outside the space's"
+    " time: cancel them (their bookers are told) or keep them. Without it such a change"
+    " is refused with 409 bookings_affected, listing them",
+)
+
 
 class OpeningWindow(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -81,6 +95,16 @@ class SpaceCreate(BaseModel):
     max_minutes: Minutes | None = Field(default=None, description="Default: 4 hours")
     advance_days: AdvanceDays = 14
     cancel_before_minutes: CancelBefore = 0
+    modify_before_minutes: CancelBefore | None = Field(
+        default=None,
+        description="Bookings move until this long before the start."
+        " Default (null): the cancel deadline",
+    )
+    buffer_minutes: BufferMinutes = Field(
+        default=0,
+        description="Free minutes a booking of an exclusive space needs before and after it"
+        " (cleaning, set-up); shared spaces ignore it",
+    )
     open_24h: Flag = False
     opening_hours: OpeningHoursList = Field(default_factory=list)
     requires_approval: Flag = False
@@ -108,6 +132,8 @@ class SpaceUpdate(Patch):
     max_minutes: Minutes | None = None
     advance_days: AdvanceDays | None = None
     cancel_before_minutes: CancelBefore | None = None
+    modify_before_minutes: CancelBefore | None = None
+    buffer_minutes: BufferMinutes | None = None
     open_24h: Flag | None = None
     opening_hours: OpeningHoursList | None = None
     requires_approval: Flag | None = None
@@ -121,16 +147,21 @@ class SpaceUpdate(Patch):
     facilities: FacilityList | None = None
     description: LongText | None = None
     is_active: Flag | None = None
+    affected: AffectedAction | None = AFFECTED
 
-    nullable_fields = frozenset({"release_time"})
+    nullable_fields = frozenset({"release_time", "modify_before_minutes"})
 
 
 class SpaceOut(BaseModel):
     id: int
     center_id: int
     center_name: str
+    center_address: str
+    center_district: str
+    center_street: str
     name: str
     kind: SpaceKind
+    kind_label: str = Field(description="The kind in Chinese, e.g. 自习室")
     booking_mode: BookingMode
     capacity: int
     slot_minutes: int
@@ -138,6 +169,12 @@ class SpaceOut(BaseModel):
     max_minutes: int
     advance_days: int
     cancel_before_minutes: int
+    modify_before_minutes: int | None = Field(
+        description="Bookings move until this long before the start (null: the cancel deadline)"
+    )
+    buffer_minutes: int = Field(
+        description="Free minutes a booking of an exclusive space needs before and after it"
+    )
     open_24h: bool
     opening_hours: list[OpeningWindow]
     requires_approval: bool
@@ -152,15 +189,25 @@ class SpaceOut(BaseModel):
     is_active: bool
     holiday_policy: HolidayPolicy
     has_smart_lock: bool = Field(description="Doors open with a code from the reservation")
+    distance_m: int | None = Field(
+        default=None,
+        description="Distance of its center from `near` in whole metres, when the list "
+        "was asked with it",
+    )
 
     @classmethod
-    def of(cls, space: Space) -> "SpaceOut":
+    def of(cls, space: Space, distance_m: int | None = None) -> "SpaceOut":
         return cls(
             id=space.id,
             center_id=space.center_id,
             center_name=space.center.name,
+            center_address=space.center.address,
+            center_district=space.center.district,
+            center_street=space.center.street,
             name=space.name,
             kind=space.kind,
+            kind_label=space.kind.label,
+            distance_m=distance_m,
             booking_mode=space.booking_mode,
             capacity=space.capacity,
             slot_minutes=space.slot_minutes,
@@ -168,6 +215,8 @@ class SpaceOut(BaseModel):
             max_minutes=space.max_minutes,
             advance_days=space.advance_days,
             cancel_before_minutes=space.cancel_before_minutes,
+            modify_before_minutes=space.modify_before_minutes,
+            buffer_minutes=space.buffer_minutes,
             open_24h=space.open_24h,
             opening_hours=[
                 OpeningWindow(
@@ -201,9 +250,8 @@ class ClosureCreate(BaseModel):
 
     start: Instant
     end: Instant
-    reason: Annotated[
-        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200), Printable
-    ]
+    reason: ChangeReason
+    affected: AffectedAction | None = AFFECTED
 
 
 class ClosureOut(BaseModel):
@@ -224,11 +272,60 @@ class ClosureOut(BaseModel):
         )
 
 
+class AffectedOut(BaseModel):
+    """A holding booking a change left outside the space's time."""
+
+    reservation_id: int
+    space_id: int
+    start: LocalInstant
+    end: LocalInstant
+    status: ReservationStatus = Field(description="As it is now: cancelled, or kept as it was")
+
+    @classmethod
+    def of(cls, booking: AffectedBooking) -> "AffectedOut":
+        return cls(
+            reservation_id=booking.reservation_id,
+            space_id=booking.space_id,
+            start=booking.start,
+            end=booking.end,
+            status=booking.status,
+        )
+
+
+AffectedList = Annotated[
+    list[AffectedOut],
+    Field(description="The bookings the change left outside the space's time, and their fate"),
+]
+
+
+class ClosureAdded(ClosureOut):
+    affected: AffectedList
+
+
+class OpeningHoursChange(BaseModel):
+    """``PUT /admin/spaces/{id}/opening-hours`` as an object, to say what happens
+    to bookings the new hours leave out (a bare list of windows is accepted too)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    opening_hours: OpeningHoursList
+    affected: AffectedAction | None = AFFECTED
+    reason: ChangeReason | None = Field(
+        default=None, description="Told to the bookers of cancelled bookings"
+    )
+
+
+class SpaceChanged(SpaceOut):
+    affected: AffectedList
+
+
 class SlotStatus(enum.StrEnum):
     free = "free"
     taken = "taken"
     closed = "closed"
     past = "past"
+    not_yet_bookable = "not_yet_bookable"  # past the booking window: see opens_at
+    mine = "mine"  # the caller holds it (pending, confirmed, checked in, or offered)
 
 
 class SlotOut(BaseModel):
@@ -236,6 +333,17 @@ class SlotOut(BaseModel):
     end: LocalInstant
     status: SlotStatus
     remaining: int = Field(description="Seats (shared) or rooms (exclusive: 0 or 1) still free")
+    reason: str | None = Field(
+        default=None,
+        description="Only on a closed slot closed by a closure or a holiday: why",
+    )
+    opens_at: LocalInstant | None = Field(
+        default=None, description="Only on a not_yet_bookable slot: when it can be booked"
+    )
+    title: str | None = Field(
+        default=None,
+        description="Only on a slot taken by one of the center's public events: its title",
+    )
 
 
 class AvailabilityOut(BaseModel):

@@ -1,8 +1,8 @@
 """Spaces: their booking rules, opening hours, closures and daily availability."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -13,25 +13,22 @@ from app.centers.service import get_center_in_scope
 from app.core.clock import local_today, parse_wall_clock, utcnow
 from app.core.db import Database, flush_unique
 from app.core.errors import AlreadyExists, AppError, NotFound, OutOfScope, Text
-from app.holidays import service as holidays
-from app.holidays.days import Override, plan_for
 from app.identity.principals import StaffPrincipal
 from app.models import (
-    HOLDING_STATUSES,
-    BookingMode,
-    Closure,
-    Reservation,
     Space,
-    SpaceKind,
     default_holiday_policy,
     new_check_in_token,
-    overlapping,
 )
 from app.spaces import availability, calendar
-from app.spaces.calendar import SPACE, Interval, InvalidInterval, WeeklyWindow
+from app.spaces.affected import (
+    AffectedBooking,
+    newly_outside,
+    outside_time,
+    refuse_unless_told,
+)
+from app.spaces.calendar import SPACE, WeeklyWindow
 from app.spaces.hours import InvalidOpeningHours, check_windows, opening_row, parse_windows
 from app.spaces.schemas import (
-    OpeningWindow,
     SpaceCreate,
     SpaceUpdate,
 )
@@ -39,11 +36,8 @@ from app.spaces.schemas import (
 NO_HOURS_WHEN_24H = Text(
     "全天开放的空间不应再设置开放时间", "A 24-hour space takes no opening hours"
 )
-CLOSURE = Text("闭馆安排", "closure")
 DEFAULT_MAX_MINUTES = 240
-MAX_CLOSURE_DAYS = 366
 AVAILABILITY_HORIZON_DAYS = 366
-MAX_FREE_SEARCH_DAYS = 7
 
 
 class InvalidSpaceRules(AppError):
@@ -62,34 +56,17 @@ class DateOutOfRange(AppError):
 
 
 @dataclass(frozen=True)
-class SpaceSearch:
-    center_id: int | None = None
-    kind: SpaceKind | None = None
-    min_capacity: int | None = None
-    available_from: datetime | None = None
-    available_to: datetime | None = None
-
-
-@dataclass(frozen=True)
 class DayAvailability:
     space: availability.SpaceDay
     day: date
     bookable_until: datetime
-    slots: list[tuple[availability.GridSlot, str, int]]
+    slots: list[tuple[availability.GridSlot, str, int, availability.SlotNote]]
 
 
-def _with_details(query: Select[Space]) -> Select[Space]:
+def with_details(query: Select[Space]) -> Select[Space]:
     return query.options(
         selectinload(Space.center), selectinload(Space.opening_hours), selectinload(Space.doors)
     )
-
-
-async def _page(
-    session: AsyncSession, query: Select[Space], *, limit: int, offset: int
-) -> tuple[Sequence[Space], int]:
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    ordered = _with_details(query).order_by(Space.id).limit(limit).offset(offset)
-    return (await session.scalars(ordered)).all(), int(total or 0)
 
 
 def weekly_windows(space: Space) -> list[WeeklyWindow]:
@@ -102,92 +79,8 @@ def weekly_windows(space: Space) -> list[WeeklyWindow]:
 # --- public reads -----------------------------------------------------------
 
 
-async def search_spaces(
-    session: AsyncSession, search: SpaceSearch, *, limit: int, offset: int
-) -> tuple[Sequence[Space], int]:
-    query = select(Space).where(Space.is_active.is_(True))
-    if search.center_id is not None:
-        query = query.where(Space.center_id == search.center_id)
-    if search.kind is not None:
-        query = query.where(Space.kind == search.kind)
-    if search.min_capacity is not None:
-        query = query.where(Space.capacity >= search.min_capacity)
-    wanted = _free_interval(search)
-    if wanted is None:
-        return await _page(session, query, limit=limit, offset=offset)
-    candidates = (await session.scalars(_with_details(query).order_by(Space.id))).all()
-    free = await _free_space_ids(session, candidates, wanted)
-    matching = [space for space in candidates if space.id in free]
-    return matching[offset : offset + limit], len(matching)
-
-
-def _free_interval(search: SpaceSearch) -> Interval | None:
-    if search.available_from is None and search.available_to is None:
-        return None
-    if search.available_from is None or search.available_to is None:
-        raise InvalidInterval(
-            Text(
-                "available_from 与 available_to 须同时提供",
-                "Give both available_from and available_to",
-            )
-        )
-    wanted = Interval(search.available_from.astimezone(UTC), search.available_to.astimezone(UTC))
-    if wanted.end <= wanted.start:
-        raise InvalidInterval(
-            Text("available_to 须晚于 available_from", "available_to must be after available_from")
-        )
-    if wanted.end - wanted.start > timedelta(days=MAX_FREE_SEARCH_DAYS):
-        raise InvalidInterval(
-            Text("查询区间不能超过 {days} 天", "Search at most {days} days at once"),
-            days=MAX_FREE_SEARCH_DAYS,
-        )
-    return wanted
-
-
-async def _free_space_ids(
-    session: AsyncSession, spaces: Sequence[Space], wanted: Interval
-) -> set[int]:
-    """Which of ``spaces`` are open, not closed, and could take one more booking
-    for the whole of ``wanted``."""
-    if not spaces:
-        return set()
-    ids = [space.id for space in spaces]
-    closed = await _closed_space_ids(session, ids, wanted)
-    held = await _held_seats(session, ids, wanted)
-    first_day, last_day = calendar.days_of(wanted)
-    scopes = {scope for space in spaces for scope in _scopes(space)}
-    days = await holidays.overrides(session, first_day, last_day, sorted(scopes))
-    return {
-        space.id
-        for space in spaces
-        if space.id not in closed
-        and calendar.within_opening_hours(
-            space.open_24h, weekly_windows(space), wanted, _hours_of(space, wanted, days)
-        )
-        and _remaining(space, held.get(space.id, []), wanted) > 0
-    }
-
-
-def _scopes(space: Space) -> list[str]:
-    return holidays.scopes_of(space.center.district, space.center_id)
-
-
-def _hours_of(
-    space: Space, wanted: Interval, days: Mapping[date, Sequence[Override]]
-) -> calendar.HoursOf | None:
-    plan = plan_for(
-        wanted.start,
-        wanted.end,
-        days,
-        space.center.district,
-        space.center_id,
-        space.holiday_policy,
-    )
-    return plan.hours_of if plan else None
-
-
 async def get_active_space(session: AsyncSession, space_id: int) -> Space:
-    query = _with_details(select(Space).where(Space.id == space_id, Space.is_active.is_(True)))
+    query = with_details(select(Space).where(Space.id == space_id, Space.is_active.is_(True)))
     space = await session.scalar(query)
     if space is None:
         raise NotFound(SPACE)
@@ -195,7 +88,11 @@ async def get_active_space(session: AsyncSession, space_id: int) -> Space:
 
 
 async def day_availability(
-    database: Database, space_id: int, day: date, now: datetime | None = None
+    database: Database,
+    space_id: int,
+    day: date,
+    now: datetime | None = None,
+    viewer_id: int | None = None,
 ) -> DayAvailability:
     now = now or utcnow()
     if abs((day - local_today(now)).days) > AVAILABILITY_HORIZON_DAYS:
@@ -205,51 +102,8 @@ async def day_availability(
         space=space,
         day=day,
         bookable_until=calendar.booking_window_end(space.advance_days, now, space.release_minute),
-        slots=availability.slot_statuses(space, day, now),
+        slots=availability.slot_statuses(space, day, now, viewer_id),
     )
-
-
-def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interval) -> int:
-    """Seats left in ``slot`` for a shared space; 1 or 0 rooms for an exclusive one."""
-    if space.booking_mode is BookingMode.exclusive:
-        return 0 if any(interval.overlaps(slot) for interval, _ in held) else 1
-    seats = ((interval.start, interval.end, taken) for interval, taken in held)
-    return max(space.capacity - calendar.peak_load(seats, slot.start, slot.end), 0)
-
-
-async def _held_seats(
-    session: AsyncSession, space_ids: Sequence[int], span: Interval
-) -> dict[int, list[tuple[Interval, int]]]:
-    """The holding reservations of each space overlapping ``span``, with their seats."""
-    rows = await session.execute(
-        select(
-            Reservation.space_id,
-            Reservation.starts_at,
-            Reservation.ends_at,
-            Reservation.attendees,
-        ).where(
-            Reservation.space_id.in_(space_ids),
-            Reservation.status.in_(HOLDING_STATUSES),
-            overlapping(span.start, span.end),
-        )
-    )
-    held: dict[int, list[tuple[Interval, int]]] = {}
-    for space_id, start, end, seats in rows:
-        held.setdefault(space_id, []).append((Interval(start, end), seats))
-    return held
-
-
-async def _closed_space_ids(
-    session: AsyncSession, space_ids: Sequence[int], span: Interval
-) -> set[int]:
-    rows = await session.scalars(
-        select(Closure.space_id).where(
-            Closure.space_id.in_(space_ids),
-            Closure.starts_at < span.end,
-            Closure.ends_at > span.start,
-        )
-    )
-    return set(rows.all())
 
 
 # --- staff ------------------------------------------------------------------
@@ -258,7 +112,7 @@ async def _closed_space_ids(
 async def get_space_in_scope(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, *, for_update: bool = False
 ) -> Space:
-    query = _with_details(select(Space).where(Space.id == space_id))
+    query = with_details(select(Space).where(Space.id == space_id))
     if for_update:
         query = query.with_for_update(of=Space)
     space = await session.scalar(query)
@@ -281,9 +135,7 @@ async def list_spaces_in_scope(
     if center_id is not None:
         query = query.where(Space.center_id == center_id)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = await session.scalars(
-        _with_details(query).order_by(Space.id).limit(limit).offset(offset)
-    )
+    rows = await session.scalars(with_details(query).order_by(Space.id).limit(limit).offset(offset))
     return rows.all(), int(total or 0)
 
 
@@ -306,6 +158,8 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
         max_minutes=max_minutes,
         advance_days=data.advance_days,
         cancel_before_minutes=data.cancel_before_minutes,
+        modify_before_minutes=data.modify_before_minutes,
+        buffer_minutes=data.buffer_minutes,
         open_24h=data.open_24h,
         requires_approval=data.requires_approval,
         requires_real_name=data.requires_real_name,
@@ -326,12 +180,22 @@ async def create_space(session: AsyncSession, staff: StaffPrincipal, data: Space
     return space
 
 
-async def update_space(
+HOURS_FIELDS = frozenset({"opening_hours", "open_24h", "holiday_policy"})
+
+
+async def change_space(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, data: SpaceUpdate
-) -> Space:
+) -> tuple[Space, list[AffectedBooking]]:
+    """Apply ``data``. A change of hours that leaves holding bookings outside
+    them is refused (409) unless ``data.affected`` says what to do with them;
+    they are returned."""
     space = await get_space_in_scope(session, staff, space_id, for_update=True)
     changes = data.changes()
+    affected_action = changes.pop("affected", None)
     changed = sorted(changes)
+    hours_change = not HOURS_FIELDS.isdisjoint(changes)
+    now = utcnow()
+    before = await outside_time(session, [space.id], None, now) if hours_change else {}
     changes.pop("opening_hours", None)
     if "release_time" in changes:
         changes["release_minute"] = _release_minute(changes.pop("release_time"))
@@ -352,6 +216,10 @@ async def update_space(
         if new_hours is not None:
             space.opening_hours = [opening_row(window) for window in windows]
     await flush_unique(session, AlreadyExists(what=SPACE))
+    affected: list[AffectedBooking] = []
+    if hours_change:
+        affected = newly_outside(before, await outside_time(session, [space.id], None, now))
+        refuse_unless_told(affected, affected_action)
     audit.record(
         session,
         staff,
@@ -362,13 +230,7 @@ async def update_space(
         to_status=None,
         reason=", ".join(changed)[:200] or None,
     )
-    return space
-
-
-async def replace_opening_hours(
-    session: AsyncSession, staff: StaffPrincipal, space_id: int, hours: Sequence[OpeningWindow]
-) -> Space:
-    return await update_space(session, staff, space_id, SpaceUpdate(opening_hours=list(hours)))
+    return space, affected
 
 
 def _release_minute(release_time: str | None) -> int | None:

@@ -22,12 +22,15 @@ from app.core.errors import InvalidTransition, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
     Center,
+    NotificationKind,
+    Reservation,
     Suspension,
     User,
     Violation,
     ViolationKind,
     ViolationStatus,
 )
+from app.notifications import service as notifications
 from app.standing.policy import Policy, policy_for
 
 VIOLATION = Text("违约记录", "violation")
@@ -38,6 +41,9 @@ COUNTING = (ViolationStatus.active, ViolationStatus.appealed, ViolationStatus.up
 ALREADY_APPEALED = Text("每条违约记录只能申诉一次", "A violation can be appealed once")
 NOT_APPEALED = Text("只有申诉中的违约记录可以维持", "Only a violation under appeal can be upheld")
 ALREADY_PARDONED = Text("该违约记录已撤销", "This violation was already pardoned")
+# What the resident is told a decision was (``appeal_decided``'s ``decision``).
+PARDONED = "已撤销"
+UPHELD = "维持不变"
 
 
 @dataclass(frozen=True)
@@ -235,6 +241,7 @@ async def pardon(
     _audit(session, staff, violation, "pardon", before, reason)
     await session.flush()
     await _lift_unfounded(session, settings, violation, now)
+    await _tell_decision(session, violation, PARDONED, reason, now)
     return violation
 
 
@@ -248,7 +255,45 @@ async def uphold(
     violation.status = ViolationStatus.upheld
     _audit(session, staff, violation, "uphold", ViolationStatus.appealed, reason)
     await session.flush()
+    await _tell_decision(session, violation, UPHELD, reason, now)
     return violation
+
+
+async def _tell_decision(
+    session: AsyncSession, violation: Violation, decision: str, reason: str, now: datetime
+) -> None:
+    """The resident hears the decision and its reason (``appeal_decided``)."""
+    reservation = (
+        await session.get(Reservation, violation.reservation_id)
+        if violation.reservation_id is not None
+        else None
+    )
+    if reservation is not None:
+        await notifications.tell_booker(
+            session,
+            NotificationKind.appeal_decided,
+            reservation,
+            reason=reason,
+            now=now,
+            extra={"decision": decision},
+        )
+        return
+    center = await session.get(Center, violation.center_id)
+    assert center is not None
+    values = {
+        "center_name": center.name,
+        "center_address": center.address,
+        "reason": reason,
+        "decision": decision,
+    }
+    notifications.tell_user(
+        session,
+        NotificationKind.appeal_decided,
+        violation.user_id,
+        values,
+        now,
+        center_id=center.id,
+    )
 
 
 async def _lift_unfounded(

@@ -4,9 +4,9 @@ from fastapi import status
 
 from app.access.dependencies import CodeBookDep
 from app.core.clock import utcnow
-from app.core.db import SessionDep
+from app.core.db import GuardDep, SessionDep
 from app.core.routing import api_router
-from app.core.schemas import ResourceId
+from app.core.schemas import Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CurrentUser
 from app.reservations.schemas import ReservationOut
 from app.spaces.calendar import Interval
@@ -31,10 +31,13 @@ async def join_waitlist(
     return WaitlistEntryOut.of(entry)
 
 
-@router.get("/me/waitlist", response_model=list[WaitlistEntryOut])
-async def my_waitlist(user: CurrentUser, session: SessionDep) -> list[WaitlistEntryOut]:
+@router.get("/me/waitlist", response_model=Page[WaitlistEntryOut])
+async def my_waitlist(
+    user: CurrentUser, session: SessionDep, limit: Limit = 50, offset: Offset = 0
+) -> Page[WaitlistEntryOut]:
     """Your waitlist entries, newest first."""
-    return [WaitlistEntryOut.of(entry) for entry in await service.mine(session, user)]
+    rows = [WaitlistEntryOut.of(entry) for entry in await service.mine(session, user)]
+    return Page.of(rows, limit, offset)
 
 
 @router.delete("/me/waitlist/{entry_id}", response_model=WaitlistEntryOut)
@@ -51,8 +54,12 @@ async def withdraw(
     status_code=status.HTTP_201_CREATED,
 )
 async def accept_offer(
-    entry_id: ResourceId, user: CurrentUser, session: SessionDep, codes: CodeBookDep
+    entry_id: ResourceId,
+    user: CurrentUser,
+    session: SessionDep,
+    codes: CodeBookDep,
+    guard: GuardDep,
 ) -> ReservationOut:
     """Book the place held for you (every booking rule applies again)."""
-    reservation = await service.accept(session, codes, user, entry_id, utcnow())
+    reservation = await service.accept(session, codes, guard, user, entry_id, utcnow())
     return ReservationOut.of(reservation)

@@ -16,8 +16,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.access import codes as door_codes
 from app.access.codes import CodeBook
+from app.audit import reasons
+from app.audit.service import actor_kind
+from app.core.db import OverlapGuard
 from app.core.errors import AppError, NotFound, Text
 from app.models import (
     NotificationKind,
@@ -29,12 +31,13 @@ from app.models import (
     WaitlistStatus,
 )
 from app.notifications import service as notifications
-from app.reservations import rules, snapshots
-from app.reservations.booking import told_kind
+from app.reservations import rules, snapshots, store
+from app.reservations.acts import Act, HoldAct
+from app.reservations.booking import BookingRequest, told_kind
 from app.reservations.errors import SlotTaken, SpaceFull
 from app.reservations.rules import Wanted
 from app.reservations.schemas import reservation_out_loads
-from app.reservations.service import move
+from app.reservations.service import move, reloaded
 from app.spaces.calendar import SPACE, Interval
 
 ENTRY = Text("候补", "waitlist entry")
@@ -72,6 +75,20 @@ class OfferNotOpen(AppError):
     detail = Text(
         "该候补当前没有为您保留的空位（{status}）", "This entry holds no place for you ({status})"
     )
+
+    def __init__(self, status: WaitlistStatus) -> None:
+        super().__init__(status=ENTRY_STATUS_TEXT[status])
+        self.with_extra(entry_status=status.value)
+
+
+# Each status of an entry as a detail says it.
+ENTRY_STATUS_TEXT: dict[WaitlistStatus, Text] = {
+    WaitlistStatus.waiting: Text("候补中", "waiting"),
+    WaitlistStatus.offered: Text("已为您保留空位", "a place is held"),
+    WaitlistStatus.booked: Text("已转为预约", "booked"),
+    WaitlistStatus.expired: Text("已过期", "expired"),
+    WaitlistStatus.withdrawn: Text("已撤回", "withdrawn"),
+}
 
 
 async def join(
@@ -135,16 +152,21 @@ async def withdraw(session: AsyncSession, user: User, entry_id: int) -> Waitlist
     await _lock_space(session, entry.space_id)
     entry = await _own_entry(session, user, entry_id, lock=True)
     if entry.status not in (WaitlistStatus.waiting, WaitlistStatus.offered):
-        raise OfferNotOpen(status=entry.status.value).with_extra(entry_status=entry.status.value)
+        raise OfferNotOpen(entry.status)
     if entry.status is WaitlistStatus.offered:
-        await _release_hold(session, user, entry, "withdrawn")
+        await _release_hold(session, user, entry, reasons.WITHDRAWN)
     entry.status = WaitlistStatus.withdrawn
     await session.flush()
     return entry
 
 
 async def accept(
-    session: AsyncSession, codes: CodeBook, user: User, entry_id: int, now: datetime
+    session: AsyncSession,
+    codes: CodeBook,
+    guard: OverlapGuard,
+    user: User,
+    entry_id: int,
+    now: datetime,
 ) -> Reservation:
     """Turn the held place into a booking, every booking rule applied again."""
     entry = await _own_entry(session, user, entry_id)
@@ -155,23 +177,21 @@ async def accept(
     entry = await _own_entry(session, user, entry_id, lock=True)
     hold = await _hold_of(session, entry)
     if entry.status is not WaitlistStatus.offered or hold is None:
-        raise OfferNotOpen(status=entry.status.value).with_extra(entry_status=entry.status.value)
+        raise OfferNotOpen(entry.status)
     if entry.offer_expires_at is not None and now >= entry.offer_expires_at:
-        raise OfferNotOpen(status="expired").with_extra(entry_status="expired")
+        raise OfferNotOpen(WaitlistStatus.expired)
     interval = Interval(entry.starts_at, entry.ends_at)
-    snapshot = await snapshots.personal_snapshot(
-        session, user, space, interval, now, excluding=hold.id
-    )
-    decision = rules.decide(snapshot, Wanted(space.id, interval, 1, None), now)
-    await move(session, user, hold, decision.status, "accept_offer")
-    if decision.needs_code:
-        await door_codes.issue(session, codes, hold.id, space.id, interval)
+    request = BookingRequest(user.id, Wanted(space.id, interval, 1, None), hold.purpose, None, now)
+    kind, actor_id = actor_kind(user)
+    act = HoldAct(Act.accept, request, hold.id, kind.value, actor_id)
+    held = await store.hold(session, codes, act, guard)  # every booking rule, the hold left out
     entry.status = WaitlistStatus.booked
-    kind = told_kind(decision.status)
-    if kind is NotificationKind.booking_confirmed:
-        await notifications.tell_booker(session, kind, hold, now=now)
+    hold = await reloaded(session, hold.id)
+    told = told_kind(held.status)
+    if told is NotificationKind.booking_confirmed:
+        await notifications.tell_booker(session, told, hold, now=now)
     else:
-        await notifications.tell_staff_covering(session, kind, hold, now)
+        await notifications.tell_staff_covering(session, told, hold, now)
     await session.flush()
     return hold
 
