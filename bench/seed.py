@@ -23,6 +23,8 @@ AVAILABILITY_SPACES = 20
 BOOKING_SPACES = 200
 QUOTA_SPACES = 20
 SEAT_SPACES = 20
+# Meeting rooms only bench/acts.py books: a series and a move beside a booking.
+ACT_SPACES = 20
 # Bookings per Shanghai week the bench company may make: the quota is checked
 # on every booking, and the bench never reaches it.
 QUOTA_PER_WEEK = 1_000
@@ -53,6 +55,7 @@ class Seeded:
     # against a weekly quota; the booker owns the verified companies.
     quota_space_ids: list[int] = field(default_factory=list)
     organization_ids: list[int] = field(default_factory=list)
+    act_space_ids: list[int] = field(default_factory=list)
     door_space_id: int = 0
     door_id: int = 0
     filler_space_ids: list[int] = field(default_factory=list)
@@ -69,7 +72,6 @@ def bench_settings(database_url: str) -> Settings:
         pii_key=os.environ.setdefault("ZHENDI_PII_KEY", secrets.token_hex(32)),
         env="development",
         dev_login=False,
-        door_code_leeway_minutes=60,
     )
 
 
@@ -130,9 +132,16 @@ def _space_row(center_id: int, name: str, **overrides: object) -> dict[str, obje
         "advance_days": 365,
         "cancel_before_minutes": 0,
         "open_24h": True,
+        # Open on statutory holidays too: the bench books from tomorrow on, and
+        # a 52-week series from any day, so that on every day of the year it
+        # times writes, never a holiday's refusal.
+        "holiday_policy": "open",
         "requires_approval": False,
         "requires_real_name": False,
         "requires_organization": False,
+        # Check-in, and so a door code, opens an hour before the start: the code
+        # of the next half-hour slot, which the verify bench types, is live now.
+        "check_in_opens_minutes": 60,
         "facilities": "[]",
         "description": "",
         "is_active": True,
@@ -242,6 +251,7 @@ class PostgresSeeder:
         )
         seeded.availability_space_ids = await self._spaces(db, center, "查询", AVAILABILITY_SPACES)
         seeded.booking_space_ids = await self._spaces(db, center, "预约", BOOKING_SPACES)
+        seeded.act_space_ids = await self._spaces(db, center, "操作", ACT_SPACES)
         seeded.study_room_id = (
             await self._spaces(
                 db,
@@ -340,6 +350,29 @@ class PostgresSeeder:
             await connection.close()
 
 
+def _sqlite_quota(db: sqlite3.Connection, seeded: Seeded, center_id: int) -> None:
+    """The booker's verified companies and their weekly quota, as on PostgreSQL."""
+    for n in range(COMPANIES):
+        cursor = db.execute(
+            "INSERT INTO organizations (name, uscc, contact_name, contact_phone, status,"
+            " created_at, updated_at) VALUES (?, ?, '孙经理', '13800138000', 'verified',"
+            " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+            (f"基准科技有限公司{n}", company_uscc(n)),
+        )
+        assert cursor.lastrowid is not None
+        db.execute(
+            "INSERT INTO organization_members (organization_id, user_id, role, joined_at)"
+            " VALUES (?, ?, 'owner', CURRENT_TIMESTAMP)",
+            (cursor.lastrowid, seeded.booker_id),
+        )
+        seeded.organization_ids.append(cursor.lastrowid)
+    db.execute(
+        "INSERT INTO quota_rules (center_id, subject, metric, max_value)"
+        " VALUES (?, 'organization', 'bookings_per_week', ?)",
+        (center_id, QUOTA_PER_WEEK),
+    )
+
+
 def seed_sqlite(path: str, reservations: int) -> Seeded:
     """The same shape on the embedded default, with the sqlite3 module (fast bulk inserts)."""
     seeded = Seeded()
@@ -353,10 +386,12 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
         center = cursor.lastrowid
         assert center is not None
 
-        def spaces(prefix: str, count: int, **overrides: object) -> list[int]:
+        def spaces(
+            prefix: str, count: int, center_id: int = center, **overrides: object
+        ) -> list[int]:
             ids = []
             for n in range(count):
-                row = _space_row(center, f"{prefix}{n}", **overrides)
+                row = _space_row(center_id, f"{prefix}{n}", **overrides)
                 row["created_at"] = row["updated_at"] = datetime.now(UTC).strftime(
                     "%Y-%m-%d %H:%M:%S.%f"
                 )
@@ -371,6 +406,7 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
 
         seeded.availability_space_ids = spaces("查询", AVAILABILITY_SPACES)
         seeded.booking_space_ids = spaces("预约", BOOKING_SPACES)
+        seeded.act_space_ids = spaces("操作", ACT_SPACES)
         seeded.seat_space_ids = spaces(
             "座位",
             SEAT_SPACES,
@@ -392,6 +428,15 @@ def seed_sqlite(path: str, reservations: int) -> Seeded:
         )
         assert cursor.lastrowid is not None
         seeded.booker_id = cursor.lastrowid
+        cursor = db.execute(
+            "INSERT INTO centers (name, kind, district, street, address, lat, lng, description,"
+            " created_at, updated_at) VALUES ('限额中心', 'street_center', '普陀区', '',"
+            " '上海', 31.22, 121.39, '', CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+        )
+        quota_center = cursor.lastrowid
+        assert quota_center is not None
+        seeded.quota_space_ids = spaces("限额", QUOTA_SPACES, quota_center)
+        _sqlite_quota(db, seeded, quota_center)
         per_space = reservations // AVAILABILITY_SPACES
         first = local_midnight(seeded.busy_day) - SLOT * (per_space // 2)
 
