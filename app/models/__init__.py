@@ -1,6 +1,16 @@
 """Every ORM model, imported in one place for Alembic and the services."""
 
 from app.models.access import AccessCode, AttemptMethod, AttemptOutcome, Door, DoorAttempt, Keypad
+from app.models.activity import (
+    Activity,
+    ActivityAudience,
+    ActivityCategory,
+    ActivitySignup,
+    ActivityStatus,
+    Course,
+    CourseEnrolment,
+    SignupStatus,
+)
 from app.models.base import Base
 from app.models.calendar import CalendarDay, CalendarFeed, DayKind, SpaceCalendarFeed
 from app.models.center import Center, CenterKind
@@ -14,10 +24,12 @@ from app.models.notification import (
     WechatToken,
 )
 from app.models.organization import (
+    KINDS_WITHOUT_USCC,
     Invitation,
     MemberRole,
     Membership,
     Organization,
+    OrganizationKind,
     OrganizationStatus,
     QuotaMetric,
     QuotaRule,
@@ -67,6 +79,16 @@ from app.models.standing import (
 from app.models.waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
+    "KINDS_WITHOUT_USCC",
+    "Activity",
+    "ActivityAudience",
+    "ActivityCategory",
+    "ActivitySignup",
+    "ActivityStatus",
+    "Course",
+    "CourseEnrolment",
+    "OrganizationKind",
+    "SignupStatus",
     "BOOKED_TIME_STATUSES",
     "CHANGEABLE_STATUSES",
     "CODE_LIVE_STATUSES",

@@ -39,6 +39,10 @@ class NotificationKind(enum.StrEnum):
     access_code_reissued = "access_code_reissued"
     feedback_requested = "feedback_requested"
     booking_moved = "booking_moved"
+    activity_signup_confirmed = "activity_signup_confirmed"  # also on moving up the line
+    activity_reminder = "activity_reminder"
+    activity_cancelled = "activity_cancelled"
+    activity_message = "activity_message"  # the organiser's, to every participant
 
 
 class Delivery(enum.StrEnum):
@@ -96,6 +100,7 @@ class Notification(Base):
         ForeignKey("organizations.id", ondelete="SET NULL")
     )
     center_id: Mapped[int | None]
+    activity_id: Mapped[int | None]
     # The template placeholders' values (space_name, start, reason, …), in text.
     fields: Mapped[dict[str, Any]] = mapped_column(JSON)
     created_at: Mapped[datetime]

@@ -13,14 +13,45 @@ class OrganizationStatus(enum.StrEnum):
     rejected = "rejected"
 
 
+class OrganizationKind(enum.StrEnum):
+    company = "company"  # USCC required
+    party_branch = "party_branch"  # 党支部: no USCC; staff verify it
+    social_organization = "social_organization"  # 社会组织: a USCC starting with 5
+    community_team = "community_team"  # 社团/团队: no code; staff verify it
+    partner_unit = "partner_unit"  # 共建单位: a USCC if it has one
+
+
+# Kinds registered without a code: staff verify them by who they are.
+KINDS_WITHOUT_USCC = (OrganizationKind.party_branch, OrganizationKind.community_team)
+
+
 class Organization(Timestamped, Base):
-    """A company (or other organization) that books on its own account."""
+    """A company, party branch, social organisation, community team or partner
+    unit that books on its own account and organises activities."""
 
     __tablename__ = "organizations"
+    __table_args__ = (
+        CheckConstraint(
+            "kind NOT IN ('company', 'social_organization') OR uscc IS NOT NULL",
+            name="uscc_required",
+        ),
+        CheckConstraint(
+            "kind NOT IN ('party_branch', 'community_team') OR uscc IS NULL",
+            name="uscc_not_for_kind",
+        ),
+        CheckConstraint(
+            "kind <> 'social_organization' OR uscc LIKE '5%'", name="social_organization_uscc"
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[OrganizationKind] = mapped_column(
+        enum_column(OrganizationKind, "organization_kind"),
+        default=OrganizationKind.company,
+        server_default=OrganizationKind.company.value,
+    )
     name: Mapped[str] = mapped_column(String(100))
-    uscc: Mapped[str] = mapped_column(String(18), unique=True)  # 统一社会信用代码
+    uscc: Mapped[str | None] = mapped_column(String(18), unique=True)  # 统一社会信用代码
     contact_name: Mapped[str] = mapped_column(String(50))
     contact_phone: Mapped[str] = mapped_column(String(20))
     # The center the organization registered with; its staff verify it.
