@@ -4,6 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer, OAuth2PasswordBearer
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core import tokens
 from app.core.config import Settings
@@ -184,6 +185,25 @@ async def current_actor(
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
 ) -> Actor:
     """A resident or a staff member, for endpoints that serve both."""
+    return await _actor(session, settings, credentials)
+
+
+async def current_actor_reading(
+    database: DatabaseDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
+) -> Actor:
+    """``current_actor`` read in a read transaction of its own (as
+    ``current_staff_reading``), for endpoints that take their own transactions."""
+    async with database.reader.begin() as session:
+        return await _actor(session, settings, credentials)
+
+
+async def _actor(
+    session: AsyncSession,
+    settings: Settings,
+    credentials: HTTPAuthorizationCredentials | None,
+) -> Actor:
     token = credentials.credentials if credentials else None
     if not token:
         raise NotAuthenticated()
@@ -198,8 +218,21 @@ async def current_actor(
     raise InvalidToken()
 
 
+async def optional_actor(
+    session: SessionDep,
+    settings: SettingsDep,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_user_bearer)],
+) -> Actor | None:
+    """On a public read: who asks, if anyone (a bad token is still 401)."""
+    if credentials is None or not credentials.credentials:
+        return None
+    return await _actor(session, settings, credentials)
+
+
 CurrentUser = Annotated[User, Depends(current_user)]
 CurrentUserId = Annotated[int, Depends(current_user_id)]
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
+ActorReading = Annotated[Actor, Depends(current_actor_reading)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
 StaffReading = Annotated[StaffPrincipal, Depends(current_staff_reading)]

@@ -151,6 +151,7 @@ def tell_user(
     center_id: int | None = None,
     reservation_id: int | None = None,
     organization_id: int | None = None,
+    activity_id: int | None = None,
 ) -> Notification:
     """Tell a user something whose values the caller already has."""
     return _add(
@@ -162,6 +163,7 @@ def tell_user(
         center_id=center_id,
         reservation_id=reservation_id,
         organization_id=organization_id,
+        activity_id=activity_id,
     )
 
 
@@ -246,6 +248,7 @@ def _add(
     reservation_id: int | None = None,
     organization_id: int | None = None,
     center_id: int | None = None,
+    activity_id: int | None = None,
 ) -> Notification:
     title, body = render(kind, values)
     notification = Notification(
@@ -257,6 +260,7 @@ def _add(
         reservation_id=reservation_id,
         organization_id=organization_id,
         center_id=center_id,
+        activity_id=activity_id,
         fields=values,
         created_at=now,
         delivery=Delivery.queued if user_id is not None else Delivery.inbox,

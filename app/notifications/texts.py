@@ -28,6 +28,11 @@ PLACEHOLDERS = frozenset(
         "title",
         "deadline",
         "decision",
+        "activity_title",
+        "activity_id",
+        "attendees",
+        "place",
+        "text",
     }
 )
 
@@ -133,6 +138,22 @@ WORDING: dict[NotificationKind, Wording] = {
         "欢迎评价",
         "您在{center_name}{space_name}的预约（{date} {time_range}）已完成，欢迎为本次使用评分。",
     ),
+    Kind.activity_signup_confirmed: Wording(
+        "活动报名成功",
+        "您已报名{center_name}的活动“{activity_title}”（{date} {time_range}），共{attendees}人。",
+    ),
+    Kind.activity_reminder: Wording(
+        "活动即将开始",
+        "您报名的活动“{activity_title}”将于{date} {time_range}在{place}举行，请准时签到。",
+    ),
+    Kind.activity_cancelled: Wording(
+        "活动已取消",
+        "您报名的活动“{activity_title}”（{date} {time_range}）已取消，原因：{reason}。",
+    ),
+    Kind.activity_message: Wording(
+        "活动通知",
+        "活动“{activity_title}”的组织方通知：{text}",
+    ),
 }
 
 
@@ -177,3 +198,25 @@ def render(kind: NotificationKind, values: dict[str, str]) -> tuple[str, str]:
     body = wording.body.format(**filled).rstrip("：")
     values["title"] = wording.title
     return wording.title, body
+
+
+def activity_values(
+    activity_id: int,
+    title: str,
+    center_name: str,
+    place: str,
+    start: datetime,
+    end: datetime,
+) -> dict[str, str]:
+    """The placeholders of a message about an activity (its participants add theirs)."""
+    local_start, local_end = start.astimezone(SHANGHAI), end.astimezone(SHANGHAI)
+    return {
+        "activity_id": str(activity_id),
+        "activity_title": title,
+        "center_name": center_name,
+        "place": place,
+        "start": local_time(start),
+        "end": local_time(end),
+        "date": f"{local_start.year}年{local_start.month}月{local_start.day}日",
+        "time_range": f"{local_start:%H:%M}-{local_end:%H:%M}",
+    }
