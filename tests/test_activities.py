@@ -154,7 +154,7 @@ async def test_only_owners_of_verified_organisations_organise(api: Api) -> None:
     without = await create(api, stranger, activity_body(center["id"]))
     assert_problem(without, 403, "organiser_only")
     not_yet = await create(api, owner, activity_body(center["id"], organization_id=pending["id"]))
-    assert_problem(not_yet, 409, "organization_not_verified")
+    assert_problem(not_yet, 403, "organization_not_verified")
     not_theirs = await create(
         api, stranger, activity_body(center["id"], organization_id=verified["id"])
     )

@@ -4,7 +4,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, status
 
-from app.activities import service
+from app.activities import finding, service
 from app.activities.schemas import ActivityCancel, ActivityCreate, ActivityOut
 from app.centers.router import parse_near
 from app.centers.schemas import District, Street
@@ -33,7 +33,7 @@ async def create_activity(
     needs approval the activity stays a draft until the booking is approved."""
     activity = await service.create(database, request.app.state.bookings, actor, body)
     async with database.reader.begin() as session:
-        return await service.managed_out(session, actor, activity.id)
+        return await finding.managed_out(session, actor, activity.id)
 
 
 @router.get("", response_model=Page[ActivityOut])
@@ -54,8 +54,8 @@ async def list_activities(
     """Published activities from `from` to `to` (Shanghai days, inclusive; from
     today and 30 days on by default, 92 at most), soonest first; with `near`,
     those whose center lies within `radius_m`, nearest first."""
-    first, last = service.list_range(first_day, last_day, local_today())
-    search = service.ActivitySearch(
+    first, last = finding.list_range(first_day, last_day, local_today())
+    search = finding.ActivitySearch(
         first_day=first,
         last_day=last,
         center_id=center_id,
@@ -66,7 +66,7 @@ async def list_activities(
         radius_m=radius_m,
         q=q.strip() if q and q.strip() else None,
     )
-    items, total = await service.search(session, search, limit=limit, offset=offset)
+    items, total = await finding.search(session, search, limit=limit, offset=offset)
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
@@ -75,7 +75,7 @@ async def read_activity(
     activity_id: ResourceId, session: SessionDep, actor: OptionalActor
 ) -> ActivityOut:
     """A published activity, for anyone; a draft only for those who manage it."""
-    return await service.get_visible(session, actor, activity_id)
+    return await finding.get_visible(session, actor, activity_id)
 
 
 @router.post("/{activity_id}/publish", response_model=ActivityOut)
@@ -83,7 +83,7 @@ async def publish_activity(
     activity_id: ResourceId, actor: CurrentActor, session: SessionDep
 ) -> ActivityOut:
     await service.publish(session, actor, activity_id)
-    return await service.managed_out(session, actor, activity_id)
+    return await finding.managed_out(session, actor, activity_id)
 
 
 @router.post("/{activity_id}/cancel", response_model=ActivityOut)
@@ -93,4 +93,4 @@ async def cancel_activity(
     """Cancel the activity with a reason: every participant is told, every
     sign-up ends and the venue's booking is released."""
     await service.cancel(session, actor, activity_id, body.reason)
-    return await service.managed_out(session, actor, activity_id)
+    return await finding.managed_out(session, actor, activity_id)

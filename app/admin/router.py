@@ -7,7 +7,7 @@ from fastapi import Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from app.admin import bookings, events
+from app.admin import bookings
 from app.admin.schemas import DayChange, DayChanged
 from app.centers import service as centers
 from app.centers.schemas import CenterCreate, CenterOut, CenterUpdate
@@ -25,7 +25,7 @@ from app.identity.dependencies import (
     WechatTokensDep,
 )
 from app.models import Space
-from app.reservations import changes
+from app.reservations import changes, events
 from app.reservations.schemas import ReservationOut
 from app.spaces import check_in_qr, closures
 from app.spaces import service as spaces

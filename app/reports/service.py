@@ -7,7 +7,7 @@ into the buckets it touches (a whole range, a day or an hour), so a booking
 across midnight counts its hours on both days. A booking is *counted*
 (bookings, cancellations, no-shows, users, ratings) in the bucket where it
 starts, and only if it starts within the range; its *hours* count wherever
-they fall in the range. The center's own events (app/admin/events.py) are
+they fall in the range. The center's own events (app/reservations/events.py) are
 no bookings: their hours count apart, as ``center_event_hours``.
 
 The opening figures come from the spaces' weekly hours and closures, walked

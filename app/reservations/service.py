@@ -76,7 +76,7 @@ def _visible_to(actor: Actor) -> Select[Reservation]:
     """Staff see their centers' reservations; a resident sees their own and those of
     the organizations they belong to."""
     # The center's own events are not bookings: staff see them as events
-    # (app/admin/events.py).
+    # (app/reservations/events.py).
     query = (
         select(Reservation)
         .options(*reservation_out_loads())

@@ -156,7 +156,7 @@ async def holding_during(
     session: AsyncSession, space_id: int, span: Interval
 ) -> list[AffectedBooking]:
     """The holding bookings of the space that overlap ``span``: those a center
-    event over it would take the time of (app/admin/events.py)."""
+    event over it would take the time of (app/reservations/events.py)."""
     rows = await session.scalars(
         select(Reservation)
         .where(
