@@ -131,10 +131,11 @@ async def export_my_data(
             MembershipExport(
                 organization_id=membership.organization_id,
                 organization_name=name,
+                organization_kind=kind,
                 role=membership.role,
                 joined_at=membership.joined_at,
             )
-            for membership, name in found.memberships
+            for membership, name, kind in found.memberships
         ],
         reservations=[
             ReservationExport(

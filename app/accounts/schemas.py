@@ -7,7 +7,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import IdField, LocalInstant, Reason
 from app.identity.schemas import ChineseName
-from app.models import AttemptMethod, AttemptOutcome, MemberRole
+from app.models import AttemptMethod, AttemptOutcome, MemberRole, OrganizationKind
 from app.reservations.schemas import HistoryEntry, ReservationOut
 
 IdNumberField = Field(
@@ -77,6 +77,7 @@ class ProfileExport(BaseModel):
 class MembershipExport(BaseModel):
     organization_id: int
     organization_name: str
+    organization_kind: OrganizationKind
     role: MemberRole
     joined_at: LocalInstant
 

@@ -36,6 +36,7 @@ from app.models import (
     Membership,
     Notification,
     Organization,
+    OrganizationKind,
     Reservation,
     ReservationStatus,
     Space,
@@ -258,7 +259,7 @@ class Export:
     name: str | None
     id_number: str | None
     phone: str | None
-    memberships: Sequence[tuple[Membership, str]]
+    memberships: Sequence[tuple[Membership, str, OrganizationKind]]
     reservations: Sequence[tuple[Reservation, Sequence[AuditEvent]]]
     door_attempts: Sequence[DoorAttempt]
 
@@ -272,7 +273,7 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         id_number = cipher.open(identity.ID_NUMBER_PURPOSE, Sealed(user.id_number_sealed, version))
     memberships = (
         await session.execute(
-            select(Membership, Organization.name)
+            select(Membership, Organization.name, Organization.kind)
             .join(Organization, Organization.id == Membership.organization_id)
             .where(Membership.user_id == user.id)
             .order_by(Membership.organization_id)
@@ -301,7 +302,7 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         name=name,
         id_number=id_number,
         phone=phones.reveal(cipher, user),
-        memberships=[(membership, org_name) for membership, org_name in memberships],
+        memberships=[(membership, name, kind) for membership, name, kind in memberships],
         reservations=histories,
         door_attempts=attempts,
     )

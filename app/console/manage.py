@@ -1,5 +1,5 @@
-"""The console's management pages: doors, organizations, spaces with their
-hours, closures and quotas, and the usage reports."""
+"""The console's management pages: doors, spaces with their hours, closures
+and quotas, and the usage reports (organizations are in ``organizations.py``)."""
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -29,9 +29,7 @@ from app.core.db import SessionDep
 from app.core.errors import AppError, Text
 from app.core.schemas import MAX_ID, ResourceId
 from app.identity.principals import StaffPrincipal
-from app.models import OpeningHours, OrganizationStatus, QuotaMetric, QuotaSubject
-from app.organizations import service as organizations
-from app.organizations.schemas import RejectRequest
+from app.models import OpeningHours, QuotaMetric, QuotaSubject
 from app.quotas import service as quotas
 from app.reports import exports
 from app.reports import service as reports
@@ -46,7 +44,6 @@ from app.spaces.schemas import ClosureCreate, OpeningWindow, SpaceUpdate
 
 router = APIRouter(prefix=auth.PATH, include_in_schema=False)
 DOORS = f"{auth.PATH}/doors"
-ORGANIZATIONS = f"{auth.PATH}/organizations"
 
 
 # --- doors -------------------------------------------------------------------------
@@ -87,53 +84,6 @@ async def rotate_key(request: Request, door_id: ResourceId) -> Response:
         staff = await auth.load(session, request.app.state.settings, auth.session_token(request))
         activity = await board.door_activity(session, staff)
     return render(request, "doors.html", staff, doors=activity, new_key=tuple(shown))
-
-
-# --- organizations -----------------------------------------------------------------
-
-
-@router.get("/organizations", response_class=HTMLResponse)
-async def organization_list(
-    request: Request,
-    staff: ConsoleStaff,
-    session: SessionDep,
-    status: OrganizationStatus = OrganizationStatus.pending,
-) -> HTMLResponse:
-    rows, total = await organizations.list_for_staff(session, staff, status, limit=100, offset=0)
-    return render(
-        request,
-        "organizations.html",
-        staff,
-        rows=rows,
-        total=total,
-        status=status,
-        statuses=list(OrganizationStatus),
-    )
-
-
-@router.post("/organizations/{organization_id}/verify")
-async def verify_organization(request: Request, organization_id: ResourceId) -> Response:
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
-        found = await organizations.decide(
-            session, staff, organization_id, OrganizationStatus.verified
-        )
-        return Notice("organization_verified", found.id)
-
-    return await act(request, ORGANIZATIONS, work)
-
-
-@router.post("/organizations/{organization_id}/reject")
-async def reject_organization(request: Request, organization_id: ResourceId) -> Response:
-    form = await request.form()
-
-    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
-        reason = RejectRequest(reason=form_text(form, "reason")).reason
-        found = await organizations.decide(
-            session, staff, organization_id, OrganizationStatus.rejected, reason
-        )
-        return Notice("organization_rejected", found.id)
-
-    return await act(request, ORGANIZATIONS, work)
 
 
 # --- spaces --------------------------------------------------------------------------

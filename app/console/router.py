@@ -1,8 +1,8 @@
 """The staff console: login, today's board, approvals and bookings.
 
 Routers translate HTTP; the rules are the services' (the same calls the API
-makes), and every change is audited there. Pages for doors, organizations,
-spaces and reports are in ``manage.py``.
+makes), and every change is audited there. Pages for doors, spaces and
+reports are in ``manage.py``, for organizations in ``organizations.py``.
 """
 
 from contextlib import suppress

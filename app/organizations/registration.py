@@ -1,6 +1,15 @@
-"""Registering a company, and the owner changing its details: a name and a
-unified social credit code are a claim staff verify, so a new one sends the
-company back to them; the contact is the owner's to change."""
+"""Registering an organisation, and the owner changing its details: its kind,
+name and unified social credit code are a claim staff verify, so a new one
+sends the organisation back to them; the contact is the owner's to change.
+
+Each kind shows what ``app/organizations/kinds.py`` says of a code: a company
+and a social organisation register with one (a social organisation's starts
+with 5), a party branch and a community team with none, a partner unit with
+one if it has one. Kinds without a code are told apart by who they are, not by
+their name: two of them may share a name at one center (a name proves
+nothing, and refusing the second would let whoever came first keep the real
+branch out), and staff verify or reject each.
+"""
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -16,11 +25,13 @@ from app.models import (
     Membership,
     NotificationKind,
     Organization,
+    OrganizationKind,
     OrganizationStatus,
     User,
 )
 from app.notifications import service as notifications
 from app.organizations import uscc
+from app.organizations.kinds import KINDS, CodeRule
 from app.organizations.schemas import OrganizationCreate, OrganizationUpdate
 from app.organizations.service import ENTITY, OrganizationView, as_owner, view
 
@@ -45,16 +56,72 @@ class UsccTaken(AppError):
     )
 
 
-async def register(session: AsyncSession, user: User, data: OrganizationCreate) -> Organization:
+class UsccRequired(AppError):
+    status = 422
+    code = "uscc_required"
+    title = Text("缺少统一社会信用代码", "Unified social credit code required")
+    detail = Text(
+        "{kind}须填写统一社会信用代码", "A {kind} registers with its unified social credit code"
+    )
+
+
+class UsccNotAllowed(AppError):
+    status = 422
+    code = "uscc_not_allowed"
+    title = Text("该类别不填写统一社会信用代码", "No unified social credit code for this kind")
+    detail = Text(
+        "{kind}没有统一社会信用代码，由工作人员核实；请不要填写",
+        "A {kind} has no unified social credit code (staff verify it); send none",
+    )
+
+
+class UsccKindMismatch(AppError):
+    status = 422
+    code = "uscc_kind_mismatch"
+    title = Text("统一社会信用代码与类别不符", "Code does not match the kind")
+    detail = Text(
+        "{kind}的统一社会信用代码以 {authority} 开头",
+        "A {kind}'s unified social credit code starts with {authority}",
+    )
+
+
+def checked_code(kind: OrganizationKind, code: str | None) -> str | None:
+    """``code`` if ``kind`` may show it (``None`` where it has none); which
+    rule it breaks otherwise."""
+    rule = KINDS[kind]
+    if code is None:
+        if rule.code is CodeRule.required:
+            raise UsccRequired(kind=rule.name)
+        return None
+    if rule.code is CodeRule.none:
+        raise UsccNotAllowed(kind=rule.name)
     try:
-        code = uscc.validate(data.uscc)
+        code = uscc.validate(code)
     except uscc.InvalidUscc:
         raise InvalidUscc() from None
+    if not code.startswith(rule.authority):
+        raise UsccKindMismatch(kind=rule.name, authority=rule.authority)
+    return code
+
+
+async def _taken(session: AsyncSession, code: str | None, organization_id: int | None) -> bool:
+    """Whether another organization holds ``code`` (many may hold none)."""
+    if code is None:
+        return False
+    query = select(Organization.id).where(Organization.uscc == code)
+    if organization_id is not None:
+        query = query.where(Organization.id != organization_id)
+    return await session.scalar(query) is not None
+
+
+async def register(session: AsyncSession, user: User, data: OrganizationCreate) -> Organization:
+    code = checked_code(data.kind, data.uscc)
     if data.center_id is not None and await session.get(Center, data.center_id) is None:
         raise NotFound(CENTER)
-    if await session.scalar(select(Organization.id).where(Organization.uscc == code)):
+    if await _taken(session, code, None):
         raise UsccTaken()
     organization = Organization(
+        kind=data.kind,
         name=data.name,
         uscc=code,
         contact_name=data.contact_name,
@@ -89,8 +156,11 @@ async def register(session: AsyncSession, user: User, data: OrganizationCreate) 
 
 
 # What staff are told when an organization they decided on comes back to them.
-CHANGED_IDENTITY = "（单位名称或统一社会信用代码已变更，需重新认证）"
+CHANGED_IDENTITY = "（单位类别、名称或统一社会信用代码已变更，需重新认证）"
+# What is a claim staff verify: a change of any sends the organization back to them.
+IDENTITY = {"kind", "name", "uscc"}
 FIELD_NAMES = {
+    "kind": "类别",
     "name": "名称",
     "uscc": "统一社会信用代码",
     "contact_name": "联系人",
@@ -101,22 +171,21 @@ FIELD_NAMES = {
 async def change(
     session: AsyncSession, user: User, organization_id: int, changes: OrganizationUpdate
 ) -> OrganizationView:
-    """The owner changes the contact, or the name or code. A new name or code is
-    a new claim: the organization is ``pending`` again (a verified one can no
-    longer be booked on until staff verify it anew), and staff are told."""
+    """The owner changes the contact, or the kind, name or code. A new kind, name
+    or code is a new claim: the organization is ``pending`` again (a verified
+    one can no longer be booked on until staff verify it anew), and staff are
+    told. The kind and code are checked as they will be together: a community
+    team that registers with civil affairs becomes a social organization by
+    sending both; a partner unit turning into a party branch sends
+    ``uscc: null`` with it."""
     organization = await as_owner(session, user, organization_id)
     wanted = changes.changes()
-    if "uscc" in wanted:
-        try:
-            wanted["uscc"] = uscc.validate(wanted["uscc"])
-        except uscc.InvalidUscc:
-            raise InvalidUscc() from None
-        taken = await session.scalar(
-            select(Organization.id).where(
-                Organization.uscc == wanted["uscc"], Organization.id != organization.id
-            )
-        )
-        if taken is not None:
+    if wanted.keys() & {"kind", "uscc"}:
+        kind = wanted.get("kind", organization.kind)
+        code = checked_code(kind, wanted["uscc"] if "uscc" in wanted else organization.uscc)
+        if "uscc" in wanted:
+            wanted["uscc"] = code
+        if await _taken(session, code, organization.id):
             raise UsccTaken()
     changed = {
         field: value for field, value in wanted.items() if getattr(organization, field) != value
@@ -126,9 +195,7 @@ async def change(
     for field, value in changed.items():
         setattr(organization, field, value)
     before = organization.status
-    resubmitted = bool(changed.keys() & {"name", "uscc"}) and before is not (
-        OrganizationStatus.pending
-    )
+    resubmitted = bool(changed.keys() & IDENTITY) and before is not OrganizationStatus.pending
     if resubmitted:
         organization.status = OrganizationStatus.pending
         organization.status_reason = None

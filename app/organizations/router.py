@@ -7,7 +7,7 @@ from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.core.schemas import Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CurrentActor, CurrentStaff, CurrentUser
-from app.models import MemberRole, Organization, OrganizationStatus
+from app.models import MemberRole, Organization, OrganizationKind, OrganizationStatus
 from app.organizations import registration, service
 from app.organizations.schemas import (
     InvitationOut,
@@ -30,6 +30,7 @@ def present(seen: service.OrganizationView) -> OrganizationOut:
     phone = organization.contact_phone
     return OrganizationOut(
         id=organization.id,
+        kind=organization.kind,
         name=organization.name,
         uscc=organization.uscc,
         contact_name=organization.contact_name,
@@ -52,7 +53,9 @@ def for_staff(organization: Organization) -> OrganizationOut:
 async def register(
     body: OrganizationCreate, user: CurrentUser, session: SessionDep
 ) -> OrganizationOut:
-    """Register your company; you become its owner. Staff then verify it."""
+    """Register your organization (a company by default; see `kind` for what
+    each kind shows of a unified social credit code); you become its owner.
+    Staff then verify it."""
     organization = await registration.register(session, user, body)
     return present(service.OrganizationView(organization, MemberRole.owner, True))
 
@@ -85,9 +88,11 @@ async def read(
 async def update(
     organization_id: ResourceId, body: OrganizationUpdate, user: CurrentUser, session: SessionDep
 ) -> OrganizationOut:
-    """Owner: change the contact name and phone, or the name or code. A new name
-    or code sends the organization back to staff for verification: it is
-    `pending` again, and cannot be booked on until they verify it."""
+    """Owner: change the contact name and phone, or the kind, name or code. A new
+    kind, name or code sends the organization back to staff for verification:
+    it is `pending` again, and cannot be booked on until they verify it. The
+    kind and code must fit together after the change (`uscc: null` removes a
+    code where the kind allows none)."""
     return present(await registration.change(session, user, organization_id, body))
 
 
@@ -172,10 +177,13 @@ async def list_for_staff(
     staff: CurrentStaff,
     session: SessionDep,
     status: Annotated[OrganizationStatus | None, Query()] = None,
+    kind: Annotated[OrganizationKind | None, Query()] = None,
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> Page[OrganizationOut]:
-    rows, total = await service.list_for_staff(session, staff, status, limit=limit, offset=offset)
+    rows, total = await service.list_for_staff(
+        session, staff, status, kind=kind, limit=limit, offset=offset
+    )
     items = [for_staff(organization) for organization in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 

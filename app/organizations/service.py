@@ -26,6 +26,7 @@ from app.models import (
     Membership,
     NotificationKind,
     Organization,
+    OrganizationKind,
     OrganizationStatus,
     User,
 )
@@ -322,6 +323,7 @@ async def list_for_staff(
     staff: StaffPrincipal,
     status: OrganizationStatus | None,
     *,
+    kind: OrganizationKind | None = None,
     limit: int,
     offset: int,
 ) -> tuple[Sequence[Organization], int]:
@@ -331,9 +333,38 @@ async def list_for_staff(
         query = query.where(Organization.center_id.in_(covered))
     if status is not None:
         query = query.where(Organization.status == status)
+    if kind is not None:
+        query = query.where(Organization.kind == kind)
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.scalars(query.order_by(Organization.id).limit(limit).offset(offset))
     return rows.all(), int(total or 0)
+
+
+async def namesakes(
+    session: AsyncSession, organizations: Sequence[Organization]
+) -> dict[int, list[int]]:
+    """For each of ``organizations``, the others registered with the same name at
+    the same center (any kind, any status): what staff check before verifying
+    one that has no code to tell it apart."""
+    keys = {(o.center_id, o.name) for o in organizations if o.center_id is not None}
+    if not keys:
+        return {}
+    rows = await session.execute(
+        select(Organization.id, Organization.center_id, Organization.name)
+        .where(
+            Organization.center_id.in_({center for center, _ in keys}),
+            Organization.name.in_({name for _, name in keys}),
+        )
+        .order_by(Organization.id)
+    )
+    by_key: dict[tuple[int | None, str], list[int]] = {}
+    for found, center_id, name in rows:
+        by_key.setdefault((center_id, name), []).append(found)
+    return {
+        o.id: [other for other in by_key.get((o.center_id, o.name), []) if other != o.id]
+        for o in organizations
+        if len(by_key.get((o.center_id, o.name), [])) > 1
+    }
 
 
 async def decide(
