@@ -198,6 +198,8 @@ async def _sign_up_for_sessions(
     keeps it; one whose places are gone (taken outside the course) puts them
     in its line."""
     ahead = [activity for activity in sessions if activity.starts_at > now]
+    if not ahead:  # enrolment is closed by then: nothing to sign up for
+        return
     own = set(
         await session.scalars(
             select(ActivitySignup.activity_id).where(
