@@ -1,4 +1,5 @@
-"""Finding courses and reading one with its sessions."""
+"""Finding courses, reading one with its sessions, and reading enrolments:
+each with the sessions its person attended of the course's sessions."""
 
 from collections.abc import Sequence
 from datetime import datetime
@@ -8,11 +9,23 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import service
 from app.activities.categories import CATEGORY_LABELS
-from app.activities.course_schemas import CourseDetail, CourseOut
-from app.activities.courses import COURSE, PUBLIC, may_manage, sessions_of
-from app.core.errors import NotFound
+from app.activities.course_schemas import CourseDetail, CourseOut, EnrolleeOut, EnrolmentOut
+from app.activities.courses import COURSE, PUBLIC, managed, may_manage, sessions_of
+from app.core.errors import NotFound, Text
 from app.identity.principals import Actor, StaffPrincipal
-from app.models import Activity, ActivityCategory, ActivityStatus, Center, Course, CourseEnrolment
+from app.models import (
+    Activity,
+    ActivityCategory,
+    ActivitySignup,
+    ActivityStatus,
+    Center,
+    Course,
+    CourseEnrolment,
+    SignupStatus,
+    User,
+)
+
+ENROLMENT = Text("报名", "enrolment")
 
 
 def _spans() -> Select[int | None, datetime, datetime, int]:
@@ -136,3 +149,120 @@ async def _may_see(session: AsyncSession, actor: Actor | None, course: Course) -
         )
     )
     return enrolled is not None
+
+
+# --- enrolments -------------------------------------------------------------------------
+
+
+async def mine(session: AsyncSession, user: User, course_id: int) -> EnrolmentOut:
+    """The user's enrolment in the course: the live one, else the latest."""
+    enrolment = await session.scalar(
+        select(CourseEnrolment)
+        .where(CourseEnrolment.course_id == course_id, CourseEnrolment.user_id == user.id)
+        .order_by(CourseEnrolment.id.desc())
+        .limit(1)
+    )
+    if enrolment is None:
+        raise NotFound(ENROLMENT)
+    return await enrolment_out(session, enrolment)
+
+
+async def enrolment_out(session: AsyncSession, enrolment: CourseEnrolment) -> EnrolmentOut:
+    positions = await _positions(session, enrolment.course_id)
+    attended = await _attended(session, enrolment.course_id, [enrolment.user_id])
+    return EnrolmentOut(
+        id=enrolment.id,
+        course_id=enrolment.course_id,
+        status=enrolment.status,
+        attendees=enrolment.attendees,
+        position=positions.get(enrolment.id),
+        created_at=enrolment.created_at,
+        cancelled_at=enrolment.cancelled_at,
+        attended=attended.get(enrolment.user_id, 0),
+        total=await _total(session, enrolment.course_id),
+    )
+
+
+async def enrollees(
+    session: AsyncSession,
+    actor: Actor,
+    course_id: int,
+    status: SignupStatus | None,
+    *,
+    limit: int,
+    offset: int,
+) -> tuple[list[EnrolleeOut], int]:
+    """The course's enrolments for those who manage it, in the order they came,
+    each person masked, with the sessions they attended."""
+    course = await managed(session, actor, course_id)
+    query = (
+        select(CourseEnrolment, User)
+        .join(User, User.id == CourseEnrolment.user_id)
+        .where(CourseEnrolment.course_id == course.id)
+    )
+    if status is not None:
+        query = query.where(CourseEnrolment.status == status)
+    total = await session.scalar(select(func.count()).select_from(query.subquery()))
+    rows = list(
+        await session.execute(query.order_by(CourseEnrolment.id).limit(limit).offset(offset))
+    )
+    positions = await _positions(session, course.id)
+    attended = await _attended(session, course.id, [user.id for _, user in rows])
+    sessions = await _total(session, course.id)
+    found = [
+        EnrolleeOut(
+            id=enrolment.id,
+            name_masked=user.name_masked,
+            phone_masked=user.phone_masked,
+            attendees=enrolment.attendees,
+            status=enrolment.status,
+            position=positions.get(enrolment.id),
+            created_at=enrolment.created_at,
+            attended=attended.get(user.id, 0),
+            total=sessions,
+        )
+        for enrolment, user in rows
+    ]
+    return found, int(total or 0)
+
+
+async def _positions(session: AsyncSession, course_id: int) -> dict[int, int]:
+    """Each waiting enrolment's place in the line, 1 for the next."""
+    line = await session.scalars(
+        select(CourseEnrolment.id)
+        .where(
+            CourseEnrolment.course_id == course_id,
+            CourseEnrolment.status == SignupStatus.waiting,
+        )
+        .order_by(CourseEnrolment.id)
+    )
+    return {enrolment_id: place for place, enrolment_id in enumerate(line, start=1)}
+
+
+async def _attended(
+    session: AsyncSession, course_id: int, user_ids: Sequence[int]
+) -> dict[int, int]:
+    """How many of the course's sessions each person checked in to."""
+    rows = await session.execute(
+        select(ActivitySignup.user_id, func.count(func.distinct(ActivitySignup.activity_id)))
+        .join(Activity, Activity.id == ActivitySignup.activity_id)
+        .where(
+            Activity.course_id == course_id,
+            Activity.status != ActivityStatus.cancelled,
+            ActivitySignup.user_id.in_(user_ids),
+            ActivitySignup.checked_in_at.is_not(None),
+        )
+        .group_by(ActivitySignup.user_id)
+    )
+    return {user_id: int(count) for user_id, count in rows}
+
+
+async def _total(session: AsyncSession, course_id: int) -> int:
+    return int(
+        await session.scalar(
+            select(func.count())
+            .select_from(Activity)
+            .where(Activity.course_id == course_id, Activity.status != ActivityStatus.cancelled)
+        )
+        or 0
+    )

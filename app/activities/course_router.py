@@ -131,7 +131,7 @@ async def list_enrolments(
 ) -> Page[EnrolleeOut]:
     """The course's enrolments, for those who manage it: each person masked,
     with the sessions they attended of the course's sessions."""
-    items, total = await enrolments.enrollees(
+    items, total = await course_reading.enrollees(
         session, actor, course_id, status, limit=limit, offset=offset
     )
     return Page(items=items, total=total, limit=limit, offset=offset)
@@ -142,7 +142,7 @@ async def my_enrolment(
     course_id: ResourceId, user: CurrentUser, session: SessionDep
 ) -> EnrolmentOut:
     """Your enrolment (the live one, else your latest), with the sessions you attended."""
-    return await enrolments.mine(session, user, course_id)
+    return await course_reading.mine(session, user, course_id)
 
 
 @router.delete("/{course_id}/enrolments/mine", response_model=EnrolmentOut)

@@ -16,17 +16,17 @@ import asyncio
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities import places
 from app.activities.categories import AUDIENCE_LABELS
-from app.activities.course_schemas import EnrolleeOut, EnrolmentOut
-from app.activities.courses import COURSE, LIVE, course_values, end_signups, managed, sessions_of
+from app.activities.course_reading import ENROLMENT, enrolment_out
+from app.activities.course_schemas import EnrolmentOut
+from app.activities.courses import COURSE, LIVE, course_values, end_signups, sessions_of
 from app.core.clock import utcnow
 from app.core.db import Database, flush_unique
 from app.core.errors import AppError, NotFound, Text
-from app.identity.principals import Actor
 from app.identity.service import get_user
 from app.models import (
     Activity,
@@ -46,7 +46,6 @@ from app.models import (
 from app.notifications import service as notifications
 from app.reservations.errors import RealNameRequired
 
-ENROLMENT = Text("报名", "enrolment")
 REAL_NAME = Text("参加该课程须先完成实名认证", "Verify your real name to enrol in this course")
 # Takes ``attendees`` places of a course if they fit: ``places.take_in_course``.
 Take = Callable[[AsyncSession, int, int], Awaitable[bool]]
@@ -300,120 +299,3 @@ async def _move_up(
         free -= waiting.attendees
         waiting.status = SignupStatus.confirmed
         await _sign_up_for_sessions(session, course, waiting, sessions, now)
-
-
-# --- reading ----------------------------------------------------------------------------
-
-
-async def mine(session: AsyncSession, user: User, course_id: int) -> EnrolmentOut:
-    """The user's enrolment in the course: the live one, else the latest."""
-    enrolment = await session.scalar(
-        select(CourseEnrolment)
-        .where(CourseEnrolment.course_id == course_id, CourseEnrolment.user_id == user.id)
-        .order_by(CourseEnrolment.id.desc())
-        .limit(1)
-    )
-    if enrolment is None:
-        raise NotFound(ENROLMENT)
-    return await enrolment_out(session, enrolment)
-
-
-async def enrolment_out(session: AsyncSession, enrolment: CourseEnrolment) -> EnrolmentOut:
-    positions = await _positions(session, enrolment.course_id)
-    attended = await _attended(session, enrolment.course_id, [enrolment.user_id])
-    return EnrolmentOut(
-        id=enrolment.id,
-        course_id=enrolment.course_id,
-        status=enrolment.status,
-        attendees=enrolment.attendees,
-        position=positions.get(enrolment.id),
-        created_at=enrolment.created_at,
-        cancelled_at=enrolment.cancelled_at,
-        attended=attended.get(enrolment.user_id, 0),
-        total=await _total(session, enrolment.course_id),
-    )
-
-
-async def enrollees(
-    session: AsyncSession,
-    actor: Actor,
-    course_id: int,
-    status: SignupStatus | None,
-    *,
-    limit: int,
-    offset: int,
-) -> tuple[list[EnrolleeOut], int]:
-    """The course's enrolments for those who manage it, in the order they came,
-    each person masked, with the sessions they attended."""
-    course = await managed(session, actor, course_id)
-    query = (
-        select(CourseEnrolment, User)
-        .join(User, User.id == CourseEnrolment.user_id)
-        .where(CourseEnrolment.course_id == course.id)
-    )
-    if status is not None:
-        query = query.where(CourseEnrolment.status == status)
-    total = await session.scalar(select(func.count()).select_from(query.subquery()))
-    rows = list(
-        await session.execute(query.order_by(CourseEnrolment.id).limit(limit).offset(offset))
-    )
-    positions = await _positions(session, course.id)
-    attended = await _attended(session, course.id, [user.id for _, user in rows])
-    sessions = await _total(session, course.id)
-    found = [
-        EnrolleeOut(
-            id=enrolment.id,
-            name_masked=user.name_masked,
-            phone_masked=user.phone_masked,
-            attendees=enrolment.attendees,
-            status=enrolment.status,
-            position=positions.get(enrolment.id),
-            created_at=enrolment.created_at,
-            attended=attended.get(user.id, 0),
-            total=sessions,
-        )
-        for enrolment, user in rows
-    ]
-    return found, int(total or 0)
-
-
-async def _positions(session: AsyncSession, course_id: int) -> dict[int, int]:
-    """Each waiting enrolment's place in the line, 1 for the next."""
-    line = await session.scalars(
-        select(CourseEnrolment.id)
-        .where(
-            CourseEnrolment.course_id == course_id,
-            CourseEnrolment.status == SignupStatus.waiting,
-        )
-        .order_by(CourseEnrolment.id)
-    )
-    return {enrolment_id: place for place, enrolment_id in enumerate(line, start=1)}
-
-
-async def _attended(
-    session: AsyncSession, course_id: int, user_ids: Sequence[int]
-) -> dict[int, int]:
-    """How many of the course's sessions each person checked in to."""
-    rows = await session.execute(
-        select(ActivitySignup.user_id, func.count(func.distinct(ActivitySignup.activity_id)))
-        .join(Activity, Activity.id == ActivitySignup.activity_id)
-        .where(
-            Activity.course_id == course_id,
-            Activity.status != ActivityStatus.cancelled,
-            ActivitySignup.user_id.in_(user_ids),
-            ActivitySignup.checked_in_at.is_not(None),
-        )
-        .group_by(ActivitySignup.user_id)
-    )
-    return {user_id: int(count) for user_id, count in rows}
-
-
-async def _total(session: AsyncSession, course_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(Activity)
-            .where(Activity.course_id == course_id, Activity.status != ActivityStatus.cancelled)
-        )
-        or 0
-    )
