@@ -14,6 +14,8 @@ from app.access.router import HOT as access_hot
 from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
+from app.activities.course_router import router as courses_router
+from app.activities.organiser_router import router as organiser_router
 from app.activities.router import router as activities_router
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
@@ -128,6 +130,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         calendars_router,
         holidays_router,
         activities_router,
+        organiser_router,
+        courses_router,
         admin_router,
     ):
         app.include_router(router)

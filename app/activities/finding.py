@@ -193,9 +193,7 @@ async def _outs(
         for space in await session.scalars(select(Space).where(Space.id.in_(space_ids)))
     }
     reservation_ids = {a.reservation_id for a, _ in rows if a.reservation_id is not None}
-    statuses = select(Reservation.id, Reservation.status).where(
-        Reservation.id.in_(reservation_ids)
-    )
+    statuses = select(Reservation.id, Reservation.status).where(Reservation.id.in_(reservation_ids))
     venue_status = {row.id: row.status for row in await session.execute(statuses)}
     return [_out(activity, center, spaces, venue_status, origin) for activity, center in rows]
 

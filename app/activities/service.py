@@ -169,14 +169,14 @@ async def create(
     """Check who organises, hold the venue through the booking store, then
     write the activity (a draft, or published if asked and the venue is confirmed)."""
     async with database.writer.begin() as session:
-        await _check_organiser(session, actor, data)
-        space = await _venue_space(session, data)
+        await check_organiser(session, actor, data)
+        space = await venue_space(session, data)
     reservation_id = None
     if space is not None:
-        reservation_id = await _hold_venue(database, bookings, actor, data)
+        reservation_id = await hold_venue(database, bookings, actor, data)
     try:
         async with database.writer.begin() as session:
-            activity = _new_activity(actor, data, reservation_id)
+            activity = new_activity(actor, data, reservation_id)
             session.add(activity)
             await session.flush()
             if data.publish:
@@ -186,11 +186,15 @@ async def create(
             return activity
     except BaseException:
         if reservation_id is not None:
-            await _release_venue(database, actor, reservation_id, "活动未能创建")
+            await release_held_venue(database, actor, reservation_id, "活动未能创建")
         raise
 
 
-async def _check_organiser(session: AsyncSession, actor: Actor, data: ActivityCreate) -> None:
+# The steps of creating, shared with a course's sessions (app/activities/courses.py).
+
+
+async def check_organiser(session: AsyncSession, actor: Actor, data: ActivityCreate) -> None:
+    """Staff covering the center, or the owner of the verified organising organisation."""
     if isinstance(actor, StaffPrincipal):
         await get_center_in_scope(session, actor, data.center_id)
         if data.organization_id is not None and not await session.get(
@@ -203,7 +207,7 @@ async def _check_organiser(session: AsyncSession, actor: Actor, data: ActivityCr
     await owned_verified_organization(session, actor, data.organization_id)
 
 
-async def _venue_space(session: AsyncSession, data: ActivityCreate) -> Space | None:
+async def venue_space(session: AsyncSession, data: ActivityCreate) -> Space | None:
     if data.space_id is None:
         return None
     space = await session.get(Space, data.space_id)
@@ -214,9 +218,10 @@ async def _venue_space(session: AsyncSession, data: ActivityCreate) -> Space | N
     return space
 
 
-async def _hold_venue(
+async def hold_venue(
     database: Database, bookings: BookingStore, actor: Actor, data: ActivityCreate
 ) -> int:
+    """Book the venue in a transaction of its own; the booking's id, or its refusal raised."""
     assert data.space_id is not None
     if isinstance(actor, StaffPrincipal):
         event = events.EventCreate(title=data.title, start=data.start, end=data.end, public=True)
@@ -232,7 +237,7 @@ async def _hold_venue(
     return int(orjson.loads(answer.body)["id"])
 
 
-def _new_activity(actor: Actor, data: ActivityCreate, reservation_id: int | None) -> Activity:
+def new_activity(actor: Actor, data: ActivityCreate, reservation_id: int | None) -> Activity:
     staff = isinstance(actor, StaffPrincipal)
     return Activity(
         center_id=data.center_id,
@@ -259,7 +264,10 @@ def _new_activity(actor: Actor, data: ActivityCreate, reservation_id: int | None
     )
 
 
-async def _release_venue(database: Database, actor: Actor, reservation_id: int, why: str) -> None:
+async def release_held_venue(
+    database: Database, actor: Actor, reservation_id: int, why: str
+) -> None:
+    """Release a venue held by ``hold_venue``, in a transaction of its own."""
     async with database.writer.begin() as session:
         await release_venue(session, actor, reservation_id, why)
 
