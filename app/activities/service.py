@@ -532,9 +532,13 @@ async def _outs(
     }
     reservation_ids = {a.reservation_id for a, _ in rows if a.reservation_id is not None}
     venue_status = dict(
-        await session.execute(
-            select(Reservation.id, Reservation.status).where(Reservation.id.in_(reservation_ids))
-        )
+        (
+            await session.execute(
+                select(Reservation.id, Reservation.status).where(
+                    Reservation.id.in_(reservation_ids)
+                )
+            )
+        ).all()
     )
     return [_out(activity, center, spaces, venue_status, origin) for activity, center in rows]
 
