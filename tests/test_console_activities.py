@@ -4,7 +4,7 @@ reason, scope, checking a sign-up in and counting walk-ins, the board's week
 and the report's download; and the pages in a real browser."""
 
 import re
-from datetime import date, timedelta
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -29,13 +29,13 @@ DAY = days_ahead(3)
 REPORT = "/api/v1/admin/reports/activities"
 
 
-def form(day: date = DAY, **overrides: str) -> dict[str, str]:
+def form(**overrides: str) -> dict[str, str]:
     """The create form as a browser sends it (datetime-local: Shanghai time)."""
     return {
         "title": "党课：学习党章",
         "category": "party_lecture",
-        "start": f"{day.isoformat()}T19:00",
-        "end": f"{day.isoformat()}T20:30",
+        "start": f"{DAY.isoformat()}T19:00",
+        "end": f"{DAY.isoformat()}T20:30",
         "capacity": "30",
         "audience": "public",
         "description": "支部书记讲党课",
@@ -146,12 +146,13 @@ async def test_staff_create_a_draft_and_a_published_activity_and_list_them(api: 
 
 async def test_a_refused_form_is_shown_again_and_creates_nothing(api: Api) -> None:
     center, staff, client = await a_center(api)
-    for wrong, named in (
+    cases: tuple[tuple[dict[str, str], str], ...] = (
         ({"title": ""}, "标题"),
         ({"start": "明天"}, "开始时间"),
         ({"capacity": "0"}, "名额"),
         ({"end": f"{DAY.isoformat()}T18:00"}, "结束须晚于开始"),
-    ):
+    )
+    for wrong, named in cases:
         answer = await post(
             client, "/console/activities", **form(center_id=str(center["id"]), **wrong)
         )
