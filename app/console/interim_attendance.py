@@ -3,12 +3,13 @@ a stand-in for the activities' attendance service, written against the
 tables until that service takes them over (then each function here becomes
 one call to it, and this module goes).
 
-Each is a compare-and-swap inside the console action's one transaction
-(docs/ARCHITECTURE.md, invariant 6): a sign-up is checked in only if it is
-still confirmed and not checked in yet, and walk-ins are added only while the
-activity is published and its check-in open (from 30 minutes before the
-start), so two staff pressing at once check a person in once and never add
-to an activity cancelled or completed meanwhile.
+Each runs inside the console action's one transaction, holding the
+activity's row lock (as cancelling it does), and writes with a
+compare-and-swap (docs/ARCHITECTURE.md, invariant 6): a sign-up is checked in
+only if it is still confirmed and not checked in yet, and walk-ins are added
+only while the activity is published and its check-in open (from 30 minutes
+before the start). Two staff pressing at once check a person in once, and
+nothing is added to an activity cancelled or completed meanwhile.
 """
 
 from datetime import datetime
