@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app import demo_bookings
+from app import demo_activities, demo_bookings
 from app.access.doors import device_key_hash
 from app.access.keypad import ensure_keypad
 from app.core.clock import parse_wall_clock, utcnow
@@ -60,8 +60,9 @@ class SeedReport:
 
 
 async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> SeedReport:
-    """The demo centers, spaces, companies, bookings and staff; with ``cipher``,
-    the neighbours who booked get (sealed) phone numbers, found by their tails."""
+    """The demo centers, spaces, companies, bookings, Changfengwan's programme of
+    activities, and staff; with ``cipher``, the neighbours who booked and signed
+    up get (sealed) phone numbers, found by their tails."""
     report = SeedReport()
     changfengwan_id = 0
     for demo in CENTERS:
@@ -88,7 +89,9 @@ async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> S
         for space in demo.spaces:
             report.spaces_created += await _seed_space(session, center.id, space)
     await _seed_organizations(session, changfengwan_id)
-    await demo_bookings.seed(session, changfengwan_id, utcnow(), cipher)
+    now = utcnow()
+    await demo_bookings.seed(session, changfengwan_id, now, cipher)
+    await demo_activities.seed(session, changfengwan_id, now, cipher)
     for username, role, center_ids in (
         (DEMO_SUPER_ADMIN, Role.super_admin, []),
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),

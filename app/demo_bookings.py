@@ -16,15 +16,19 @@ from app.demo_data import ORGANIZATIONS
 from app.holidays.days import hours_weekday, official
 from app.identity import phones
 from app.models import (
+    BookingMode,
     Feedback,
+    OpeningHours,
     Organization,
     Reservation,
+    ReservationKind,
     ReservationSeries,
     ReservationStatus,
     SeriesMode,
     SeriesOccurrence,
     Space,
     User,
+    statuses_that,
 )
 
 NEIGHBORS = [f"dev-demo-neighbor-{n}" for n in range(1, 7)]
@@ -45,7 +49,7 @@ async def seed(
     )
     if taken is not None or not {"长风洽谈室", "苏河会议室", "长风议事厅"} <= set(spaces):
         return 0
-    people = [await _user(session, number, cipher) for number in range(len(NEIGHBORS))]
+    people = [await neighbor(session, number, cipher) for number in range(len(NEIGHBORS))]
     roadshow = await session.scalar(
         select(Organization).where(Organization.uscc == ORGANIZATIONS[1].uscc)
     )
@@ -151,7 +155,8 @@ async def _weekly_branch_meeting(
     return meetings
 
 
-async def _user(session: AsyncSession, number: int, cipher: PiiCipher | None) -> User:
+async def neighbor(session: AsyncSession, number: int, cipher: PiiCipher | None) -> User:
+    """The demo's ``number``th neighbour, who books and signs up for activities."""
     openid = NEIGHBORS[number]
     user = await session.scalar(select(User).where(User.openid == openid))
     if user is None:
@@ -161,3 +166,74 @@ async def _user(session: AsyncSession, number: int, cipher: PiiCipher | None) ->
         session.add(user)
         await session.flush()
     return user
+
+
+# What takes a room's time: what holds it now, and what was booked and used.
+OCCUPYING = statuses_that(lambda meaning: meaning.holds_time or meaning.booked_time)
+
+
+async def hold_for_activity(
+    session: AsyncSession,
+    space: Space,
+    day: date,
+    start: str,
+    end: str,
+    now: datetime,
+    *,
+    title: str,
+    booker: User | None = None,
+    organization_id: int | None = None,
+    attendees: int = 1,
+) -> Reservation | None:
+    """Hold ``space`` for an activity from ``start`` to ``end`` on ``day``, as the
+    demo books its rooms: only if the room is open then (its weekly hours, as
+    the official holiday calendar changes them) and nothing else has taken the
+    time (its buffer included); else None. Without a ``booker`` it is the
+    center's own event (nobody's booking, the whole room, its title public);
+    with one, the organisation's booking. A time gone by is completed, as the
+    lifecycle jobs would have left it."""
+    first, last = minute(start), minute(end)
+    weekday = hours_weekday(official(day), space.holiday_policy)
+    if weekday is None:
+        return None
+    windows = await session.scalars(
+        select(OpeningHours).where(
+            OpeningHours.space_id == space.id, OpeningHours.weekday == weekday
+        )
+    )
+    if not space.open_24h and not any(
+        window.opens_minute <= first and last <= window.closes_minute for window in windows
+    ):
+        return None
+    starts_at, ends_at = local_at(day, first), local_at(day, last)
+    buffer = timedelta(minutes=space.buffer_minutes)
+    taken = await session.scalar(
+        select(Reservation.id)
+        .where(
+            Reservation.space_id == space.id,
+            Reservation.status.in_(OCCUPYING),
+            Reservation.starts_at < ends_at + buffer,
+            Reservation.ends_at > starts_at - buffer,
+        )
+        .limit(1)
+    )
+    if taken is not None:
+        return None
+    event = booker is None
+    reservation = Reservation(
+        space_id=space.id,
+        user_id=None if booker is None else booker.id,
+        organization_id=organization_id,
+        kind=ReservationKind.center_event if event else ReservationKind.booking,
+        title=title if event else None,
+        public=True if event else None,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        exclusive=space.booking_mode is BookingMode.exclusive,
+        status=Status.completed if ends_at <= now else Status.confirmed,
+        purpose=title[:200],
+        attendees=space.capacity if event else min(attendees, space.capacity),
+    )
+    session.add(reservation)
+    await session.flush()
+    return reservation

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from functools import cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -89,6 +89,12 @@ NOTICES = {
     "space_quotas_saved": "空间配额已保存",
     "center_quotas_saved": "中心配额已保存",
     "feed_issued": "日历订阅地址已生成",
+    "activity_created": "活动 #{ref} 已创建为草稿",
+    "activity_awaits_venue": "活动 #{ref} 已创建为草稿：场地预约待审批，批准后即可发布",
+    "activity_published": "活动 #{ref} 已发布",
+    "activity_cancelled": "活动 #{ref} 已取消，已报名的居民将收到通知",
+    "signup_checked_in": "报名 #{ref} 已签到",
+    "walk_ins_recorded": "已登记现场参加 {ref} 人",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
 
@@ -176,7 +182,10 @@ def back_to(
         if notice.ref is not None:
             message["ref"] = notice.ref
     query = "&".join(part for part in (target.query, urlencode(message)) if part)
-    return RedirectResponse(f"{target.path}?{query}" if query else target.path, status_code=303)
+    place = f"{target.path}?{query}" if query else target.path
+    if target.fragment:  # the section of the page the form was in
+        place += f"#{quote(target.fragment)}"
+    return RedirectResponse(place, status_code=303)
 
 
 def problem_text(error: AppError) -> str:

@@ -6,14 +6,14 @@ reports are in ``manage.py``, for organizations in ``organizations.py``.
 """
 
 from contextlib import suppress
-from datetime import timedelta
-from typing import Annotated
+from datetime import date, timedelta
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.console import auth, board
+from app.console import auth, board, programme
 from app.console.auth import ConsoleStaff
 from app.console.pages import (
     Notice,
@@ -142,8 +142,9 @@ async def today(
     request: Request, staff: ConsoleStaff, session: SessionDep, date: str | None = None
 ) -> HTMLResponse:
     day = parse_day(date, local_today())
-    centers = await board.day_board(session, staff, day)
-    return render(request, "today.html", staff, day=day, centers=centers, timedelta=timedelta)
+    return render(
+        request, "today.html", staff, timedelta=timedelta, **await _board(session, staff, day)
+    )
 
 
 @router.get("/today/board", response_class=HTMLResponse)
@@ -152,8 +153,23 @@ async def today_board(
 ) -> HTMLResponse:
     """The board alone, which the page fetches again every 30 seconds."""
     day = parse_day(date, local_today())
+    return render(request, "_board.html", staff, **await _board(session, staff, day))
+
+
+async def _board(session: AsyncSession, staff: StaffPrincipal, day: date) -> dict[str, Any]:
+    """The day's spaces, and each center's activities of the day's week."""
     centers = await board.day_board(session, staff, day)
-    return render(request, "_board.html", staff, day=day, centers=centers)
+    week = await programme.week_by_center(session, staff, day)
+    on_the_board = {center.id for center in centers}
+    return {
+        "day": day,
+        "centers": centers,
+        "week": week,
+        "week_days": programme.week_of(day),
+        # Centers with activities this week but no open space to put on the board.
+        "week_elsewhere": [rows for key, rows in week.items() if key not in on_the_board],
+        "activity_labels": programme.STATUS_LABELS,
+    }
 
 
 # --- approvals and bookings ----------------------------------------------------------
