@@ -14,6 +14,7 @@ from app.access.router import HOT as access_hot
 from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
+from app.activities.rating_router import router as activity_ratings_router
 from app.activities.router import router as activities_router
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
@@ -128,6 +129,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         calendars_router,
         holidays_router,
         activities_router,
+        activity_ratings_router,
         admin_router,
     ):
         app.include_router(router)
