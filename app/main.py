@@ -16,6 +16,7 @@ from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.activities.course_router import router as courses_router
 from app.activities.organiser_router import router as organiser_router
+from app.activities.rating_router import router as activity_ratings_router
 from app.activities.router import router as activities_router
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
@@ -132,6 +133,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         activities_router,
         organiser_router,
         courses_router,
+        activity_ratings_router,
         admin_router,
     ):
         app.include_router(router)

@@ -26,6 +26,8 @@ class Request:
     path: str
     body: str = ""
     idempotency_key: str = ""
+    # This request's own Authorization (a different resident each), else the run's.
+    authorization: str = ""
 
 
 @dataclass(frozen=True)
@@ -44,7 +46,10 @@ def _write_requests(requests: Sequence[Request]) -> str:
     handle = tempfile.NamedTemporaryFile("w", suffix=".tsv", delete=False)
     with handle:
         for item in requests:
-            handle.write(f"{item.method}\t{item.path}\t{item.idempotency_key}\t{item.body}\n")
+            handle.write(
+                f"{item.method}\t{item.path}\t{item.idempotency_key}\t{item.authorization}"
+                f"\t{item.body}\n"
+            )
     return handle.name
 
 
@@ -164,6 +169,8 @@ async def _python_load(
 
 def _headers(common: dict[str, str], item: Request) -> dict[str, str]:
     headers = dict(common)
+    if item.authorization:
+        headers["Authorization"] = item.authorization
     if item.body:
         headers["Content-Type"] = "application/json"
     if item.idempotency_key:

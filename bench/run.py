@@ -33,7 +33,7 @@ import httpx
 
 from app.core import tokens
 from app.core.clock import SHANGHAI, local_midnight, local_today
-from bench import acts, seed
+from bench import activities, acts, seed
 from bench.loadgen import Measurement, Request, burst, run_load
 from bench.seed import SLOT
 
@@ -351,6 +351,11 @@ def run(options: Options) -> Report:
     pg_url = asyncio.run(seed.fresh_postgres())
     seeder = seed.PostgresSeeder(seed.pg_dsn())
     seeded = asyncio.run(seeder.seed(options.scale_levels[0], options.surge, DOOR_KEY))
+    programme = asyncio.run(
+        activities.seed_postgres(
+            seed.pg_dsn(), activities.signups_needed(options.seconds, options.repeats)
+        )
+    )
     booker = f"Bearer {user_token(pg_url, seeded.booker_id)}"
     slots = Slots(seeded.booking_space_ids)
     floor_env = {"BENCH_FLOOR_DSN": seed.pg_dsn()}
@@ -367,7 +372,9 @@ def run(options: Options) -> Report:
             )
             scale.append((seeded.reservations, point))
             if level == options.reservations:
-                _main_scenarios(options, report, project, floor, seeded, slots, booker, pg_url)
+                _main_scenarios(
+                    options, report, project, floor, seeded, programme, slots, booker, pg_url
+                )
         _scale_rows(report, scale)
         hwm, rss = peak_rss_mb(project.pid)
         report.rows.append(
@@ -391,6 +398,7 @@ def _main_scenarios(
     project: "Server",
     floor: "Server",
     seeded: seed.Seeded,
+    programme: activities.ActivitySeed,
     slots: Slots,
     booker: str,
     pg_url: str,
@@ -502,6 +510,9 @@ def _main_scenarios(
     )
 
     report.rows += _act_rows(options, "postgresql", project, seeded, booker)
+    report.rows += _activity_rows(
+        options, report, "postgresql", project, programme, pg_url, (floor_read, floor_insert)
+    )
 
     if options.profile and PY_SPY.exists():
         report.extra += _profile(options, project, slots, booker)
@@ -523,6 +534,62 @@ async def _live_code(base_url: str, seeded: seed.Seeded, booker: str) -> str:
         access = await client.get(f"/api/v1/reservations/{booked.json()['id']}/access")
         access.raise_for_status()
         return str(access.json()["door_code"])
+
+
+def _activity_rows(
+    options: Options,
+    report: Report,
+    engine: str,
+    project: "Server",
+    programme: activities.ActivitySeed,
+    database_url: str,
+    floors: tuple[Measurement, Measurement],
+) -> list[Row]:
+    """Signing up for an activity and listing this week's near me, each against
+    its engine's floor measured in this run (``floors``: the 20-row read and the
+    INSERT; bench/activities.py)."""
+    read_floor, insert_floor = (floor.rps for floor in floors)
+    postgres = engine == "postgresql"
+    signups = activities.Signups(seed.bench_settings(database_url), programme)
+    probe = activities.probe(project.base_url, signups, programme)
+    rows: list[Row] = []
+    name = "sign up for an activity"
+    if not probe.signup_route:
+        rows.append(
+            Row(
+                name,
+                engine,
+                note=f"not measured: no POST {activities.SIGNUP_PATH} here "
+                f"(it answered {probe.signup_status})",
+            )
+        )
+    else:
+        if probe.signup_status != 201:
+            answered = f"the first sign-up answered {probe.signup_status}"
+            report.failures.append(f"{engine} {name}: {answered}")
+        signed = measure(options, project, signups.take, postgres=postgres)
+        note = (
+            f"each a different resident, round robin over {activities.SIGNUP_TARGETS} "
+            "activities with places never filled"
+        )
+        rows.append(
+            _judged(Row(name, engine, signed, insert_floor, note), activities.SIGNUP_TARGET)
+        )
+        if signed.non_2xx:
+            report.failures.append(f"{engine} {name}: {signed.non_2xx} non-2xx answers")
+    near = "list this week's activities near me"
+    listed = measure(
+        options, project, lambda n: activities.list_requests(programme), postgres=postgres
+    )
+    note = (
+        f"{activities.LIST_ACTIVITIES:,} activities over {activities.LIST_CENTERS} centers, "
+        f"within {activities.RADIUS_M} m of {activities.NEAR_POINTS} places in turn; "
+        f"items/total of the first five: {probe.listed}"
+    )
+    rows.append(_judged(Row(near, engine, listed, read_floor, note), activities.LIST_TARGET))
+    if listed.non_2xx:
+        report.failures.append(f"{engine} {near}: {listed.non_2xx} non-2xx answers")
+    return rows
 
 
 def _act_rows(
@@ -747,6 +814,9 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
     path = str(WORK / "bench.db")
     url = seed.fresh_sqlite(path)
     seeded = seed.seed_sqlite(path, options.reservations)
+    programme = activities.seed_sqlite(
+        path, activities.signups_needed(options.seconds, options.repeats)
+    )
     booker = f"Bearer {user_token(url, seeded.booker_id)}"
     slots = Slots(seeded.booking_space_ids)
     seats = Slots(seeded.seat_space_ids)
@@ -791,6 +861,9 @@ def _sqlite_scenarios(options: Options, report: Report) -> None:
             postgres=False,
         )
         act_rows = _act_rows(options, "sqlite", project, seeded, booker)
+        act_rows += _activity_rows(
+            options, report, "sqlite", project, programme, url, (floor_read, floor_insert)
+        )
     report.rows += [
         Row("floor: 20-row read", "sqlite", floor_read, floor_read.rps, "raw aiosqlite"),
         _judged(Row("availability", "sqlite", availability, floor_read.rps), 0.5),

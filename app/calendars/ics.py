@@ -1,10 +1,15 @@
-"""Bookings as iCalendar (RFC 5545), written with the icalendar package.
+"""Bookings and activities as iCalendar (RFC 5545), written with the icalendar
+package.
 
 Each booking is one VEVENT whose UID never changes and whose SEQUENCE counts
 the changes the audit trail recorded after its creation, so a calendar app
-replaces its copy when a booking moves, ends early or is cancelled. Times are
-Shanghai wall-clock with ``TZID=Asia/Shanghai`` and the zone's VTIMEZONE. The
-door code is never in an event: a feed is readable by whoever has its URL.
+replaces its copy when a booking moves, ends early or is cancelled. An
+activity is one VEVENT with a UID of its own kind (``activity-<id>@zhendi``,
+never a booking's), whose SEQUENCE is the seconds from its creation to its
+last change (activities keep no audit trail; it grows with every change).
+Times are Shanghai wall-clock with ``TZID=Asia/Shanghai`` and the zone's
+VTIMEZONE. The door code is never in an event: a feed is readable by whoever
+has its URL.
 """
 
 from collections.abc import Iterable
@@ -14,7 +19,7 @@ from datetime import datetime
 from icalendar import Calendar, Event
 
 from app.core.clock import SHANGHAI
-from app.models import ReservationStatus
+from app.models import ActivityStatus, ReservationStatus
 
 PRODUCT = "-//Zhendi//Zhendi booking//ZH"
 UID_DOMAIN = "zhendi"
@@ -60,8 +65,37 @@ class BookingEvent:
     updated_at: datetime
 
 
+ACTIVITY_STATUS = {
+    ActivityStatus.draft: "TENTATIVE",
+    ActivityStatus.published: "CONFIRMED",
+    ActivityStatus.completed: "CONFIRMED",
+    ActivityStatus.cancelled: "CANCELLED",
+}
+
+
+@dataclass(frozen=True)
+class ActivityEvent:
+    activity_id: int
+    title: str
+    description: str
+    category_label: str
+    center_name: str
+    place: str | None  # the space's name, or the place text
+    address: str  # the center's
+    start: datetime
+    end: datetime
+    status: ActivityStatus
+    attendees: int | None  # the subscriber's sign-up, in a personal feed
+    created_at: datetime
+    updated_at: datetime
+
+
 def uid(reservation_id: int) -> str:
     return f"reservation-{reservation_id}@{UID_DOMAIN}"
+
+
+def activity_uid(activity_id: int) -> str:
+    return f"activity-{activity_id}@{UID_DOMAIN}"
 
 
 def _event(booking: BookingEvent) -> Event:
@@ -84,7 +118,35 @@ def _event(booking: BookingEvent) -> Event:
     return event
 
 
-def calendar(name: str, bookings: Iterable[BookingEvent]) -> bytes:
+def _activity_event(activity: ActivityEvent) -> Event:
+    event = Event()
+    event.add("uid", activity_uid(activity.activity_id))
+    changed = activity.updated_at - activity.created_at
+    event.add("sequence", max(int(changed.total_seconds()), 0))
+    event.add("dtstamp", activity.updated_at)
+    event.add("created", activity.created_at)
+    event.add("last-modified", activity.updated_at)
+    event.add("dtstart", activity.start.astimezone(SHANGHAI))
+    event.add("dtend", activity.end.astimezone(SHANGHAI))
+    event.add("summary", activity.title)
+    where = [activity.place] if activity.place else []
+    event.add("location", "，".join([*where, activity.center_name, activity.address]))
+    event.add("categories", [activity.category_label])
+    lines = [f"类别：{activity.category_label}", f"主办：{activity.center_name}"]
+    if activity.attendees is not None:
+        lines.append(f"报名人数：{activity.attendees}")
+    if activity.description:
+        lines.append(activity.description)
+    event.add("description", "\n".join(lines))
+    status = ACTIVITY_STATUS[activity.status]
+    event.add("status", status)
+    event.add("transp", "TRANSPARENT" if status == "CANCELLED" else "OPAQUE")
+    return event
+
+
+def calendar(
+    name: str, bookings: Iterable[BookingEvent], activities: Iterable[ActivityEvent] = ()
+) -> bytes:
     document = Calendar()
     document.add("prodid", PRODUCT)
     document.add("version", "2.0")
@@ -94,6 +156,8 @@ def calendar(name: str, bookings: Iterable[BookingEvent]) -> bytes:
     document.add("x-wr-timezone", "Asia/Shanghai")
     for booking in bookings:
         document.add_component(_event(booking))
+    for activity in activities:
+        document.add_component(_activity_event(activity))
     document.add_missing_timezones()
     written: bytes = document.to_ical()
     return written

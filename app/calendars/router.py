@@ -10,7 +10,7 @@ from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.routing import API_PREFIX, api_router
 from app.core.schemas import ResourceId
-from app.identity.dependencies import CurrentStaff, CurrentUser
+from app.identity.dependencies import CurrentStaff, CurrentUser, OptionalActor
 
 router = api_router(tags=["calendars"])
 ICS = "text/calendar; charset=utf-8"
@@ -43,6 +43,21 @@ async def reservation_ics(
     return _ics(body, f"reservation-{reservation_id}.ics")
 
 
+@router.get(
+    "/activities/{activity_id}/calendar.ics",
+    response_class=Response,
+    responses=ICS_RESPONSE,
+    tags=["activities"],
+)
+async def activity_ics(
+    activity_id: ResourceId, actor: OptionalActor, session: SessionDep
+) -> Response:
+    """A published activity as an event for your calendar; no token needed (a
+    draft only for those who manage it)."""
+    body = await service.activity_calendar(session, actor, activity_id)
+    return _ics(body, f"activity-{activity_id}.ics")
+
+
 @router.post(
     "/me/calendar-feed", response_model=CalendarFeedOut, status_code=status.HTTP_201_CREATED
 )
@@ -62,8 +77,9 @@ async def revoke_feed(user: CurrentUser, session: SessionDep) -> Response:
 
 @router.get("/calendar/feeds/{token}.ics", response_class=Response, responses=ICS_RESPONSE)
 async def feed(token: FeedToken, session: SessionDep) -> Response:
-    """A resident's bookings, or a space's for a staff member, from a month ago
-    on; the token is the credential."""
+    """A resident's bookings and the activities they signed up for, or a
+    space's bookings for a staff member, from a month ago on; the token is the
+    credential."""
     return _ics(await service.feed_calendar(session, token, utcnow()), "zhendi.ics")
 
 

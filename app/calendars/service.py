@@ -1,4 +1,5 @@
-"""Calendars: one booking as an .ics file, a resident's personal feed and a
+"""Calendars: one booking or one activity as an .ics file, a resident's
+personal feed (their bookings and the activities they signed up for) and a
 staff member's feed of a space, each behind a revocable token, and a space's
 calendar for staff with their bearer token."""
 
@@ -12,11 +13,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 from sqlalchemy.orm.strategy_options import _AbstractLoad
 
-from app.calendars.ics import BookingEvent, calendar
+from app.activities import finding as activities
+from app.activities.schemas import ActivityOut
+from app.calendars.ics import ActivityEvent, BookingEvent, calendar
 from app.core.errors import InvalidToken, NotFound, OutOfScope, Text
-from app.identity.principals import StaffPrincipal
+from app.identity.principals import Actor, StaffPrincipal
 from app.identity.service import load_staff_principal
-from app.models import AuditEvent, CalendarFeed, Reservation, Space, SpaceCalendarFeed, User
+from app.models import (
+    Activity,
+    ActivitySignup,
+    ActivityStatus,
+    AuditEvent,
+    CalendarFeed,
+    Reservation,
+    SignupStatus,
+    Space,
+    SpaceCalendarFeed,
+    User,
+)
 from app.spaces.service import get_space_in_scope
 
 RESERVATION = Text("预约", "reservation")
@@ -75,6 +89,33 @@ async def reservation_calendar(session: AsyncSession, user: User, reservation_id
     if row is None:  # someone else's is as unknown as a missing one
         raise NotFound(RESERVATION)
     return calendar(f"预约 #{row.id}", await _events(session, [row]))
+
+
+async def activity_calendar(session: AsyncSession, actor: Actor | None, activity_id: int) -> bytes:
+    """An activity as a one-event calendar, for whoever may see it: anyone once
+    it is published (app/activities/finding.py, ``get_visible``)."""
+    shown = await activities.get_visible(session, actor, activity_id)
+    row = await session.get(Activity, activity_id)
+    assert row is not None
+    return calendar(f"活动 #{activity_id}", [], [_activity_event(shown, row, None)])
+
+
+def _activity_event(shown: ActivityOut, row: Activity, attendees: int | None) -> ActivityEvent:
+    return ActivityEvent(
+        activity_id=shown.id,
+        title=shown.title,
+        description=shown.description,
+        category_label=shown.category_label,
+        center_name=shown.center_name,
+        place=shown.venue.name,
+        address=shown.venue.address,
+        start=shown.start,
+        end=shown.end,
+        status=shown.status,
+        attendees=attendees,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+    )
 
 
 async def issue_feed(session: AsyncSession, user: User, now: datetime) -> str:
@@ -152,7 +193,31 @@ async def _resident_feed(session: AsyncSession, user: User, now: datetime) -> by
     if not user.is_active or user.erased_at is not None:
         raise NotFound(FEED)
     rows = await _feed_rows(session, Reservation.user_id == user.id, now)
-    return calendar("阵地预约", await _events(session, rows))
+    return calendar("阵地预约", await _events(session, rows), await _signed_up(session, user, now))
+
+
+async def _signed_up(session: AsyncSession, user: User, now: datetime) -> list[ActivityEvent]:
+    """The activities ``user`` holds a confirmed sign-up for, from a month ago
+    on, unless cancelled (a cancelled activity ends every sign-up)."""
+    found = (
+        await session.execute(
+            select(Activity, ActivitySignup.attendees)
+            .join(ActivitySignup, ActivitySignup.activity_id == Activity.id)
+            .where(
+                ActivitySignup.user_id == user.id,
+                ActivitySignup.status == SignupStatus.confirmed,
+                Activity.status.in_((ActivityStatus.published, ActivityStatus.completed)),
+                Activity.ends_at > now - FEED_PAST,
+            )
+            .order_by(Activity.starts_at, Activity.id)
+            .limit(FEED_LIMIT)
+        )
+    ).all()
+    shown = await activities.outs(session, [row for row, _ in found])
+    return [
+        _activity_event(out, row, attendees)
+        for out, (row, attendees) in zip(shown, found, strict=True)
+    ]
 
 
 async def space_calendar(

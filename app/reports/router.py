@@ -9,7 +9,7 @@ from app.core.db import SessionDep
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, LocalDate
 from app.identity.dependencies import CurrentStaff
-from app.reports import exports, service
+from app.reports import activities, exports, service
 from app.reports.groups import GroupBy
 from app.reports.schemas import UtilizationReport, UtilizationRow
 
@@ -76,9 +76,59 @@ async def utilization(
         body, filename = exports.as_csv(report, lang)
     else:
         body, filename = exports.as_xlsx(report, lang)
+    return _download(body, filename, format)
+
+
+def _download(body: bytes, filename: str, format: Format) -> Response:
     media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
     return Response(
         body,
         media_type=media_type,
         headers={"Content-Disposition": f'attachment; filename="{filename}"'},
     )
+
+
+@router.get(
+    "/activities",
+    response_model=activities.ActivityReport,
+    response_model_by_alias=True,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def activity_report(
+    staff: CurrentStaff,
+    session: SessionDep,
+    from_: Annotated[LocalDate, Query(alias="from", description="First Shanghai day")],
+    to: Annotated[LocalDate, Query(description="Last Shanghai day, included")],
+    center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    group_by: activities.ActivityGroupBy = activities.ActivityGroupBy.by_center,
+    format: Format = Format.json,
+    lang: Annotated[
+        Literal["zh", "en"],
+        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
+    ] = "zh",
+) -> Response | activities.ActivityReport:
+    """The activities the centers in your scope held from `from` to `to` (at
+    most 366 days), by center, category, month or organiser.
+
+    Counted: published and completed activities starting in the range.
+    `activities` counts them, `sessions` those held (completed), `signups`
+    their confirmed sign-ups, `attended` the 人次 of those held (checked-in
+    attendees and walk-ins), `unique_people` the distinct residents checked in,
+    `average_rating` the mean of their ratings."""
+    report = await activities.report(
+        session, staff, center_id=center_id, first_day=from_, last_day=to, group_by=group_by
+    )
+    if format is Format.json:
+        return report
+    if format is Format.csv:
+        body, filename = activities.as_csv(report, lang)
+    else:
+        body, filename = activities.as_xlsx(report, lang)
+    return _download(body, filename, format)

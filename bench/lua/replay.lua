@@ -1,6 +1,7 @@
 -- Replays requests from a file, one per line, each thread taking its own share:
---   METHOD <TAB> PATH <TAB> IDEMPOTENCY-KEY <TAB> BODY (key and body may be empty)
--- BENCH_REQUESTS names the file, BENCH_AUTH an Authorization header value.
+--   METHOD <TAB> PATH <TAB> IDEMPOTENCY-KEY <TAB> AUTHORIZATION <TAB> BODY
+-- (key, authorization and body may be empty). BENCH_REQUESTS names the file,
+-- BENCH_AUTH the Authorization header value of requests without their own.
 -- done() prints one JSON line the runner parses.
 
 local threads = {}
@@ -16,8 +17,9 @@ function init(args)
   requests = {}
   local file = io.open(os.getenv("BENCH_REQUESTS"), "r")
   for line in file:lines() do
-    local method, path, key, body = line:match("^(%u+)\t([^\t]+)\t([^\t]*)\t(.*)$")
-    table.insert(requests, {method, path, body, key})
+    local method, path, key, own, body =
+      line:match("^(%u+)\t([^\t]+)\t([^\t]*)\t([^\t]*)\t(.*)$")
+    table.insert(requests, {method, path, body, key, own})
   end
   file:close()
   step = tonumber(os.getenv("BENCH_THREADS"))
@@ -31,7 +33,11 @@ function request()
   local item = requests[((index - 1) % #requests) + 1]
   index = index + step
   local headers = {}
-  if auth and auth ~= "" then headers["Authorization"] = auth end
+  if item[5] ~= "" then
+    headers["Authorization"] = item[5]
+  elseif auth and auth ~= "" then
+    headers["Authorization"] = auth
+  end
   if item[3] ~= "" then headers["Content-Type"] = "application/json" end
   if item[4] ~= "" then headers["Idempotency-Key"] = item[4] end
   return wrk.format(item[1], item[2], headers, item[3] ~= "" and item[3] or nil)
