@@ -531,11 +531,9 @@ async def _outs(
         for space in await session.scalars(select(Space).where(Space.id.in_(space_ids)))
     }
     reservation_ids = {a.reservation_id for a, _ in rows if a.reservation_id is not None}
-    venue_status = dict(
-        await session.execute(
-            select(Reservation.id, Reservation.status).where(Reservation.id.in_(reservation_ids))
-        )
-    )
+    # .all(): a Result has keys(), and dict() would take it for a mapping.
+    venue = select(Reservation.id, Reservation.status).where(Reservation.id.in_(reservation_ids))
+    venue_status = dict((await session.execute(venue)).all())
     return [_out(activity, center, spaces, venue_status, origin) for activity, center in rows]
 
 
