@@ -15,6 +15,7 @@ from app.access.router import router as access_router
 from app.access.store import door_store
 from app.accounts.router import router as accounts_router
 from app.activities.router import router as activities_router
+from app.activities.signup_router import router as activity_signups_router
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
 from app.centers.router import router as centers_router
@@ -127,6 +128,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reports_router,
         calendars_router,
         holidays_router,
+        activity_signups_router,
         activities_router,
         admin_router,
     ):
