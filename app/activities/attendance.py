@@ -20,6 +20,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.service import ACTIVITY, managed
+from app.activities.signups import SIGNUP
 from app.audit import service as audit
 from app.core.clock import utcnow
 from app.core.config import Settings
@@ -36,7 +37,6 @@ from app.spaces.check_in_qr import qr_svg, token_matches
 CHECK_IN_OPENS_BEFORE = timedelta(minutes=30)
 # What an activity's QR code holds; the mini-program reads the id and the token.
 PREFIX = "zhendi-activity-check-in"
-SIGNUP = Text("报名", "sign-up")
 BATCH = 200
 
 ACTIVITY_TOKEN = Text(

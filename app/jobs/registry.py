@@ -18,7 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.service import purge_personal_data
-from app.activities import attendance, signups
+from app.activities import attendance
+from app.activities import reminders as activity_reminders
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.db import Database
@@ -90,7 +91,7 @@ JOBS: dict[str, Job] = {
         ),
         Job(
             "remind-activities",
-            signups.remind_activities,
+            activity_reminders.remind_activities,
             EVERY_MINUTE,
             "remind people signed up for an activity that starts soon, once each",
         ),
