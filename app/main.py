@@ -18,6 +18,7 @@ from app.activities.course_router import router as courses_router
 from app.activities.organiser_router import router as organiser_router
 from app.activities.rating_router import router as activity_ratings_router
 from app.activities.router import router as activities_router
+from app.activities.signup_router import router as activity_signups_router
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
 from app.centers.router import router as centers_router
@@ -130,6 +131,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reports_router,
         calendars_router,
         holidays_router,
+        activity_signups_router,
         activities_router,
         organiser_router,
         courses_router,

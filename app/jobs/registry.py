@@ -18,6 +18,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts.service import purge_personal_data
+from app.activities import attendance
+from app.activities import reminders as activity_reminders
 from app.core.clock import utcnow
 from app.core.config import Settings
 from app.core.db import Database
@@ -86,6 +88,18 @@ JOBS: dict[str, Job] = {
             reminders.remind_upcoming,
             EVERY_MINUTE,
             "remind bookers of confirmed bookings that start soon, once each",
+        ),
+        Job(
+            "remind-activities",
+            activity_reminders.remind_activities,
+            EVERY_MINUTE,
+            "remind people signed up for an activity that starts soon, once each",
+        ),
+        Job(
+            "complete-activities",
+            attendance.complete_activities,
+            "*/5 * * * *",
+            "end activities whose end has passed; count who came (check-ins and walk-ins)",
         ),
         Job(
             "send-notifications",

@@ -48,10 +48,15 @@ class CheckInQr:
         return f"{self.space_id}:{self.token}"
 
 
+def qr_svg(content: str) -> str:
+    """``content`` as a QR code to print, in SVG (an activity's check-in code too)."""
+    return str(segno.make(content, error="m").svg_inline(scale=8, border=2))
+
+
 def _draw(space: Space) -> CheckInQr:
     assert space.check_in_token is not None
-    code = segno.make(f"{PREFIX}:{space.id}:{space.check_in_token}", error="m")
-    return CheckInQr(space.id, space.check_in_token, code.svg_inline(scale=8, border=2))
+    svg = qr_svg(f"{PREFIX}:{space.id}:{space.check_in_token}")
+    return CheckInQr(space.id, space.check_in_token, svg)
 
 
 async def mini_program_code(
