@@ -19,34 +19,30 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities import places
-from app.activities.categories import AUDIENCE_LABELS
+from app.activities import audience, places
 from app.activities.course_reading import ENROLMENT, enrolment_out
 from app.activities.course_schemas import EnrolmentOut
 from app.activities.courses import COURSE, LIVE, course_values, end_signups, sessions_of
+from app.activities.signups import SignupClosed
 from app.core.clock import utcnow
 from app.core.db import Database, flush_unique
 from app.core.errors import AppError, NotFound, Text
 from app.identity.service import get_user
 from app.models import (
     Activity,
-    ActivityAudience,
     ActivitySignup,
     ActivityStatus,
     Course,
     CourseEnrolment,
-    Membership,
     NotificationKind,
-    Organization,
-    OrganizationKind,
-    OrganizationStatus,
     SignupStatus,
     User,
 )
 from app.notifications import service as notifications
-from app.reservations.errors import RealNameRequired
 
-REAL_NAME = Text("参加该课程须先完成实名认证", "Verify your real name to enrol in this course")
+ENROLMENT_CLOSED = Text(
+    "第一次课开始后不再接受报名", "Enrolment closes when the first session starts"
+)
 # Takes ``attendees`` places of a course if they fit: ``places.take_in_course``.
 Take = Callable[[AsyncSession, int, int], Awaitable[bool]]
 
@@ -56,20 +52,6 @@ class AlreadyEnrolled(AppError):
     code = "already_enrolled"
     title = Text("已报名该课程", "Already enrolled")
     detail = Text("您已报名该课程（或在候补中）", "You are enrolled in this course, or waiting")
-
-
-class SignupClosed(AppError):
-    status = 409
-    code = "signup_closed"
-    title = Text("报名已截止", "Sign-up closed")
-    detail = Text("第一次课开始后不再接受报名", "Enrolment closes when the first session starts")
-
-
-class AudienceOnly(AppError):
-    status = 403
-    code = "audience_only"
-    title = Text("不在参加范围内", "Not in the audience")
-    detail = Text("该课程仅限{audience}参加", "This course is for {audience} only")
 
 
 # --- enrolling --------------------------------------------------------------------------
@@ -122,8 +104,10 @@ async def _enrol(
         raise NotFound(COURSE)
     sessions = await sessions_of(session, course.id, live_only=True)
     if not _open(course, sessions, now):
-        raise SignupClosed()
-    await check_audience(session, user, course)
+        raise SignupClosed(ENROLMENT_CLOSED)
+    await audience.check(
+        session, user, course.audience, course.organization_id, course.requires_real_name
+    )
     if await _live_enrolment(session, course.id, user.id) is not None:
         raise AlreadyEnrolled()
     confirmed = await take(session, course.id, attendees)
@@ -145,34 +129,6 @@ def _open(course: Course, sessions: Sequence[Activity], now: datetime) -> bool:
     """Enrolment is open while the course is published and no session has begun."""
     published = course.status is ActivityStatus.published
     return published and bool(sessions) and sessions[0].starts_at > now
-
-
-async def check_audience(session: AsyncSession, user: User, course: Course) -> None:
-    """Members of the organising organisation, or of a verified party branch,
-    when the course is for them; a verified real name when it asks for one."""
-    member = None
-    if course.audience is ActivityAudience.members:
-        member = await session.scalar(
-            select(Membership.user_id).where(
-                Membership.organization_id == course.organization_id,
-                Membership.user_id == user.id,
-            )
-        )
-    elif course.audience is ActivityAudience.party_members:
-        member = await session.scalar(
-            select(Membership.user_id)
-            .join(Organization, Organization.id == Membership.organization_id)
-            .where(
-                Membership.user_id == user.id,
-                Organization.kind == OrganizationKind.party_branch,
-                Organization.status == OrganizationStatus.verified,
-            )
-            .limit(1)
-        )
-    if course.audience is not ActivityAudience.public and member is None:
-        raise AudienceOnly(audience=AUDIENCE_LABELS[course.audience])
-    if course.requires_real_name and not user.real_name_verified:
-        raise RealNameRequired(REAL_NAME)
 
 
 async def _live_enrolment(session: AsyncSession, course_id: int, user_id: int) -> int | None:

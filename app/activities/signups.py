@@ -22,27 +22,20 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities import places
-from app.activities.categories import AUDIENCE_LABELS
+from app.activities import audience, places
 from app.activities.service import ACTIVITY, LIVE_SIGNUPS, message_values
 from app.core.clock import utcnow
 from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, Text
 from app.models import (
     Activity,
-    ActivityAudience,
     ActivitySignup,
     ActivityStatus,
-    Membership,
     NotificationKind,
-    Organization,
-    OrganizationKind,
-    OrganizationStatus,
     SignupStatus,
     User,
 )
 from app.notifications import service as notifications
-from app.reservations.errors import RealNameRequired
 from app.reservations.rules import local_iso
 
 SIGNUP = Text("报名", "sign-up")
@@ -57,13 +50,6 @@ class SignupClosed(AppError):
         "The activity takes no sign-ups now (not published, cancelled, over, "
         "or outside its sign-up window)",
     )
-
-
-class AudienceOnly(AppError):
-    status = 403
-    code = "audience_only"
-    title = Text("仅限特定人群报名", "For its audience only")
-    detail = Text("该活动仅限{audience}报名", "Only {audience} may sign up for this activity")
 
 
 class AlreadySignedUp(AppError):
@@ -102,11 +88,6 @@ class ActivityStarted(AppError):
     )
 
 
-REAL_NAME_FOR_ACTIVITY = Text(
-    "报名该活动须先完成实名认证", "Verify your real name to sign up for this activity"
-)
-
-
 @dataclass(frozen=True)
 class SignupView:
     signup: ActivitySignup
@@ -137,26 +118,6 @@ def check_window(activity: Activity, now: datetime) -> None:
         )
 
 
-async def _check_audience(session: AsyncSession, user: User, activity: Activity) -> None:
-    if activity.audience is ActivityAudience.public:
-        return
-    query = select(Membership.user_id).where(Membership.user_id == user.id)
-    if activity.audience is ActivityAudience.members:
-        query = query.where(Membership.organization_id == activity.organization_id)
-    else:  # party members: of a verified party branch
-        query = query.join(Organization, Organization.id == Membership.organization_id).where(
-            Organization.kind == OrganizationKind.party_branch,
-            Organization.status == OrganizationStatus.verified,
-        )
-    if await session.scalar(query.limit(1)) is None:
-        raise AudienceOnly(audience=_audience_text(activity.audience))
-
-
-def _audience_text(audience: ActivityAudience) -> Text:
-    english = {ActivityAudience.members: "the organisation's members"}
-    return Text(AUDIENCE_LABELS[audience], english.get(audience, "party members"))
-
-
 async def sign_up(
     session: AsyncSession, user: User, activity_id: int, attendees: int
 ) -> SignupView:
@@ -169,9 +130,9 @@ async def sign_up(
         raise CourseSession()
     if attendees > activity.capacity:
         raise AttendeesOverCapacity(capacity=activity.capacity)
-    await _check_audience(session, user, activity)
-    if activity.requires_real_name and not user.real_name_verified:
-        raise RealNameRequired(REAL_NAME_FOR_ACTIVITY)
+    await audience.check(
+        session, user, activity.audience, activity.organization_id, activity.requires_real_name
+    )
     if await _live(session, activity.id, user.id) is not None:
         raise AlreadySignedUp()
     taken = await _take_or_queue(session, activity.id, attendees)

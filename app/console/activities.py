@@ -8,25 +8,22 @@ through the booking store in transactions of its own, so it runs outside
 ``pages.act``; every other action is one ``act`` transaction.
 """
 
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Annotated, Any
 
 import httpx
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities import attendance
 from app.activities import service as activities
 from app.activities.categories import AUDIENCE_LABELS, CATEGORY_LABELS
 from app.activities.schemas import ActivityCancel, ActivityCreate
+from app.activities.signup_schemas import MAX_WALK_INS, WalkIns
 from app.console import auth, board, programme
 from app.console.auth import ConsoleStaff
-from app.console.interim_attendance import (
-    MOST_WALK_INS,
-    record_walk_ins,
-    staff_check_in_signup,
-)
 from app.console.pages import (
     InvalidForm,
     Notice,
@@ -36,7 +33,7 @@ from app.console.pages import (
     form_text,
     render,
 )
-from app.core.clock import SHANGHAI, utcnow
+from app.core.clock import SHANGHAI, local_today, utcnow
 from app.core.db import Database, SessionDep
 from app.core.errors import AppError
 from app.core.schemas import ResourceId
@@ -48,6 +45,7 @@ LIST = f"{auth.PATH}/activities"
 # The activities report is the API's; the console fetches it with the
 # session's own staff token, as the API would be called (and scoped).
 REPORT = "/api/v1/admin/reports/activities"
+REPORT_DEFAULT_DAYS = 30
 REPORT_FORMATS = frozenset({"xlsx", "csv"})
 FIELDS = (
     "title",
@@ -113,8 +111,14 @@ async def activity_report(
     token = auth.session_token(request)
     async with request.app.state.database.reader.begin() as session:
         await auth.load(session, settings, token)  # a signed-out session goes to the login
-    params = {"format": format if format in REPORT_FORMATS else "xlsx"}
-    params.update({name: day.isoformat() for name, day in (("from", from_), ("to", to)) if day})
+    # Without days asked: the last 30 days, today included.
+    last = to or local_today()
+    first = from_ or last - timedelta(days=REPORT_DEFAULT_DAYS - 1)
+    params = {
+        "format": format if format in REPORT_FORMATS else "xlsx",
+        "from": first.isoformat(),
+        "to": last.isoformat(),
+    }
     transport = httpx.ASGITransport(app=request.app)
     async with httpx.AsyncClient(transport=transport, base_url="http://console") as client:
         answer = await client.get(
@@ -264,7 +268,7 @@ async def activity_page(
         check_in_opens=programme.check_in_opens(activity).astimezone(SHANGHAI),
         check_in_open=activity.status is ActivityStatus.published
         and now >= programme.check_in_opens(activity),
-        most_walk_ins=MOST_WALK_INS,
+        most_walk_ins=MAX_WALK_INS,
     )
 
 
@@ -292,14 +296,10 @@ async def cancel(request: Request, activity_id: ResourceId) -> Response:
 @router.post("/activities/{activity_id}/signups/{signup_id}/check-in")
 async def check_in(request: Request, activity_id: ResourceId, signup_id: ResourceId) -> Response:
     async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
-        await staff_check_in_signup(session, staff, activity_id, signup_id)
+        await attendance.check_in_for(session, staff, activity_id, signup_id)
         return Notice("signup_checked_in", signup_id)
 
     return await act(request, f"{_page(activity_id)}#check-in", work)
-
-
-class WalkIns(BaseModel):
-    count: int = Field(ge=1, le=MOST_WALK_INS)
 
 
 @router.post("/activities/{activity_id}/walk-ins")
@@ -307,8 +307,10 @@ async def walk_ins(request: Request, activity_id: ResourceId) -> Response:
     form = await request.form()
 
     async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
-        count = WalkIns.model_validate({"count": form_text(form, "count")}).count
-        await record_walk_ins(session, staff, activity_id, count)
+        typed = form_text(form, "count")
+        number = int(typed) if typed.isdigit() else typed  # the API's model is strict
+        count = WalkIns.model_validate({"count": number}).count
+        await attendance.add_walk_ins(session, staff, activity_id, count)
         return Notice("walk_ins_recorded", count)
 
     return await act(request, f"{_page(activity_id)}#check-in", work)

@@ -1,8 +1,7 @@
 """What the console shows of the centers' programme that no API endpoint reads
 in one go: the activities of the staff member's centers, a week of them for
 the board, and an activity's sign-ups with masked names. Reads only; every
-change goes through the activities services (or, for attendance, the
-stand-in in ``interim_attendance.py``).
+change goes through the activities services.
 """
 
 from dataclasses import dataclass
@@ -11,6 +10,7 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import case, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.activities.attendance import CHECK_IN_OPENS_BEFORE
 from app.activities.categories import AUDIENCE_LABELS, CATEGORY_LABELS
 from app.console.board import masked
 from app.core.clock import SHANGHAI, local_midnight
@@ -44,7 +44,6 @@ DAYS_AHEAD = 92
 LISTED = 200
 # Staff check people in from 30 minutes before the start (the sign-ups' own
 # check-in window is the attendance service's).
-CHECK_IN_OPENS = timedelta(minutes=30)
 
 
 @dataclass(frozen=True)
@@ -234,7 +233,7 @@ async def signups(session: AsyncSession, activity_id: int) -> list[SignupRow]:
 
 
 def check_in_opens(activity: Activity) -> datetime:
-    return activity.starts_at - CHECK_IN_OPENS
+    return activity.starts_at - CHECK_IN_OPENS_BEFORE
 
 
 async def centers_in_scope(session: AsyncSession, staff: StaffPrincipal) -> list[Center]:
