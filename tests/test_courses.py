@@ -14,6 +14,7 @@ from sqlalchemy import func, select, text, update
 
 from app.core.clock import utcnow
 from app.core.db import Database, OverlapGuard
+from app.jobs.registry import JOBS, run_job
 from app.models import (
     Activity,
     ActivitySignup,
@@ -502,3 +503,20 @@ async def test_negative_control_overfills_a_course_without_the_lock(api: Api) ->
     outcome = await race(api, people, found["id"])
     assert outcome["confirmed"] > 1, outcome
     assert await scalar(api.database, OVERFILLED) > 0
+
+
+async def test_a_course_is_completed_once_its_last_session_is_held(api: Api) -> None:
+    course_made, _ = await published_course(api)
+    job = JOBS["complete-activities"]
+    settings = api.app.state.settings
+
+    before_last = local(DAYS[1], "21:00")
+    await run_job(api.database, settings, job, before_last)
+    assert (await course(api, course_made["id"]))["status"] == "published"
+
+    after_last = local(DAYS[2], "21:00")
+    report = await run_job(api.database, settings, job, after_last)
+    assert report.changed == 2  # the last session, then the course
+    assert (await course(api, course_made["id"]))["status"] == "completed"
+    again = await run_job(api.database, settings, job, after_last)
+    assert again.changed == 0

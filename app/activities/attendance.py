@@ -28,7 +28,7 @@ from app.core.db import Database
 from app.core.errors import AppError, InvalidTransition, NotFound, Text
 from app.core.jobs import Report
 from app.identity.principals import Actor, StaffPrincipal
-from app.models import Activity, ActivitySignup, ActivityStatus, SignupStatus, User
+from app.models import Activity, ActivitySignup, ActivityStatus, Course, SignupStatus, User
 from app.reservations.errors import CheckInClosed, CheckInNotOpen, CheckInTokenInvalid
 from app.reservations.rules import local_iso, local_text
 from app.spaces.check_in_qr import qr_svg, token_matches
@@ -259,4 +259,28 @@ async def complete_activities(database: Database, settings: Settings, now: datet
                 completed += swapped.rowcount  # type: ignore[attr-defined]
         if len(due) < BATCH:
             break
-    return Report(completed, f"{completed} activities completed")
+    courses = await _complete_courses(database, now)
+    return Report(
+        completed + courses, f"{completed} activities completed, {courses} courses completed"
+    )
+
+
+async def _complete_courses(database: Database, now: datetime) -> int:
+    """A published course is completed once none of its sessions is still to
+    be held (each is completed or cancelled): a compare-and-swap on its status."""
+    still_to_hold = (
+        select(Activity.id)
+        .where(
+            Activity.course_id == Course.id,
+            Activity.status.in_((ActivityStatus.draft, ActivityStatus.published)),
+        )
+        .exists()
+    )
+    async with database.writer.begin() as session:
+        swapped = await session.execute(
+            update(Course)
+            .where(Course.status == ActivityStatus.published, ~still_to_hold)
+            .values(status=ActivityStatus.completed, updated_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    return int(swapped.rowcount)  # type: ignore[attr-defined]
