@@ -98,7 +98,7 @@ async def test_those_who_manage_it_get_the_check_in_qr(api: Api) -> None:
     assert_problem(stranger, 403, "organiser_only")
     elsewhere = await api.staff(StaffRole.center_admin, center_ids=[(await api.center())["id"]])
     assert_problem(
-        await api.client.get(path(activity, "check-in-qr"), headers=elsewhere), 403, "forbidden"
+        await api.client.get(path(activity, "check-in-qr"), headers=elsewhere), 403, "out_of_scope"
     )
     missing = await api.client.get("/api/v1/activities/999999/check-in-qr", headers=staff)
     assert_problem(missing, 404, "not_found")

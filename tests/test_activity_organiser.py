@@ -185,7 +185,7 @@ async def test_only_its_managers_see_the_participants(api: Api) -> None:
 
     assert (await participants(api, theirs["id"], owner)).status_code == 200
     assert (await participants(api, theirs["id"], staff)).status_code == 200
-    assert_problem(await participants(api, theirs["id"], outsider), 403, "forbidden")
+    assert_problem(await participants(api, theirs["id"], outsider), 403, "out_of_scope")
     assert_problem(await participants(api, theirs["id"], stranger), 403, "organiser_only")
     assert_problem(await participants(api, draft["id"], stranger), 404, "not_found")
     assert_problem(await participants(api, 999_999, staff), 404, "not_found")
@@ -266,7 +266,7 @@ async def test_a_refused_message_tells_nobody(api: Api) -> None:
         headers=staff,
     )
     assert_problem(extra, 422, "validation_failed")
-    assert_problem(await send(api, found["id"], outsider, "好"), 403, "forbidden")
+    assert_problem(await send(api, found["id"], outsider, "好"), 403, "out_of_scope")
     assert_problem(await send(api, found["id"], coming, "好"), 403, "organiser_only")
     assert_problem(await send(api, 999_999, staff, "好"), 404, "not_found")
     assert await messages_told(api) == 0

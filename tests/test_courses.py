@@ -353,7 +353,7 @@ async def test_a_draft_is_published_whole_and_a_cancelled_course_tells_each_once
     outsider = await api.staff(StaffRole.center_admin, center_ids=[(await api.center())["id"]])
     reason = {"reason": "老师生病"}
     refused = await api.client.post(f"{path}/cancel", json=reason, headers=outsider)
-    assert_problem(refused, 403, "forbidden")
+    assert_problem(refused, 403, "out_of_scope")
     refused = await api.client.post(f"{path}/cancel", json=reason, headers=resident)
     assert_problem(refused, 403, "organiser_only")
     assert (await course(api, draft["id"]))["status"] == "published"
@@ -424,7 +424,7 @@ async def test_managers_see_each_enrollee_masked_with_the_sessions_attended(api:
     assert (page.json()["total"], len(page.json()["items"])) == (2, 1)
     outsider = await api.staff(StaffRole.center_admin, center_ids=[(await api.center())["id"]])
     path = f"/api/v1/courses/{course_id}/enrolments"
-    assert_problem(await api.client.get(path, headers=outsider), 403, "forbidden")
+    assert_problem(await api.client.get(path, headers=outsider), 403, "out_of_scope")
     assert_problem(await api.client.get(path, headers=other), 403, "organiser_only")
     assert_problem(await api.client.get(f"{path}/mine", headers=staff), 403, "forbidden")
 

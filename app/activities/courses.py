@@ -23,9 +23,9 @@ from app.core.clock import utcnow
 from app.core.db import Database
 from app.core.errors import (
     AppError,
-    Forbidden,
     InvalidTransition,
     NotFound,
+    OutOfScope,
     Text,
     UnprocessableInput,
 )
@@ -84,7 +84,7 @@ async def managed(
     if await may_manage(session, actor, course):
         return course
     if isinstance(actor, StaffPrincipal):
-        raise Forbidden()
+        raise OutOfScope(what=COURSE)
     if course.status is ActivityStatus.draft:
         raise NotFound(COURSE)
     raise service.OrganiserOnly()

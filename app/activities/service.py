@@ -25,7 +25,7 @@ from app.activities.schemas import ActivityCreate
 from app.centers.service import CENTER, get_center_in_scope
 from app.core.clock import utcnow
 from app.core.db import Database
-from app.core.errors import AppError, Forbidden, InvalidTransition, NotFound, Text
+from app.core.errors import AppError, InvalidTransition, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
     Activity,
@@ -154,7 +154,7 @@ async def managed(
     if await may_manage(session, actor, activity):
         return activity
     if isinstance(actor, StaffPrincipal):
-        raise Forbidden()
+        raise OutOfScope(what=ACTIVITY)
     if activity.status is ActivityStatus.draft:
         raise NotFound(ACTIVITY)
     raise OrganiserOnly()
