@@ -11,7 +11,7 @@ from app.centers.schemas import District, Street
 from app.centers.service import GeoPoint
 from app.core.clock import local_today
 from app.core.db import DatabaseDep, SessionDep
-from app.core.routing import api_router
+from app.core.routing import SIGN_IN_OPTIONAL, api_router
 from app.core.schemas import Limit, LocalDate, Offset, Page, ResourceId
 from app.identity.dependencies import ActorReading, CurrentActor, OptionalActor
 from app.models import ActivityCategory
@@ -70,7 +70,7 @@ async def list_activities(
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
-@router.get("/{activity_id}", response_model=ActivityOut)
+@router.get("/{activity_id}", response_model=ActivityOut, openapi_extra=SIGN_IN_OPTIONAL)
 async def read_activity(
     activity_id: ResourceId, session: SessionDep, actor: OptionalActor
 ) -> ActivityOut:

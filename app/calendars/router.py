@@ -8,7 +8,7 @@ from app.calendars import service
 from app.calendars.schemas import CalendarFeedOut
 from app.core.clock import utcnow
 from app.core.db import SessionDep
-from app.core.routing import API_PREFIX, api_router
+from app.core.routing import API_PREFIX, SIGN_IN_OPTIONAL, api_router
 from app.core.schemas import ResourceId
 from app.identity.dependencies import CurrentStaff, CurrentUser, OptionalActor
 
@@ -48,6 +48,7 @@ async def reservation_ics(
     response_class=Response,
     responses=ICS_RESPONSE,
     tags=["activities"],
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def activity_ics(
     activity_id: ResourceId, actor: OptionalActor, session: SessionDep

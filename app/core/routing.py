@@ -16,6 +16,9 @@ from fastapi.routing import APIRoute
 from app.core.errors import COMMON_PROBLEMS
 
 API_PREFIX = "/api/v1"
+# A public read that also serves a signed-in caller (a token is optional): its
+# OpenAPI security requirements gain the empty one, "no credentials".
+SIGN_IN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
 def _query_names(dependant: Dependant) -> frozenset[str]:

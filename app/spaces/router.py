@@ -12,7 +12,7 @@ from app.centers.service import GeoPoint
 from app.core.clock import SHANGHAI, utcnow
 from app.core.db import Database, DatabaseDep, SessionDep
 from app.core.fastlane import Errors, HotRequest, HotRoutes, unknown_query, validated
-from app.core.routing import api_router
+from app.core.routing import SIGN_IN_OPTIONAL, api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import OptionalUserId, viewer_id
 from app.models import SpaceKind
@@ -120,6 +120,7 @@ HOT = HotRoutes(router)
     "/{space_id}/availability",
     fast=availability_hot,
     response_model=AvailabilityOut,
+    openapi_extra=SIGN_IN_OPTIONAL,
 )
 async def read_availability(
     space_id: ResourceId,
