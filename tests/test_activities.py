@@ -6,8 +6,14 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy import update
 
-from app.models import StaffRole
+from app.activities import finding
+from app.activities.schemas import ActivityOut
+from app.centers.service import GeoPoint
+from app.core.clock import local_today
+from app.core.schemas import Page
+from app.models import Reservation, ReservationStatus, StaffRole
 from tests.factories import Api, Headers, book, days_ahead, local, organization, slot
 from tests.test_errors import assert_problem
 
@@ -279,3 +285,85 @@ async def test_bad_bodies_change_nothing(api: Api) -> None:
         assert_problem(answer, status, code)
     drafts = await api.client.get("/api/v1/activities", params={"center_id": center["id"]})
     assert drafts.json()["total"] == 0
+
+
+async def test_the_fast_list_answers_what_the_models_answer(api: Api) -> None:
+    """``GET /activities`` is written by hand (app/activities/listing.py): its
+    pages equal ``finding.search``'s, validated as ``Page[ActivityOut]``, for
+    activities with and without a space, a venue pending, near and far."""
+    staff = await api.staff()
+    here = await api.center(staff, district="普陀区", lat=31.2236, lng=121.3982)
+    close = await api.center(staff, district="普陀区", lat=31.2300, lng=121.4050)
+    far = await api.center(staff, district="虹口区", lat=31.2637, lng=121.4848)
+    room = await api.space(here["id"], capacity=40)
+    hall = await api.space(close["id"], capacity=40)
+    made = [
+        await created(api, staff, activity_body(here["id"], publish=True)),
+        await created(api, staff, activity_body(here["id"], space_id=room["id"], publish=True)),
+        await created(
+            api,
+            staff,
+            activity_body(
+                close["id"],
+                DAY + timedelta(days=1),
+                space_id=hall["id"],
+                category="training",
+                title="市民夜校：书法",
+                publish=True,
+            ),
+        ),
+        await created(api, staff, activity_body(far["id"], place_text="街道礼堂", publish=True)),
+        await created(api, staff, activity_body(far["id"])),  # a draft: never listed
+    ]
+    database = api.app.state.database
+    async with database.writer.begin() as session:  # a venue waiting for approval
+        await session.execute(
+            update(Reservation)
+            .where(Reservation.id == made[2]["venue"]["reservation_id"])
+            .values(status=ReservationStatus.pending)
+        )
+    days = {"from": DAY.isoformat(), "to": (DAY + timedelta(days=2)).isoformat()}
+    near = {"near": "31.2240,121.3990", "radius_m": 2000}
+    cases: list[dict[str, Any]] = [
+        days,
+        {**days, "limit": 2},
+        {**days, "limit": 2, "offset": 3},
+        {**days, "offset": 50},
+        {**days, **near},
+        {**days, **near, "limit": 1, "offset": 1},
+        {**days, **near, "offset": 9},
+        {**days, "category": "training"},
+        {**days, "q": "夜校"},
+        {**days, "district": "虹口区"},
+        {**days, "center_id": here["id"]},
+        {},
+    ]
+    for params in cases:
+        answer = await listed(api, **params)
+        first = date.fromisoformat(params.get("from", local_today().isoformat()))
+        last = date.fromisoformat(params["to"]) if "to" in params else None
+        first, last = finding.list_range(first, last, local_today())
+        point = params.get("near")
+        search = finding.ActivitySearch(
+            first_day=first,
+            last_day=last,
+            center_id=params.get("center_id"),
+            district=params.get("district"),
+            category=params.get("category"),
+            near=GeoPoint(*map(float, point.split(","))) if point else None,
+            radius_m=params.get("radius_m", 3000),
+            q=params.get("q"),
+        )
+        limit, offset = params.get("limit", 50), params.get("offset", 0)
+        async with database.reader.begin() as session:
+            items, total = await finding.search(session, search, limit=limit, offset=offset)
+        expected = Page[ActivityOut](items=items, total=total, limit=limit, offset=offset)
+        assert answer == expected.model_dump(mode="json"), params
+    everything = await listed(api, **days)
+    assert {item["id"] for item in everything["items"]} >= {a["id"] for a in made[:4]}
+    assert made[4]["id"] not in {item["id"] for item in everything["items"]}
+    pending = next(item for item in everything["items"] if item["id"] == made[2]["id"])
+    assert pending["venue"]["reservation_status"] == "pending"
+    assert pending["venue"]["name"] == hall["name"]
+    nearby = await listed(api, **days, **near)
+    assert made[3]["id"] not in {item["id"] for item in nearby["items"]}

@@ -2,9 +2,9 @@
 
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
+from fastapi import Depends, Query, Request, Response, status
 
-from app.activities import finding, service
+from app.activities import finding, listing, service
 from app.activities.schemas import ActivityCancel, ActivityCreate, ActivityOut
 from app.centers.router import parse_near
 from app.centers.schemas import District, Street
@@ -38,7 +38,7 @@ async def create_activity(
 
 @router.get("", response_model=Page[ActivityOut])
 async def list_activities(
-    session: SessionDep,
+    database: DatabaseDep,
     near: Annotated[GeoPoint | None, Depends(parse_near)],
     first_day: Annotated[LocalDate | None, Query(alias="from")] = None,
     last_day: Annotated[LocalDate | None, Query(alias="to")] = None,
@@ -50,7 +50,7 @@ async def list_activities(
     q: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
     limit: Limit = 50,
     offset: Offset = 0,
-) -> Page[ActivityOut]:
+) -> Response:
     """Published activities from `from` to `to` (Shanghai days, inclusive; from
     today and 30 days on by default, 92 at most), soonest first; with `near`,
     those whose center lies within `radius_m`, nearest first."""
@@ -66,8 +66,8 @@ async def list_activities(
         radius_m=radius_m,
         q=q.strip() if q and q.strip() else None,
     )
-    items, total = await finding.search(session, search, limit=limit, offset=offset)
-    return Page(items=items, total=total, limit=limit, offset=offset)
+    body = await listing.page_json(database, search, limit=limit, offset=offset)
+    return Response(body, media_type="application/json")
 
 
 @router.get("/{activity_id}", response_model=ActivityOut, openapi_extra=SIGN_IN_OPTIONAL)
