@@ -14,6 +14,7 @@ from app.centers.service import GeoPoint
 from app.core.clock import local_today
 from app.core.schemas import Page
 from app.models import Reservation, ReservationStatus, StaffRole
+from tests import activity_reference
 from tests.factories import Api, Headers, book, days_ahead, local, organization, slot
 from tests.test_errors import assert_problem
 
@@ -289,7 +290,7 @@ async def test_bad_bodies_change_nothing(api: Api) -> None:
 
 async def test_the_fast_list_answers_what_the_models_answer(api: Api) -> None:
     """``GET /activities`` is written by hand (app/activities/listing.py): its
-    pages equal ``finding.search``'s, validated as ``Page[ActivityOut]``, for
+    pages equal ``tests/activity_reference.py``'s, validated as ``Page[ActivityOut]``, for
     activities with and without a space, a venue pending, near and far."""
     staff = await api.staff()
     here = await api.center(staff, district="普陀区", lat=31.2236, lng=121.3982)
@@ -356,7 +357,9 @@ async def test_the_fast_list_answers_what_the_models_answer(api: Api) -> None:
         )
         limit, offset = params.get("limit", 50), params.get("offset", 0)
         async with database.reader.begin() as session:
-            items, total = await finding.search(session, search, limit=limit, offset=offset)
+            items, total = await activity_reference.search(
+                session, search, limit=limit, offset=offset
+            )
         expected = Page[ActivityOut](items=items, total=total, limit=limit, offset=offset)
         assert answer == expected.model_dump(mode="json"), params
     everything = await listed(api, **days)

@@ -5,14 +5,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import Select, func, or_, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.schemas import ActivityOut, Venue
 from app.activities.service import ACTIVITY, managed, may_manage
-from app.centers.service import GeoPoint, distance_m, near_box
-from app.core.clock import local_midnight
+from app.centers.service import GeoPoint, distance_m
 from app.core.errors import AppError, NotFound, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
@@ -66,67 +65,6 @@ def list_range(first: date | None, last: date | None, today: date) -> tuple[date
     return first, last
 
 
-def _published(search: ActivitySearch) -> Select[Activity, Center]:
-    query = (
-        select(Activity, Center)
-        .join(Center, Center.id == Activity.center_id)
-        .where(
-            Activity.status.in_((ActivityStatus.published, ActivityStatus.completed)),
-            Activity.starts_at < local_midnight(search.last_day + timedelta(days=1)),
-            Activity.ends_at > local_midnight(search.first_day),
-        )
-    )
-    if search.center_id is not None:
-        query = query.where(Activity.center_id == search.center_id)
-    if search.district:
-        query = query.where(Center.district == search.district)
-    if search.street:
-        query = query.where(Center.street == search.street)
-    if search.category is not None:
-        query = query.where(Activity.category == search.category)
-    if search.near is not None:
-        query = query.where(near_box(search.near, search.radius_m))
-    if search.q:
-        pattern = "%" + search.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
-        pattern += "%"
-        query = query.where(
-            or_(
-                Activity.title.like(pattern, escape="\\"),
-                Activity.description.like(pattern, escape="\\"),
-            )
-        )
-    return query
-
-
-async def search(
-    session: AsyncSession, search: ActivitySearch, *, limit: int, offset: int
-) -> tuple[list[ActivityOut], int]:
-    """Published (and completed) activities in the days asked, soonest first;
-    with ``near``, those whose center lies within ``radius_m``, nearest first."""
-    query = _published(search)
-    if search.near is None:
-        total = await session.scalar(select(func.count()).select_from(query.subquery()))
-        page = query.order_by(Activity.starts_at, Activity.id).limit(limit).offset(offset)
-        rows = [(activity, center) for activity, center in await session.execute(page)]
-        return await _outs(session, rows, search.near), int(total or 0)
-    # The box is a square around the point; the circle is cut here, nearest first.
-    found = [(activity, center) for activity, center in await session.execute(query)]
-    origin = search.near
-    within = [
-        (activity, center)
-        for activity, center in found
-        if distance_m(origin, GeoPoint(center.lat, center.lng)) <= search.radius_m
-    ]
-    within.sort(
-        key=lambda row: (
-            distance_m(origin, GeoPoint(row[1].lat, row[1].lng)),
-            row[0].starts_at,
-            row[0].id,
-        )
-    )
-    return await _outs(session, within[offset : offset + limit], origin), len(within)
-
-
 async def get_visible(session: AsyncSession, actor: Actor | None, activity_id: int) -> ActivityOut:
     """A published or completed activity for anyone; a draft or a cancelled
     one only for those who manage it (and cancelled for its participants)."""
@@ -143,7 +81,7 @@ async def get_visible(session: AsyncSession, actor: Actor | None, activity_id: i
     public = activity.status in (ActivityStatus.published, ActivityStatus.completed)
     if not public and not await _may_see_unpublished(session, actor, activity):
         raise NotFound(ACTIVITY)
-    return (await _outs(session, [(activity, center)], None))[0]
+    return (await rows_out(session, [(activity, center)], None))[0]
 
 
 async def _may_see_unpublished(
@@ -167,7 +105,7 @@ async def managed_out(session: AsyncSession, actor: Actor, activity_id: int) -> 
     activity = await managed(session, actor, activity_id)
     center = await session.get(Center, activity.center_id)
     assert center is not None
-    return (await _outs(session, [(activity, center)], None))[0]
+    return (await rows_out(session, [(activity, center)], None))[0]
 
 
 async def outs(session: AsyncSession, activities: Sequence[Activity]) -> list[ActivityOut]:
@@ -177,12 +115,12 @@ async def outs(session: AsyncSession, activities: Sequence[Activity]) -> list[Ac
             select(Center).where(Center.id.in_({activity.center_id for activity in activities}))
         )
     }
-    return await _outs(
+    return await rows_out(
         session, [(activity, centers[activity.center_id]) for activity in activities], None
     )
 
 
-async def _outs(
+async def rows_out(
     session: AsyncSession,
     rows: Sequence[tuple[Activity, Center]],
     origin: GeoPoint | None,

@@ -5,13 +5,13 @@ skips the ORM: one statement reads only the columns the answer shows
 (activities JOIN centers, LEFT JOIN the venue's space and booking), on
 PostgreSQL through a bare driver connection and on SQLite through the reader
 thread (app/core/sqlite.py), and the page is serialized once with orjson. The
-answer is exactly ``Page[ActivityOut]`` as ``finding.search`` builds it
-through the models (tests/test_activities.py holds them equal): published and
-completed activities in the days asked, soonest first; with ``near``, the box
-is cut in SQL and the circle and the order (nearest first) here.
+answer is exactly ``Page[ActivityOut]`` as the models build it (the reference
+in tests/activity_reference.py; tests/test_activities.py holds them equal):
+published and completed activities in the days asked, soonest first; with
+``near``, the box is cut in SQL and the circle and the order (nearest first)
+here.
 """
 
-import math
 import sqlite3
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
@@ -21,7 +21,7 @@ import orjson
 
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.finding import ActivitySearch
-from app.centers.service import METERS_PER_DEGREE_LAT, GeoPoint, distance_m
+from app.centers.service import GeoPoint, box_around, distance_m
 from app.core.clock import SHANGHAI, local_midnight
 from app.core.db import Database
 from app.core.sql import Statement
@@ -41,7 +41,7 @@ WHERE a.status IN ('published', 'completed')
 
 
 def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
-    """The WHERE clause of ``finding._published`` and its values (times as datetimes)."""
+    """The WHERE clause and its values (times as datetimes)."""
     sql = [_FROM]
     values: dict[str, object] = {
         "before": local_midnight(search.last_day + timedelta(days=1)),
@@ -60,16 +60,9 @@ def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
         sql.append("AND a.category = :category")
         values["category"] = search.category.value
     if search.near is not None:
-        # The box of app/centers/service.py's near_box.
-        dlat = search.radius_m / METERS_PER_DEGREE_LAT
-        dlng = dlat / max(math.cos(math.radians(search.near.lat)), 0.01)
+        box = box_around(search.near, search.radius_m)
         sql.append("AND c.lat BETWEEN :south AND :north AND c.lng BETWEEN :west AND :east")
-        values.update(
-            south=search.near.lat - dlat,
-            north=search.near.lat + dlat,
-            west=search.near.lng - dlng,
-            east=search.near.lng + dlng,
-        )
+        values.update(south=box.south, north=box.north, west=box.west, east=box.east)
     if search.q:
         pattern = "%" + search.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         sql.append(

@@ -78,15 +78,26 @@ async def search_centers(
     return nearby[offset : offset + limit], len(nearby)
 
 
-def near_box(origin: GeoPoint, radius_m: float) -> ColumnElement[bool]:
-    """Centers in the box around the circle: it narrows the rows in SQL; the
-    exact distance is computed in Python."""
+@dataclass(frozen=True)
+class Box:
+    south: float
+    north: float
+    west: float
+    east: float
+
+
+def box_around(origin: GeoPoint, radius_m: float) -> Box:
+    """The box around the circle: it narrows the rows in SQL; the exact
+    distance is computed in Python."""
     dlat = radius_m / METERS_PER_DEGREE_LAT
     dlng = dlat / max(math.cos(math.radians(origin.lat)), 0.01)
-    return and_(
-        Center.lat.between(origin.lat - dlat, origin.lat + dlat),
-        Center.lng.between(origin.lng - dlng, origin.lng + dlng),
-    )
+    return Box(origin.lat - dlat, origin.lat + dlat, origin.lng - dlng, origin.lng + dlng)
+
+
+def near_box(origin: GeoPoint, radius_m: float) -> ColumnElement[bool]:
+    """Centers in the box around the circle (``box_around``)."""
+    box = box_around(origin, radius_m)
+    return and_(Center.lat.between(box.south, box.north), Center.lng.between(box.west, box.east))
 
 
 async def _count(session: AsyncSession, query: Select[Center]) -> int:
