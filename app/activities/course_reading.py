@@ -10,7 +10,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities import finding
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.course_schemas import CourseDetail, CourseOut, EnrolleeOut, EnrolmentOut
-from app.activities.courses import COURSE, PUBLIC, managed, may_manage, sessions_of
+from app.activities.courses import COURSE, PUBLIC, managed, sessions_of
+from app.activities.service import may_manage
 from app.core.errors import NotFound, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (

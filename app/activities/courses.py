@@ -34,11 +34,8 @@ from app.models import (
     Activity,
     ActivitySignup,
     ActivityStatus,
-    Center,
     Course,
     CourseEnrolment,
-    MemberRole,
-    Membership,
     NotificationKind,
     Reservation,
     ReservationStatus,
@@ -57,21 +54,6 @@ SESSION_IN_PAST = Text("课程的每一次课都须在将来", "Every session mu
 # --- who manages a course ---------------------------------------------------------------
 
 
-async def may_manage(session: AsyncSession, actor: Actor, course: Course) -> bool:
-    """Staff covering the course's center, or the organising organisation's owner."""
-    if isinstance(actor, StaffPrincipal):
-        center = await session.get(Center, course.center_id)
-        return center is not None and actor.covers_center(center)
-    if course.organization_id is None:
-        return False
-    role = await session.scalar(
-        select(Membership.role).where(
-            Membership.organization_id == course.organization_id, Membership.user_id == actor.id
-        )
-    )
-    return role is MemberRole.owner
-
-
 async def managed(
     session: AsyncSession, actor: Actor, course_id: int, *, for_update: bool = False
 ) -> Course:
@@ -81,7 +63,7 @@ async def managed(
     course = await session.scalar(query.with_for_update() if for_update else query)
     if course is None:
         raise NotFound(COURSE)
-    if await may_manage(session, actor, course):
+    if await service.may_manage(session, actor, course):
         return course
     if isinstance(actor, StaffPrincipal):
         raise OutOfScope(what=COURSE)

@@ -32,6 +32,7 @@ from app.models import (
     ActivitySignup,
     ActivityStatus,
     Center,
+    Course,
     MemberRole,
     Membership,
     NotificationKind,
@@ -124,8 +125,9 @@ async def owned_verified_organization(
     return organization
 
 
-async def may_manage(session: AsyncSession, actor: Actor, activity: Activity) -> bool:
-    """Staff covering the activity's center, or the organising organisation's owner."""
+async def may_manage(session: AsyncSession, actor: Actor, activity: Activity | Course) -> bool:
+    """Staff covering the activity's (or course's) center, or the organising
+    organisation's owner."""
     if isinstance(actor, StaffPrincipal):
         center = await session.get(Center, activity.center_id)
         return center is not None and actor.covers_center(center)
