@@ -216,7 +216,7 @@ async def test_a_center_admin_sees_and_changes_only_their_centers_activities(api
     assert missing.status_code == 404
     for action, extra in (("cancel", {"reason": "越权"}), ("walk-ins", {"count": "3"})):
         refused = await post(client, f"/console/activities/{theirs['id']}/{action}", **extra)
-        assert "error=forbidden" in refused.headers["location"], action
+        assert "error=out_of_scope" in refused.headers["location"], action
     kept = await read(api, theirs["id"], await api.staff())
     assert (kept["status"], kept["walk_ins"]) == ("published", 0)
     board = await client.get("/console/today/board", params={"date": DAY.isoformat()})
