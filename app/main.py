@@ -17,6 +17,7 @@ from app.accounts.router import router as accounts_router
 from app.activities.course_router import router as courses_router
 from app.activities.organiser_router import router as organiser_router
 from app.activities.rating_router import router as activity_ratings_router
+from app.activities.router import HOT as activities_hot
 from app.activities.router import router as activities_router
 from app.activities.signup_router import router as activity_signups_router
 from app.admin.router import router as admin_router
@@ -143,7 +144,12 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     console.install(app)
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
     # Innermost: the hot routes, answered without FastAPI's dependency machinery.
-    hot_routes = [*reservations_hot.routes, *access_hot.routes, *spaces_hot.routes]
+    hot_routes = [
+        *reservations_hot.routes,
+        *access_hot.routes,
+        *spaces_hot.routes,
+        *activities_hot.routes,
+    ]
     app.add_middleware(FastLane, routes=hot_routes)
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)

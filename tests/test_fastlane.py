@@ -3,6 +3,7 @@ declarations would: the same status, problem code and body for every kind of
 bad request, and they are all declared in the OpenAPI document."""
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any, cast
 
 import httpx
@@ -10,13 +11,15 @@ import pytest
 from fastapi import FastAPI
 
 from app.access.router import HOT as ACCESS
+from app.activities.router import HOT as ACTIVITIES
 from app.core.fastlane import FastLane
 from app.main import create_app
 from app.reservations.router import HOT as RESERVATIONS
 from app.spaces.router import HOT as SPACES
 from tests.factories import Api, days_ahead, door, slot
+from tests.test_activities import activity_body, created
 
-HOT = [*RESERVATIONS.routes, *ACCESS.routes, *SPACES.routes]
+HOT = [*RESERVATIONS.routes, *ACCESS.routes, *SPACES.routes, *ACTIVITIES.routes]
 
 
 def test_every_hot_route_is_a_declared_route() -> None:
@@ -152,6 +155,63 @@ async def test_bad_requests_get_the_same_answers_on_both_lanes(
         assert _seen(hot) == _seen(declared), (method, path, options)
         if hot.status_code == 401:
             assert hot.headers.get("www-authenticate") == declared.headers.get("www-authenticate")
+
+
+@pytest.mark.dates
+async def test_activity_lists_get_the_same_answers_on_both_lanes(
+    both: tuple[Api, httpx.AsyncClient],
+) -> None:
+    api, plain = both
+    staff = await api.staff()
+    center = await api.center(
+        staff, district="普陀区", street="长风新村街道", lat=31.2236, lng=121.3982
+    )
+    day = days_ahead(3)
+    await created(api, staff, activity_body(center["id"], day, publish=True))
+    await created(
+        api,
+        staff,
+        activity_body(
+            center["id"], day + timedelta(days=1), title="书法", category="training", publish=True
+        ),
+    )
+    week = f"from={day.isoformat()}&to={(day + timedelta(days=6)).isoformat()}"
+    queries = [
+        # good
+        "",
+        week,
+        f"{week}&near=31.2240,121.3990&radius_m=2000",
+        f"{week}&near= 31.2240 , 121.3990&limit=1&offset=0",
+        f"{week}&center_id={center['id']}&district=%20普陀区%20&street=长风新村街道",
+        f"{week}&category=party_lecture&q=%20党课%20&limit=200&offset=100000",
+        f"{week}&q=%20%20&street=",
+        f"{week}&limit=1&offset=5",
+        f"from={day.isoformat()}&from={day.isoformat()}",
+        # refused by a filter
+        "from=tomorrow",
+        "from=2026-1-01&to=1999-01-01",
+        f"from={day.isoformat()}&to={(day - timedelta(days=1)).isoformat()}",
+        f"from={day.isoformat()}&to={(day + timedelta(days=92)).isoformat()}",
+        "center_id=0&district=&category=concert&radius_m=50001&limit=0&offset=-1",
+        "center_id=abc&q=&limit=201&offset=100001&radius_m=x",
+        "center_id=2147483648&q=" + "字" * 51,
+        "district=" + "区" * 21 + "&street=" + "街" * 51,
+        "district=%00",
+        "near=north",
+        "near=north&center_id=0",
+        "near=91,0&center_id=0",
+        "near=31.2,181",
+        "near=" + "1" * 61,
+        # unknown names
+        "spaceid=3",
+        "center_id=0&x=1&y=",
+    ]
+    for query in queries:
+        path = f"/api/v1/activities?{query}" if query else "/api/v1/activities"
+        hot = await api.client.get(path)
+        declared = await plain.get(path)
+        assert _seen(hot) == _seen(declared), query
+    assert (await api.client.get("/api/v1/activities?" + week)).json()["total"] == 2
 
 
 async def test_a_hot_route_is_logged_and_measured_by_its_template(api: Api) -> None:

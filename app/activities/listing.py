@@ -13,8 +13,9 @@ here.
 """
 
 import sqlite3
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -85,11 +86,24 @@ def _statements(search: ActivitySearch) -> tuple[str, str | None, dict[str, obje
     return page, f"SELECT count(*) AS total\n{where}", values
 
 
+# A page's times repeat (activities start on the hour and half hour): each is
+# written once.
+@lru_cache(maxsize=4096)
 def _local(value: datetime | None) -> str | None:
+    """A PostgreSQL instant as the API shows it: Shanghai time with its offset."""
     return None if value is None else value.astimezone(SHANGHAI).isoformat()
 
 
-def _item(row: Mapping[str, Any], distance: float | None) -> dict[str, object]:
+@lru_cache(maxsize=4096)
+def _local_stamp(text: str | None) -> str | None:
+    """The same of an instant as SQLite stores it (app/core/sqlite.py)."""
+    return None if text is None else _local(instant(text))
+
+
+Shown = Callable[[Any], str | None]
+
+
+def _item(row: Mapping[str, Any], distance: float | None, local: Shown) -> dict[str, object]:
     reservation_id = row["reservation_id"]
     return {
         "id": row["id"],
@@ -108,13 +122,13 @@ def _item(row: Mapping[str, Any], distance: float | None) -> dict[str, object]:
             "reservation_id": reservation_id,
             "reservation_status": row["venue_status"] if reservation_id else None,
         },
-        "start": _local(row["starts_at"]),
-        "end": _local(row["ends_at"]),
+        "start": local(row["starts_at"]),
+        "end": local(row["ends_at"]),
         "capacity": row["capacity"],
         "signed_up": row["confirmed_attendees"],
         "remaining": max(row["capacity"] - row["confirmed_attendees"], 0),
-        "signup_opens_at": _local(row["signup_opens_at"]),
-        "signup_closes_at": _local(row["signup_closes_at"]),
+        "signup_opens_at": local(row["signup_opens_at"]),
+        "signup_closes_at": local(row["signup_closes_at"]),
         "audience": row["audience"],
         "requires_real_name": bool(row["requires_real_name"]),
         "organization_id": row["organization_id"],
@@ -128,35 +142,32 @@ def _item(row: Mapping[str, Any], distance: float | None) -> dict[str, object]:
 
 
 def _page(
-    rows: Sequence[Any], search: ActivitySearch, limit: int, offset: int
+    rows: Sequence[Any], search: ActivitySearch, limit: int, offset: int, local: Shown
 ) -> tuple[list[dict[str, object]], int | None]:
-    """The page's items, and its total when the rows tell it (None: count apart)."""
+    """The page's items, and its total when the rows tell it (None: count apart).
+    Times are read as the engine gives them (``local`` shows them): on SQLite
+    the stored text, which orders as its instants do."""
     origin = search.near
     if origin is None:
         total = rows[0]["total"] if rows else (0 if offset == 0 else None)
-        return [_item(row, None) for row in rows], total
+        return [_item(row, None, local) for row in rows], total
     within = []
+    distances: dict[tuple[float, float], float] = {}  # a center's activities share one
     for row in rows:
-        distance = distance_m(origin, GeoPoint(row["lat"], row["lng"]))
+        place = (row["lat"], row["lng"])
+        distance = distances.get(place)
+        if distance is None:
+            distance = distances[place] = distance_m(origin, GeoPoint(*place))
         if distance <= search.radius_m:
             within.append((distance, row["starts_at"], row["id"], row))
     within.sort(key=lambda hit: hit[:3])
-    return [_item(hit[3], hit[0]) for hit in within[offset : offset + limit]], len(within)
-
-
-_TIMES = ("starts_at", "ends_at", "signup_opens_at", "signup_closes_at")
+    page = within[offset : offset + limit]
+    return [_item(hit[3], hit[0], local) for hit in page], len(within)
 
 
 def _sqlite_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
     names = [column[0] for column in cursor.description]
-    rows = []
-    for values in cursor.fetchall():
-        row = dict(zip(names, values, strict=True))
-        for name in _TIMES:
-            if row[name] is not None:
-                row[name] = instant(row[name])
-        rows.append(row)
-    return rows
+    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
 
 
 async def page_json(
@@ -170,7 +181,7 @@ async def page_json(
 
         def read(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int | None]:
             rows = _sqlite_rows(db.execute(page_sql, stored))
-            items, total = _page(rows, search, limit, offset)
+            items, total = _page(rows, search, limit, offset, _local_stamp)
             if total is None and count_sql is not None:
                 counted = {key: stored[key] for key in values}
                 total = int(db.execute(count_sql, counted).fetchone()[0])
@@ -181,7 +192,7 @@ async def page_json(
         page = Statement.of(page_sql)
         async with database.driver() as driver:
             records = await driver.fetch(page.text, *page.args(paged))
-            items, total = _page(records, search, limit, offset)
+            items, total = _page(records, search, limit, offset, _local)
             if total is None and count_sql is not None:
                 count = Statement.of(count_sql)
                 total = int(await driver.fetchval(count.text, *count.args(values)))

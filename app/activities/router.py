@@ -1,18 +1,21 @@
 """Activities: creating, publishing, cancelling and finding them."""
 
-from typing import Annotated
+from datetime import date
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request, Response, status
+from pydantic import TypeAdapter
 
 from app.activities import finding, listing, service
 from app.activities.schemas import ActivityCancel, ActivityCreate, ActivityOut
-from app.centers.router import parse_near
+from app.centers.router import NearText, near_point, parse_near
 from app.centers.schemas import District, Street
 from app.centers.service import GeoPoint
 from app.core.clock import local_today
-from app.core.db import DatabaseDep, SessionDep
-from app.core.routing import SIGN_IN_OPTIONAL, api_router
-from app.core.schemas import Limit, LocalDate, Offset, Page, ResourceId
+from app.core.db import Database, DatabaseDep, SessionDep
+from app.core.fastlane import Errors, HotRequest, HotRoutes, validated
+from app.core.routing import SIGN_IN_OPTIONAL, api_router, refuse_unknown
+from app.core.schemas import MAX_ID, Limit, LocalDate, Offset, Page, ResourceId
 from app.identity.dependencies import ActorReading, CurrentActor, OptionalActor
 from app.models import ActivityCategory
 
@@ -36,24 +39,32 @@ async def create_activity(
         return await finding.managed_out(session, actor, activity.id)
 
 
-@router.get("", response_model=Page[ActivityOut])
-async def list_activities(
-    database: DatabaseDep,
-    near: Annotated[GeoPoint | None, Depends(parse_near)],
-    first_day: Annotated[LocalDate | None, Query(alias="from")] = None,
-    last_day: Annotated[LocalDate | None, Query(alias="to")] = None,
-    center_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    district: Annotated[District | None, Query()] = None,
-    street: Annotated[Street | None, Query()] = None,
-    category: ActivityCategory | None = None,
-    radius_m: Annotated[int, Query(ge=1, le=50_000, description="With `near`")] = 3000,
-    q: Annotated[str | None, Query(min_length=1, max_length=50)] = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
+# The list's filters, declared once: the FastAPI route's parameters and what
+# its hot handler validates with.
+FirstDay = Annotated[LocalDate | None, Query(alias="from")]
+LastDay = Annotated[LocalDate | None, Query(alias="to")]
+CenterId = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+DistrictFilter = Annotated[District | None, Query()]
+StreetFilter = Annotated[Street | None, Query()]
+Category = Annotated[ActivityCategory | None, Query()]
+Radius = Annotated[int, Query(ge=1, le=50_000, description="With `near`")]
+Words = Annotated[str | None, Query(min_length=1, max_length=50)]
+
+
+async def list_response(
+    database: Database,
+    near: GeoPoint | None,
+    first_day: date | None,
+    last_day: date | None,
+    center_id: int | None,
+    district: str | None,
+    street: str | None,
+    category: ActivityCategory | None,
+    radius_m: int,
+    q: str | None,
+    limit: int,
+    offset: int,
 ) -> Response:
-    """Published activities from `from` to `to` (Shanghai days, inclusive; from
-    today and 30 days on by default, 92 at most), soonest first; with `near`,
-    those whose center lies within `radius_m`, nearest first."""
     first, last = finding.list_range(first_day, last_day, local_today())
     search = finding.ActivitySearch(
         first_day=first,
@@ -68,6 +79,88 @@ async def list_activities(
     )
     body = await listing.page_json(database, search, limit=limit, offset=offset)
     return Response(body, media_type="application/json")
+
+
+_NEAR: TypeAdapter[str | None] = TypeAdapter(NearText)
+# (query name, list_response's keyword, validation, default) in the route's order.
+_FILTERS: tuple[tuple[str, str, TypeAdapter[Any], Any], ...] = (
+    ("from", "first_day", TypeAdapter(FirstDay), None),
+    ("to", "last_day", TypeAdapter(LastDay), None),
+    ("center_id", "center_id", TypeAdapter(CenterId), None),
+    ("district", "district", TypeAdapter(DistrictFilter), None),
+    ("street", "street", TypeAdapter(StreetFilter), None),
+    ("category", "category", TypeAdapter(Category), None),
+    ("radius_m", "radius_m", TypeAdapter(Radius), 3000),
+    ("q", "q", TypeAdapter(Words), None),
+    ("limit", "limit", TypeAdapter(Limit), 50),
+    ("offset", "offset", TypeAdapter(Offset), 0),
+)
+_ALLOWED = frozenset({"near", *(name for name, *_ in _FILTERS)})
+
+
+async def list_hot(request: HotRequest) -> Response:
+    """``GET /activities`` without FastAPI's dependencies, checked as FastAPI
+    checks it: unknown names first; then ``near`` (a point off the earth is
+    refused at once, as ``parse_near`` raises); then every filter, all errors
+    together."""
+    query = request.query() if request.scope.get("query_string") else {}
+    refuse_unknown(query, _ALLOWED)
+    errors = Errors()
+    near = None
+    if "near" in query:
+        text = errors.check(lambda: validated(_NEAR, query["near"], ("query", "near")))
+        if text is not None:
+            near = near_point(text)
+    values = {
+        keyword: _filter(errors, query, name, adapter) if name in query else default
+        for name, keyword, adapter, default in _FILTERS
+    }
+    errors.raise_any()
+    return await list_response(request.app.state.database, near, **values)
+
+
+def _filter(errors: Errors, query: dict[str, str], name: str, adapter: TypeAdapter[Any]) -> Any:
+    return errors.check(lambda: validated(adapter, query[name], ("query", name)))
+
+
+HOT = HotRoutes(router)
+
+
+@HOT.route("GET", "", fast=list_hot, response_model=Page[ActivityOut])
+async def list_activities(
+    database: DatabaseDep,
+    near: Annotated[GeoPoint | None, Depends(parse_near)],
+    first_day: FirstDay = None,
+    last_day: LastDay = None,
+    center_id: CenterId = None,
+    district: DistrictFilter = None,
+    street: StreetFilter = None,
+    category: Category = None,
+    radius_m: Radius = 3000,
+    q: Words = None,
+    limit: Limit = 50,
+    offset: Offset = 0,
+) -> Response:
+    """Published activities from `from` to `to` (Shanghai days, inclusive; from
+    today and 30 days on by default, 92 at most), soonest first; with `near`,
+    those whose center lies within `radius_m`, nearest first.
+
+    Answered by ``list_hot`` (app/core/fastlane.py); this declaration is the
+    contract, and does the same if it is ever reached."""
+    return await list_response(
+        database,
+        near,
+        first_day,
+        last_day,
+        center_id,
+        district,
+        street,
+        category,
+        radius_m,
+        q,
+        limit,
+        offset,
+    )
 
 
 @router.get("/{activity_id}", response_model=ActivityOut, openapi_extra=SIGN_IN_OPTIONAL)

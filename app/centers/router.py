@@ -13,21 +13,24 @@ from app.models import CenterKind
 router = api_router("/centers", tags=["centers"])
 
 _NEAR_PATTERN = r"^\s*-?\d{1,3}(\.\d+)?\s*,\s*-?\d{1,3}(\.\d+)?\s*$"
+# `near` as the query string carries it; a hot route validates it with this too.
+NearText = Annotated[
+    str | None,
+    Query(
+        pattern=_NEAR_PATTERN,
+        max_length=60,
+        description="`lat,lng` in GCJ-02; results are then ordered by distance",
+        examples=["31.2397,121.4143"],
+    ),
+]
 
 
-async def parse_near(
-    near: Annotated[
-        str | None,
-        Query(
-            pattern=_NEAR_PATTERN,
-            max_length=60,
-            description="`lat,lng` in GCJ-02; results are then ordered by distance",
-            examples=["31.2397,121.4143"],
-        ),
-    ] = None,
-) -> service.GeoPoint | None:
-    if near is None:
-        return None
+async def parse_near(near: NearText = None) -> service.GeoPoint | None:
+    return None if near is None else near_point(near)
+
+
+def near_point(near: str) -> service.GeoPoint:
+    """The point a well-formed ``near`` names, if it lies on the earth."""
     lat, lng = (float(part) for part in near.split(","))
     if not (-90 <= lat <= 90 and -180 <= lng <= 180):
         raise RequestValidationError(
