@@ -19,7 +19,9 @@ from app.activities.organiser_router import router as organiser_router
 from app.activities.rating_router import router as activity_ratings_router
 from app.activities.router import HOT as activities_hot
 from app.activities.router import router as activities_router
+from app.activities.signup_router import HOT as signups_hot
 from app.activities.signup_router import router as activity_signups_router
+from app.activities.signup_store import signup_store
 from app.admin.router import router as admin_router
 from app.calendars.router import router as calendars_router
 from app.centers.router import router as centers_router
@@ -87,6 +89,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
             app.state.codebook = CodeBook(cipher=app.state.pii_cipher)
             app.state.bookings = booking_store(database, app.state.codebook)
             app.state.doors = door_store(database, app.state.codebook)
+            app.state.signups = signup_store(database)
             jobs = (
                 asyncio.create_task(inprocess.run_periodically(database, settings))
                 if settings.jobs_in_process
@@ -149,6 +152,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         *access_hot.routes,
         *spaces_hot.routes,
         *activities_hot.routes,
+        *signups_hot.routes,
     ]
     app.add_middleware(FastLane, routes=hot_routes)
     app.add_middleware(LanguageMiddleware)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from app.access.router import HOT as ACCESS
 from app.activities.router import HOT as ACTIVITIES
+from app.activities.signup_router import HOT as SIGNUPS
 from app.core.fastlane import FastLane
 from app.main import create_app
 from app.reservations.router import HOT as RESERVATIONS
@@ -19,7 +20,13 @@ from app.spaces.router import HOT as SPACES
 from tests.factories import Api, days_ahead, door, slot
 from tests.test_activities import activity_body, created
 
-HOT = [*RESERVATIONS.routes, *ACCESS.routes, *SPACES.routes, *ACTIVITIES.routes]
+HOT = [
+    *RESERVATIONS.routes,
+    *ACCESS.routes,
+    *SPACES.routes,
+    *ACTIVITIES.routes,
+    *SIGNUPS.routes,
+]
 
 
 def test_every_hot_route_is_a_declared_route() -> None:
@@ -155,6 +162,55 @@ async def test_bad_requests_get_the_same_answers_on_both_lanes(
         assert _seen(hot) == _seen(declared), (method, path, options)
         if hot.status_code == 401:
             assert hot.headers.get("www-authenticate") == declared.headers.get("www-authenticate")
+
+
+async def test_refused_sign_ups_get_the_same_answers_on_both_lanes(
+    both: tuple[Api, httpx.AsyncClient],
+) -> None:
+    api, plain = both
+    staff = await api.staff()
+    center = await api.center(staff)
+    day = days_ahead(3)
+    open_one = await created(api, staff, activity_body(center["id"], day, publish=True))
+    draft = await created(api, staff, activity_body(center["id"], day))
+    for_party = await created(
+        api, staff, activity_body(center["id"], day, audience="party_members", publish=True)
+    )
+    real_names = await created(
+        api, staff, activity_body(center["id"], day, requires_real_name=True, publish=True)
+    )
+    small = await created(api, staff, activity_body(center["id"], day, capacity=2, publish=True))
+    resident, signed = await api.resident(), await api.resident()
+    path = f"/api/v1/activities/{open_one['id']}/signups"
+    taken = await api.client.post(path, json={}, headers=signed)
+    assert taken.status_code == 201, taken.text
+    cases: list[tuple[str, dict[str, Any]]] = [
+        (path, {"json": {}}),  # no token
+        (path, {"json": {}, "headers": {"Authorization": "Bearer x"}}),
+        (path, {"json": {}, "headers": staff}),
+        (path + "?x=1", {"json": {}, "headers": resident}),
+        (path, {"headers": resident}),  # no body
+        (path, {"content": b"{", "headers": {**resident, "Content-Type": "application/json"}}),
+        (path, {"content": b"1", "headers": {**resident, "Content-Type": "text/plain"}}),
+        (path, {"json": {"attendees": "2"}, "headers": resident}),
+        (path, {"json": {"attendees": 6, "extra": 1}, "headers": resident}),
+        ("/api/v1/activities/abc/signups", {"json": {"attendees": 0}, "headers": resident}),
+        ("/api/v1/activities/0/signups", {"json": {}, "headers": resident}),
+        ("/api/v1/activities/999999/signups", {"json": {}, "headers": resident}),
+        (f"/api/v1/activities/{draft['id']}/signups", {"json": {}, "headers": resident}),
+        (f"/api/v1/activities/{for_party['id']}/signups", {"json": {}, "headers": resident}),
+        (f"/api/v1/activities/{real_names['id']}/signups", {"json": {}, "headers": resident}),
+        (
+            f"/api/v1/activities/{small['id']}/signups",
+            {"json": {"attendees": 3}, "headers": resident},
+        ),
+        (path, {"json": {}, "headers": signed}),  # already signed up
+    ]
+    for target, options in cases:
+        hot = await api.client.post(target, **options)
+        declared = await plain.post(target, **options)
+        assert _seen(hot) == _seen(declared), (target, options)
+        assert hot.status_code >= 400, (target, hot.text)
 
 
 @pytest.mark.dates

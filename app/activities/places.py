@@ -9,20 +9,21 @@ on the new row; on SQLite the writer's lock serializes them. A course's
 places (``courses.confirmed_attendees``) work the same way.
 """
 
-from sqlalchemy import update
+from sqlalchemy import text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.models import Activity, Course
+
+# Whether ``:attendees`` more places fit: the take's condition, in SQL, for an
+# activity's row (``signing.py``'s hot statements, and ``take`` below).
+FITS = "confirmed_attendees + :attendees <= capacity"
 
 
 async def take(session: AsyncSession, activity_id: int, attendees: int) -> bool:
     """Take ``attendees`` places of the activity if that many are left."""
     taken = await session.execute(
         update(Activity)
-        .where(
-            Activity.id == activity_id,
-            Activity.confirmed_attendees + attendees <= Activity.capacity,
-        )
+        .where(Activity.id == activity_id, text(FITS).bindparams(attendees=attendees))
         .values(confirmed_attendees=Activity.confirmed_attendees + attendees)
         .execution_options(synchronize_session=False)
     )

@@ -1,10 +1,11 @@
-"""Signing up for an activity, and the line of those waiting for a place
-(the reminders before the start: ``app/activities/reminders.py``).
+"""One's sign-up for an activity, and the line of those waiting for a place
+(signing up itself is the hot path of ``signing.py`` and ``signup_store.py``;
+the reminders before the start: ``app/activities/reminders.py``).
 
-A sign-up takes its places with ``places.take``, the conditional UPDATE of the
-activity's ``confirmed_attendees`` that the CHECK bounds, inside the sign-up's
-own transaction: confirmed if they fit, else it waits in line. Capacity is
-exact under concurrent sign-ups on both engines (``app/activities/places.py``).
+A sign-up takes its places by the conditional UPDATE of the activity's
+``confirmed_attendees`` that the CHECK bounds, inside the sign-up's own
+transaction: confirmed if they fit, else it waits in line. Capacity is exact
+under concurrent sign-ups on both engines (``app/activities/places.py``).
 
 The line is oldest first (by id). Every sign-up is written under the
 activity's row lock (the places' UPDATE takes it; one that finds them gone
@@ -22,10 +23,9 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.activities import audience, places
+from app.activities import places
 from app.activities.service import ACTIVITY, LIVE_SIGNUPS, message_values
 from app.core.clock import utcnow
-from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, Text
 from app.models import (
     Activity,
@@ -97,80 +97,37 @@ class SignupView:
 # --- signing up -------------------------------------------------------------------------
 
 
-async def published(session: AsyncSession, activity_id: int) -> Activity:
-    """The activity as the public sees it: a draft is not found."""
-    activity = await session.get(Activity, activity_id)
-    if activity is None or activity.status is ActivityStatus.draft:
+def published_or_missing(status: str | None) -> ActivityStatus:
+    """The activity's status as the public sees it: a missing activity or a
+    draft is not found."""
+    if status is None or status == ActivityStatus.draft.value:
         raise NotFound(ACTIVITY)
+    return ActivityStatus(status)
+
+
+async def published(session: AsyncSession, activity_id: int) -> Activity:
+    activity = await session.get(Activity, activity_id)
+    published_or_missing(activity.status.value if activity else None)
+    assert activity is not None
     return activity
 
 
-def check_window(activity: Activity, now: datetime) -> None:
+def window_refusal(
+    status: ActivityStatus,
+    opens: datetime | None,
+    closes: datetime | None,
+    starts: datetime,
+    now: datetime,
+) -> None:
     """Sign-ups are taken while it is published, from ``signup_opens_at`` (or
     publication) until ``signup_closes_at`` (or the start)."""
-    closes = activity.signup_closes_at or activity.starts_at
-    opens = activity.signup_opens_at
-    if activity.status is not ActivityStatus.published or now >= closes or (opens and now < opens):
+    closes = closes or starts
+    if status is not ActivityStatus.published or now >= closes or (opens and now < opens):
         raise SignupClosed().with_extra(
-            activity_status=activity.status.value,
+            activity_status=status.value,
             signup_opens_at=local_iso(opens) if opens else None,
             signup_closes_at=local_iso(closes),
         )
-
-
-async def sign_up(
-    session: AsyncSession, user: User, activity_id: int, attendees: int
-) -> SignupView:
-    """Sign ``user`` (and up to four more) up: confirmed if the places are left,
-    else waiting in line. Each refusal is raised before anything is written."""
-    now = utcnow()
-    activity = await published(session, activity_id)
-    check_window(activity, now)
-    if activity.course_id is not None:
-        raise CourseSession()
-    if attendees > activity.capacity:
-        raise AttendeesOverCapacity(capacity=activity.capacity)
-    await audience.check(
-        session, user, activity.audience, activity.organization_id, activity.requires_real_name
-    )
-    if await _live(session, activity.id, user.id) is not None:
-        raise AlreadySignedUp()
-    taken = await _take_or_queue(session, activity.id, attendees)
-    # The activity's row is locked now, until the commit: its status cannot
-    # change under us, and sign-ups join the line one at a time.
-    fresh = await session.execute(
-        select(Activity.status, Activity.signup_closes_at, Activity.starts_at).where(
-            Activity.id == activity.id
-        )
-    )
-    status, closes, starts = fresh.one()
-    if status is not ActivityStatus.published or now >= (closes or starts):
-        raise SignupClosed().with_extra(activity_status=status.value)
-    signup = ActivitySignup(
-        activity_id=activity.id,
-        user_id=user.id,
-        attendees=attendees,
-        status=SignupStatus.waiting,
-        created_at=now,
-    )
-    session.add(signup)
-    # Two sign-ups of one person at once: the partial unique index refuses the
-    # second, and its transaction, places and all, rolls back.
-    await flush_unique(session, AlreadySignedUp())
-    if taken:
-        await _confirm(session, activity, signup, now)
-        return SignupView(signup, None)
-    return SignupView(signup, await position(session, signup))
-
-
-async def _take_or_queue(session: AsyncSession, activity_id: int, attendees: int) -> bool:
-    """Take the places if they are left. If not, lock the activity and try
-    again: a cancellation that freed places before the lock has committed
-    them (taken now); one after it waits, then finds this sign-up in line."""
-    if await places.take(session, activity_id, attendees):
-        return True
-    await lock(session, activity_id)
-    return await places.take(session, activity_id, attendees)
 
 
 async def lock(session: AsyncSession, activity_id: int) -> None:
@@ -197,17 +154,6 @@ async def _confirm(
         center_id=activity.center_id,
         activity_id=activity.id,
     )
-
-
-async def _live(session: AsyncSession, activity_id: int, user_id: int) -> ActivitySignup | None:
-    signup: ActivitySignup | None = await session.scalar(
-        select(ActivitySignup).where(
-            ActivitySignup.activity_id == activity_id,
-            ActivitySignup.user_id == user_id,
-            ActivitySignup.status.in_(LIVE_SIGNUPS),
-        )
-    )
-    return signup
 
 
 async def position(session: AsyncSession, signup: ActivitySignup) -> int | None:

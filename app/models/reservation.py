@@ -91,7 +91,7 @@ def statuses_that(means: Callable[[Meaning], bool]) -> tuple[ReservationStatus, 
     return tuple(status for status in ReservationStatus if means(STATUS_MEANINGS[status]))
 
 
-def sql_list(statuses: Iterable[ReservationStatus]) -> str:
+def sql_list(statuses: Iterable[enum.StrEnum]) -> str:
     """Statuses as a SQL list, for hand-written statements: ``'a', 'b'``."""
     return ", ".join(f"'{status.value}'" for status in statuses)
 
