@@ -62,7 +62,12 @@ def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
         values["category"] = search.category.value
     if search.near is not None:
         box = box_around(search.near, search.radius_m)
-        sql.append("AND c.lat BETWEEN :south AND :north AND c.lng BETWEEN :west AND :east")
+        # The centers in the box first, then their activities by the center
+        # index: a city's week is never scanned for the few centers near one.
+        sql.append(
+            "AND a.center_id IN (SELECT id FROM centers WHERE lat BETWEEN :south AND :north"
+            " AND lng BETWEEN :west AND :east)"
+        )
         values.update(south=box.south, north=box.north, west=box.west, east=box.east)
     if search.q:
         pattern = "%" + search.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
