@@ -135,8 +135,10 @@ def _configure_sqlite(engine: AsyncEngine, busy_timeout_ms: int) -> None:
 @dataclass(frozen=True)
 class OverlapGuard:
     """The layers that keep concurrent bookings of a space apart
-    (``app/reservations/store.py``). A value the ``Database`` handle carries and
-    hands to every writer that makes a reservation hold time: the booking
+    (``app/reservations/store.py``), and concurrent sign-ups within an
+    activity's places (``lock``: ``app/activities/signup_store.py``). A value
+    the ``Database`` handle carries and hands to every writer that makes a
+    reservation hold time: the booking
     store's acts, the acts on a caller's session (``store.hold``) and the jobs,
     which reach only the ``Database`` (``app/jobs/registry.py``). Always fully on
     in production; a test's negative control opens its app's database with a
