@@ -4,13 +4,7 @@ from typing import Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.activities.schemas import (
-    MAX_CAPACITY,
-    ActivityOut,
-    Description,
-    PlaceText,
-    Title,
-)
+from app.activities.schemas import ActivityOut, PlaceText, Programme, Title
 from app.core.schemas import IdField, Instant, LocalInstant
 from app.models import ActivityAudience, ActivityCategory, ActivityStatus, SignupStatus
 
@@ -37,33 +31,19 @@ class SessionIn(BaseModel):
         return self
 
 
-class CourseCreate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
+class CourseCreate(Programme):
     title: Title = Field(examples=["市民夜校：书法入门"])
-    description: Description = ""
-    category: ActivityCategory
-    center_id: IdField
     sessions: list[SessionIn] = Field(
         min_length=MIN_SESSIONS,
         max_length=MAX_SESSIONS,
         description="In order of time, none overlapping another; each is an activity",
     )
-    capacity: int = Field(ge=1, le=MAX_CAPACITY, strict=True)
-    audience: ActivityAudience = ActivityAudience.public
-    requires_real_name: bool = False
-    organization_id: IdField | None = Field(
-        default=None, description="The organising organisation (its owner creates it)"
-    )
-    publish: bool = Field(default=False, description="Publish at once instead of a draft")
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
         for before, after in zip(self.sessions, self.sessions[1:], strict=False):
             if after.start < before.end:
                 raise ValueError("sessions must be in order of time and must not overlap")
-        if self.audience is ActivityAudience.members and self.organization_id is None:
-            raise ValueError("audience `members` needs an organization_id")
         return self
 
 

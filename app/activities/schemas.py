@@ -15,13 +15,32 @@ PlaceText = Annotated[
 MAX_CAPACITY = 10_000
 
 
-class ActivityCreate(BaseModel):
+class Programme(BaseModel):
+    """What an activity and a course both say of themselves when created."""
+
     model_config = ConfigDict(extra="forbid")
 
-    title: Title = Field(examples=["党课：学习党章"])
+    title: Title
     description: Description = ""
     category: ActivityCategory
     center_id: IdField
+    capacity: int = Field(ge=1, le=MAX_CAPACITY, strict=True)
+    audience: ActivityAudience = ActivityAudience.public
+    requires_real_name: bool = False
+    organization_id: IdField | None = Field(
+        default=None, description="The organising organisation (its owner creates it)"
+    )
+    publish: bool = Field(default=False, description="Publish at once instead of a draft")
+
+    @model_validator(mode="after")
+    def _members_of_someone(self) -> Self:
+        if self.audience is ActivityAudience.members and self.organization_id is None:
+            raise ValueError("audience `members` needs an organization_id")
+        return self
+
+
+class ActivityCreate(Programme):
+    title: Title = Field(examples=["党课：学习党章"])
     space_id: IdField | None = Field(
         default=None,
         description="A space of the center to hold as the venue, booked by the booking rules",
@@ -31,17 +50,10 @@ class ActivityCreate(BaseModel):
     )
     start: Instant = Field(examples=["2026-12-18T19:00:00+08:00"])
     end: Instant = Field(examples=["2026-12-18T20:30:00+08:00"])
-    capacity: int = Field(ge=1, le=MAX_CAPACITY, strict=True)
     signup_opens_at: Instant | None = None
     signup_closes_at: Instant | None = Field(
         default=None, description="Default: the start; sign-ups are taken until then"
     )
-    audience: ActivityAudience = ActivityAudience.public
-    requires_real_name: bool = False
-    organization_id: IdField | None = Field(
-        default=None, description="The organising organisation (its owner creates it)"
-    )
-    publish: bool = Field(default=False, description="Publish at once instead of a draft")
 
     @model_validator(mode="after")
     def _coherent(self) -> Self:
@@ -52,8 +64,6 @@ class ActivityCreate(BaseModel):
             raise ValueError("signup_closes_at must be after signup_opens_at")
         if closes is not None and closes > self.end:
             raise ValueError("signup_closes_at must not be after the end")
-        if self.audience is ActivityAudience.members and self.organization_id is None:
-            raise ValueError("audience `members` needs an organization_id")
         return self
 
 
