@@ -94,9 +94,9 @@ def parse_bbox(text: str) -> BBox:
     if len(parts) != 4 or not all(_NUMBER.match(part) for part in parts):
         raise BboxMalformed
     west, south, east, north = (round(float(part), DECIMALS) for part in parts)
-    if not (all(-180 <= lng <= 180 for lng in (west, east)) and -90 <= south <= north <= 90):
-        if all(-180 <= lng <= 180 for lng in (west, east)) and -90 <= north < south <= 90:
-            raise BboxInverted
+    if not all(-180 <= lng <= 180 for lng in (west, east)):
+        raise BboxMalformed
+    if not all(-90 <= lat <= 90 for lat in (south, north)):
         raise BboxMalformed
     if west >= east or south >= north:
         raise BboxInverted
@@ -143,11 +143,13 @@ class MapQuery:
 
 
 HELD_NOW = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id")
+# The center's own columns, read by name (``feature``) on both engines.
+_CENTER = "c.id, c.name, c.kind, c.district, c.street, c.address, c.lat, c.lng"
 _WHERE = """FROM centers c
 WHERE c.lat BETWEEN :south AND :north AND c.lng BETWEEN :west AND :east"""
 _POSTGRES = Statement.of(
     f"""
-SELECT c.id, c.name, c.kind, c.district, c.street, c.address, c.lat, c.lng,
+SELECT {_CENTER},
   {holidays.POSTGRES} AS days,
   (SELECT json_agg(json_build_array(
      s.kind, s.booking_mode = 'exclusive', s.capacity, s.open_24h, s.holiday_policy,
@@ -169,7 +171,7 @@ ORDER BY c.id
 # The same on SQLite; kinds as JSON arrays. json() keeps a subquery's array an
 # array inside the space's (a subquery's value loses its JSON subtype).
 _SQLITE = f"""
-SELECT c.id, c.name, c.kind, c.district, c.street, c.address, c.lat, c.lng,
+SELECT {_CENTER},
   {holidays.SQLITE} AS days,
   (SELECT json_group_array(json_array(
      s.kind, s.booking_mode = 'exclusive', s.capacity, s.open_24h, s.holiday_policy,
@@ -273,7 +275,9 @@ def feature(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             "open_now": open_now,
             "spaces": dict(sorted(counts.items())),
             "free_now": free,
-            "parent_id": None,  # the center's parent_id, once centers form a tree
+            # The tree's parent: with centers.parent_id, add c.parent_id to _CENTER
+            # and read row["parent_id"] here.
+            "parent_id": None,
         },
     }
 
