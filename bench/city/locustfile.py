@@ -64,7 +64,7 @@ class Resident(HttpUser):
 
     @task(10)
     def poll_the_map(self) -> None:
-        self.client.get(map_path(self.places), name="GET /map")
+        self.client.get(map_path(self.places), name="/api/v1/map")
 
     @task(6)
     def read_a_day(self) -> None:
@@ -72,7 +72,7 @@ class Resident(HttpUser):
         day = local_today() + timedelta(days=self.places.randint(0, 6))
         self.client.get(
             f"/api/v1/spaces/{space_id}/availability?date={day.isoformat()}",
-            name="GET /spaces/{id}/availability",
+            name="/api/v1/spaces/{id}/availability",
         )
 
     @task(1)
@@ -91,7 +91,7 @@ class Resident(HttpUser):
             "/api/v1/reservations",
             json=body,
             headers=self.authorization,
-            name="POST /reservations",
+            name="/api/v1/reservations",
             catch_response=True,
         ) as answer:
             if answer.status_code == 201 or answer.status_code in REFUSALS:
