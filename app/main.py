@@ -46,6 +46,8 @@ from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.jobs import inprocess
+from app.map.cache import MapCache
+from app.map.router import router as map_router
 from app.notifications import templates as notification_templates
 from app.notifications.router import router as notifications_router
 from app.notifications.wechat import WechatMessenger
@@ -115,12 +117,14 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         redoc_url=None,
     )
     app.state.settings = settings
+    app.state.map_cache = MapCache(settings.map_cache_seconds)
     install_error_handlers(app)
     if docs:
         api_docs.install(app, "/openapi.json")
     for router in (
         identity_router,
         centers_router,
+        map_router,
         spaces_router,
         reservations_router,
         series_router,

@@ -281,6 +281,25 @@ def list_requests(seeded: ActivitySeed) -> list[Request]:
     ]
 
 
+# The map a resident polls: a box of about 4 × 4.4 km around each near point.
+MAP_HALF_SPAN = 0.02
+
+
+def map_requests(seeded: ActivitySeed) -> list[Request]:
+    """``GET /map`` of the box around each near point in turn: 50 boxes, each
+    computed once per cache lifetime and answered from the cache in between,
+    as a polling map meets it."""
+    return [
+        Request(
+            "GET",
+            "/api/v1/map?bbox="
+            f"{lng - MAP_HALF_SPAN:.5f},{lat - MAP_HALF_SPAN:.5f},"
+            f"{lng + MAP_HALF_SPAN:.5f},{lat + MAP_HALF_SPAN:.5f}",
+        )
+        for lat, lng in seeded.near_points
+    ]
+
+
 @dataclass(frozen=True)
 class Probe:
     """What one request of each scenario answered before the runs."""

@@ -589,6 +589,18 @@ def _activity_rows(
     rows.append(_judged(Row(near, engine, listed, read_floor, note), activities.LIST_TARGET))
     if listed.non_2xx:
         report.failures.append(f"{engine} {near}: {listed.non_2xx} non-2xx answers")
+    polled = "poll the map around me"
+    mapped = measure(
+        options, project, lambda n: activities.map_requests(programme), postgres=postgres
+    )
+    note = (
+        f"GET /map of a {2 * activities.MAP_HALF_SPAN}° box around "
+        f"{activities.NEAR_POINTS} places in turn, each answer kept "
+        "ZHENDI_MAP_CACHE_SECONDS (5 s)"
+    )
+    rows.append(Row(polled, engine, mapped, read_floor, note))
+    if mapped.non_2xx:
+        report.failures.append(f"{engine} {polled}: {mapped.non_2xx} non-2xx answers")
     return rows
 
 

@@ -44,6 +44,7 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
         "surge",
         "sign up for an activity",  # "not measured" where the tree has no sign-ups
         "list this week's activities near me",
+        "poll the map around me",
         "memory, every scenario",
         "memory",
     )
@@ -52,6 +53,7 @@ def test_the_bench_runs_end_to_end(temporary_databases: TemporaryDatabases) -> N
     for engine in ("postgresql", "sqlite"):  # each against its own floor
         assert f"| floor: one INSERT | {engine} |" in result.stdout
         assert f"| list this week's activities near me | {engine} |" in result.stdout
+        assert f"| poll the map around me | {engine} |" in result.stdout
 
 
 @pytest.mark.slow

@@ -187,6 +187,10 @@ class Settings(BaseSettings):
     # /docs, /redoc and /openapi.json. None: on in development, off in production.
     docs_enabled: bool | None = None
 
+    # The public map (GET /map) keeps each answer this long in the process,
+    # and tells browsers and proxies the same (Cache-Control); 0: not cached.
+    map_cache_seconds: int = Field(default=5, ge=0, le=300)
+
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     log_level: str = "INFO"
 
