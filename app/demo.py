@@ -25,7 +25,7 @@ from app.demo_data import (
     PARENTS,
     DemoSpace,
 )
-from app.identity import service as identity
+from app.identity import staff as staff_accounts
 from app.identity.real_name import SAMPLE_ID_NUMBER
 from app.models import (
     Center,
@@ -99,7 +99,7 @@ async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> S
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),
     ):
         if await session.scalar(select(Staff.id).where(Staff.username == username)) is None:
-            await identity.create_staff(
+            await staff_accounts.create_staff(
                 session,
                 username=username,
                 password=DEMO_STAFF_PASSWORD,

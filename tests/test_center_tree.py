@@ -46,9 +46,7 @@ async def test_a_center_names_its_parent_everywhere(api: Api) -> None:
     assert hub["parent_name"] is None
     public = (await api.client.get(f"/api/v1/centers/{street['id']}")).json()
     assert (public["parent_id"], public["parent_name"]) == (hub["id"], hub["name"])
-    admin = await api.client.get(
-        f"/api/v1/admin/centers/{street['id']}", headers=await api.staff()
-    )
+    admin = await api.client.get(f"/api/v1/admin/centers/{street['id']}", headers=await api.staff())
     assert admin.json()["parent_name"] == hub["name"]
 
 
