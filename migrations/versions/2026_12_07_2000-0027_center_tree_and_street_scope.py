@@ -50,7 +50,11 @@ def upgrade() -> None:
             sa.Column(
                 "scope",
                 sa.Enum(
-                    "center", "subtree", name="staff_scope", native_enum=False, create_constraint=True
+                    "center",
+                    "subtree",
+                    name="staff_scope",
+                    native_enum=False,
+                    create_constraint=True,
                 ),
                 server_default="center",
                 nullable=False,
@@ -66,7 +70,12 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
-    op.execute("DELETE FROM staff WHERE role = 'street_admin'")
+    # A street admin cannot be told apart from a district admin without the
+    # street: they become center admins of no center, deactivated (covering
+    # nothing), so their rows, audit trail and notifications stay.
+    op.execute(
+        "UPDATE staff SET role = 'center_admin', is_active = false WHERE role = 'street_admin'"
+    )
     with op.batch_alter_table("staff", schema=None) as batch_op:
         batch_op.drop_constraint(op.f("ck_staff_street_admin_has_street"), type_="check")
         batch_op.drop_constraint(op.f("ck_staff_staff_role"), type_="check")
