@@ -17,7 +17,7 @@ from app.core.config import InsecureSettingsError, Settings
 from app.core.db import Database, DatabaseUnreachable, check_reachable
 from app.core.errors import AppError
 from app.core.migrate import upgrade
-from app.models import StaffRole
+from app.models import StaffRole, StaffScope
 
 
 def _settings() -> Settings:
@@ -157,7 +157,7 @@ def _seed_demo(_args: argparse.Namespace) -> None:
 
 
 def _create_staff(args: argparse.Namespace) -> None:
-    from app.identity.service import create_staff
+    from app.identity.staff import create_staff
 
     settings = _settings()
     password = args.password or getpass.getpass("Password: ")
@@ -172,7 +172,9 @@ def _create_staff(args: argparse.Namespace) -> None:
                     password=password,
                     role=StaffRole(args.role),
                     district=args.district,
+                    street=args.street,
                     center_ids=args.center or (),
+                    scope=StaffScope(args.scope),
                 )
                 return staff.id
         finally:
@@ -366,9 +368,16 @@ def build_parser() -> argparse.ArgumentParser:
     staff.add_argument("username")
     staff.add_argument("--password", help="prompted for when omitted")
     staff.add_argument("--role", required=True, choices=[role.value for role in StaffRole])
-    staff.add_argument("--district", help="for district_admin, e.g. 普陀区")
+    staff.add_argument("--district", help="for district_admin and street_admin, e.g. 普陀区")
+    staff.add_argument("--street", help="for street_admin, e.g. 长风新村街道")
     staff.add_argument(
         "--center", type=int, action="append", help="for center_admin; repeat for several"
+    )
+    staff.add_argument(
+        "--scope",
+        choices=[scope.value for scope in StaffScope],
+        default=StaffScope.listed.value,
+        help="for center_admin: subtree also covers every center below the listed ones",
     )
     staff.set_defaults(handler=_create_staff)
 

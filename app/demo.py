@@ -8,7 +8,7 @@ Seeding is idempotent: rows are matched by name and left alone if present.
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app import demo_activities, demo_bookings
@@ -22,9 +22,10 @@ from app.demo_data import (
     CENTERS,
     CHANGFENGWAN_QUOTAS,
     ORGANIZATIONS,
+    PARENTS,
     DemoSpace,
 )
-from app.identity import service as identity
+from app.identity import staff as staff_accounts
 from app.identity.real_name import SAMPLE_ID_NUMBER
 from app.models import (
     Center,
@@ -88,6 +89,7 @@ async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> S
             changfengwan_id = center.id
         for space in demo.spaces:
             report.spaces_created += await _seed_space(session, center.id, space)
+    await _link_network(session)
     await _seed_organizations(session, changfengwan_id)
     now = utcnow()
     await demo_bookings.seed(session, changfengwan_id, now, cipher)
@@ -97,7 +99,7 @@ async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> S
         (DEMO_CENTER_ADMIN, Role.center_admin, [changfengwan_id]),
     ):
         if await session.scalar(select(Staff.id).where(Staff.username == username)) is None:
-            await identity.create_staff(
+            await staff_accounts.create_staff(
                 session,
                 username=username,
                 password=DEMO_STAFF_PASSWORD,
@@ -106,6 +108,25 @@ async def seed_demo(session: AsyncSession, cipher: PiiCipher | None = None) -> S
             )
             report.staff_created.append(username)
     return report
+
+
+async def _link_network(session: AsyncSession) -> None:
+    """Hang each demo center under its parent (``PARENTS``), unless linked."""
+    ids = {
+        (district, name): center_id
+        for center_id, district, name in await session.execute(
+            select(Center.id, Center.district, Center.name)
+        )
+    }
+    for demo in CENTERS:
+        parent = PARENTS.get(demo.name)
+        if parent is None:
+            continue
+        await session.execute(
+            update(Center)
+            .where(Center.id == ids[demo.district, demo.name], Center.parent_id.is_(None))
+            .values(parent_id=ids[demo.district, parent])
+        )
 
 
 async def _seed_organizations(session: AsyncSession, center_id: int) -> None:

@@ -298,6 +298,140 @@ CENTERS = [
 ]
 
 
+def _network_node(
+    name: str, kind: CenterKind, district: str, street: str, address: str, lat: float, lng: float
+) -> DemoCenter:
+    """A position of the network with no rooms of its own in the demo."""
+    return DemoCenter(
+        name=name,
+        kind=kind,
+        district=district,
+        street=street,
+        address=address,
+        lat=lat,
+        lng=lng,
+        phone="",
+        description="",
+        spaces=[],
+    )
+
+
+# The branches of Putuo's and Minhang's networks the demo centers hang in: a
+# district hub, its street centers, grid stations and residential stations.
+CENTERS += [
+    _network_node(
+        "普陀区党群服务中心",
+        CenterKind.district_hub,
+        "普陀区",
+        "",
+        "上海市普陀区大渡河路1668号",
+        31.2494,
+        121.4006,
+    ),
+    _network_node(
+        "长风新村街道党群服务中心",
+        CenterKind.street_center,
+        "普陀区",
+        "长风新村街道",
+        "上海市普陀区长风新村街道",
+        31.2285,
+        121.4042,
+    ),
+    _network_node(
+        "长风新村街道长风湾片区党群服务站",
+        CenterKind.grid_station,
+        "普陀区",
+        "长风新村街道",
+        "上海市普陀区长风新村街道云岭东路",
+        31.2251,
+        121.4011,
+    ),
+    _network_node(
+        "长风新村街道天山星城居民区党群服务站",
+        CenterKind.residential_station,
+        "普陀区",
+        "长风新村街道",
+        "上海市普陀区长风新村街道",
+        31.2262,
+        121.3951,
+    ),
+    _network_node(
+        "长征镇党群服务中心",
+        CenterKind.street_center,
+        "普陀区",
+        "长征镇",
+        "上海市普陀区长征镇",
+        31.2395,
+        121.3789,
+    ),
+    _network_node(
+        "闵行区党群服务中心",
+        CenterKind.district_hub,
+        "闵行区",
+        "",
+        "上海市闵行区沪闵路",
+        31.1129,
+        121.3817,
+    ),
+    _network_node(
+        "古美路街道平阳片区党群服务站",
+        CenterKind.grid_station,
+        "闵行区",
+        "古美路街道",
+        "上海市闵行区古美路街道平阳路",
+        31.1453,
+        121.4101,
+    ),
+    _network_node(
+        "马桥镇党群服务中心",
+        CenterKind.street_center,
+        "闵行区",
+        "马桥镇",
+        "上海市闵行区马桥镇",
+        31.0327,
+        121.3541,
+    ),
+    _network_node(
+        "马桥镇彭渡片区党群服务站",
+        CenterKind.grid_station,
+        "闵行区",
+        "马桥镇",
+        "上海市闵行区马桥镇",
+        31.0371,
+        121.3598,
+    ),
+    _network_node(
+        "古美路街道平南居民区党群服务站",
+        CenterKind.residential_station,
+        "闵行区",
+        "古美路街道",
+        "上海市闵行区古美路街道平南路",
+        31.1472,
+        121.4066,
+    ),
+]
+
+# Each demo center's parent, by name (the same district's): a child's kind
+# ranks below its parent's (app/centers/tree.py).
+PARENTS = {
+    "长风新村街道党群服务中心": "普陀区党群服务中心",
+    "半马苏河驿站·1690党群服务中心": "普陀区党群服务中心",
+    "长征镇党群服务中心": "普陀区党群服务中心",
+    "长风新村街道长风湾片区党群服务站": "长风新村街道党群服务中心",
+    "半马苏河驿站·长风湾党群服务中心": "长风新村街道长风湾片区党群服务站",
+    "长风新村街道天山星城居民区党群服务站": "长风新村街道长风湾片区党群服务站",
+    "长征镇丽湖居民区党群服务站": "长征镇党群服务中心",
+    "梅陇镇党群服务中心": "闵行区党群服务中心",
+    "紫藤党群服务中心": "闵行区党群服务中心",
+    "吴泾镇青藤党群服务中心": "闵行区党群服务中心",
+    "马桥镇党群服务中心": "闵行区党群服务中心",
+    "古美路街道平阳片区党群服务站": "紫藤党群服务中心",
+    "古美路街道平南居民区党群服务站": "古美路街道平阳片区党群服务站",
+    "马桥镇彭渡片区党群服务站": "马桥镇党群服务中心",
+    "夏朵园党群服务站": "马桥镇彭渡片区党群服务站",
+}
+
+
 @dataclass
 class DemoOrganization:
     name: str

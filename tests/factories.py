@@ -19,7 +19,7 @@ from app.core.clock import SHANGHAI, local_today
 from app.core.db import Database, OverlapGuard
 from app.core.passwords import hash_password
 from app.identity.id_numbers import check_character
-from app.models import Staff, StaffRole, staff_centers
+from app.models import Staff, StaffRole, StaffScope, staff_centers
 
 STAFF_PASSWORD = "correct horse battery staple"
 _STAFF_PASSWORD_HASH = hash_password(STAFF_PASSWORD)
@@ -84,6 +84,8 @@ class Api:
         center_ids: Sequence[int] = (),
         username: str | None = None,
         is_active: bool = True,
+        street: str | None = None,
+        scope: StaffScope = StaffScope.listed,
     ) -> int:
         async with self.database.writer.begin() as session:
             staff = Staff(
@@ -92,6 +94,8 @@ class Api:
                 role=role,
                 district=district,
                 is_active=is_active,
+                street=street,
+                scope=scope,
             )
             session.add(staff)
             await session.flush()
@@ -108,8 +112,12 @@ class Api:
         *,
         district: str | None = None,
         center_ids: Sequence[int] = (),
+        street: str | None = None,
+        scope: StaffScope = StaffScope.listed,
     ) -> Headers:
-        staff_id = await self.create_staff_row(role, district=district, center_ids=center_ids)
+        staff_id = await self.create_staff_row(
+            role, district=district, center_ids=center_ids, street=street, scope=scope
+        )
         issued = tokens.issue(self.app.state.settings, tokens.Audience.staff, staff_id)
         return bearer(issued.access_token)
 

@@ -156,6 +156,8 @@ async def test_staff_password_login(api: Api) -> None:
         "username": "putuo",
         "role": "district_admin",
         "district": "普陀区",
+        "street": None,
+        "scope": "center",
         "center_ids": [],
     }
 

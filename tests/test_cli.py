@@ -61,6 +61,23 @@ def test_upgrade_seed_and_create_staff(
     )  # fmt: skip
     assert no_district.returncode != 0
     assert "district" in no_district.stderr
+    street = run(
+        tmp_path, "create-staff", "changfeng-admin", "--password", "a-long-password",
+        "--role", "street_admin", "--district", "普陀区", "--street", "长风新村街道",
+        database_url=url,
+    )  # fmt: skip
+    assert street.returncode == 0, street.stderr
+    no_street = run(
+        tmp_path, "create-staff", "someone", "--password", "a-long-password",
+        "--role", "street_admin", "--district", "普陀区", database_url=url,
+    )  # fmt: skip
+    assert no_street.returncode != 0
+    assert "street" in no_street.stderr
+    subtree = run(
+        tmp_path, "create-staff", "hub-admin", "--password", "a-long-password",
+        "--role", "center_admin", "--center", "1", "--scope", "subtree", database_url=url,
+    )  # fmt: skip
+    assert subtree.returncode == 0, subtree.stderr
 
 
 def test_production_refuses_to_start_with_defaults(tmp_path: Path) -> None:

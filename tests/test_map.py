@@ -84,7 +84,7 @@ async def test_a_box_is_a_geojson_feature_collection_of_its_positions(
 ) -> None:
     staff = await api.staff()
     hub = await api.center(staff, name="长风党群服务中心", **INSIDE)
-    post = await api.center(staff, name="苏河驿站", kind="post", **ALSO_INSIDE)
+    post = await api.center(staff, name="苏河驿站", kind="post", parent_id=hub["id"], **ALSO_INSIDE)
     await api.center(staff, name="远处的服务站", kind="grid_station", **OUTSIDE)
     await study_room(api, hub["id"], staff)
     await api.space(hub["id"], staff, name="会议室一")
@@ -115,6 +115,7 @@ async def test_a_box_is_a_geojson_feature_collection_of_its_positions(
         },
     }
     post_properties = found[post["id"]]["properties"]
+    assert post_properties["parent_id"] == hub["id"]
     assert post_properties["kind_label"] == "党群驿站"
     assert (post_properties["spaces"], post_properties["free_now"]) == ({}, None)
     assert post_properties["open_now"] is False  # no space to open

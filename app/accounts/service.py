@@ -207,7 +207,7 @@ async def _holder_in_scope(session: AsyncSession, staff: StaffPrincipal, holder_
 
 def _may_manage_accounts(staff: StaffPrincipal) -> None:
     """Residents belong to no center: only district and super admins manage them."""
-    if staff.role is StaffRole.center_admin:
+    if staff.role not in (StaffRole.super_admin, StaffRole.district_admin):
         raise OutOfScope(what=USER)
 
 

@@ -6,10 +6,12 @@ from typing import Annotated, Literal
 from fastapi import Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.admin import bookings
 from app.admin.schemas import DayChange, DayChanged
 from app.centers import service as centers
+from app.centers import tree
 from app.centers.schemas import CenterCreate, CenterOut, CenterUpdate
 from app.core.db import DatabaseDep, SessionDep
 from app.core.errors import problem_responses
@@ -24,7 +26,7 @@ from app.identity.dependencies import (
     WechatDep,
     WechatTokensDep,
 )
-from app.models import Space
+from app.models import Center, Space
 from app.reservations import changes, events
 from app.reservations.schemas import ReservationOut
 from app.spaces import check_in_qr, closures
@@ -51,25 +53,30 @@ async def list_centers(
     staff: CurrentStaff, session: SessionDep, limit: Limit = 50, offset: Offset = 0
 ) -> Page[CenterOut]:
     rows, total = await centers.list_centers_in_scope(session, staff, limit=limit, offset=offset)
-    items = [CenterOut.model_validate(center) for center in rows]
+    names = await tree.parent_names(session, rows)
+    items = [CenterOut.of(center, names) for center in rows]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.post("/centers", response_model=CenterOut, status_code=status.HTTP_201_CREATED)
 async def create_center(body: CenterCreate, staff: CurrentStaff, session: SessionDep) -> CenterOut:
-    return CenterOut.model_validate(await centers.create_center(session, staff, body))
+    return await _center_out(session, await centers.create_center(session, staff, body))
 
 
 @router.get("/centers/{center_id}", response_model=CenterOut)
 async def read_center(center_id: ResourceId, staff: CurrentStaff, session: SessionDep) -> CenterOut:
-    return CenterOut.model_validate(await centers.get_center_in_scope(session, staff, center_id))
+    return await _center_out(session, await centers.get_center_in_scope(session, staff, center_id))
 
 
 @router.patch("/centers/{center_id}", response_model=CenterOut)
 async def update_center(
     center_id: ResourceId, body: CenterUpdate, staff: CurrentStaff, session: SessionDep
 ) -> CenterOut:
-    return CenterOut.model_validate(await centers.update_center(session, staff, center_id, body))
+    return await _center_out(session, await centers.update_center(session, staff, center_id, body))
+
+
+async def _center_out(session: AsyncSession, center: Center) -> CenterOut:
+    return CenterOut.of(center, await tree.parent_names(session, [center]))
 
 
 @router.get("/spaces", response_model=Page[SpaceOut])

@@ -2,8 +2,8 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, computed_field
 
-from app.core.schemas import LocalInstant, LongText, Patch, Printable, ShortText
-from app.models import BookingMode, CenterKind, SpaceKind
+from app.core.schemas import MAX_ID, LocalInstant, LongText, Patch, Printable, ShortText
+from app.models import BookingMode, Center, CenterKind, SpaceKind
 
 District = Annotated[
     str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20), Printable
@@ -25,6 +25,15 @@ WindowDays = Annotated[
 SuspensionDays = Annotated[
     int, Field(ge=1, le=365, strict=True, description="Days a suspension lasts")
 ]
+ParentId = Annotated[
+    int,
+    Field(
+        ge=1,
+        le=MAX_ID,
+        strict=True,
+        description="The center one level up the network; its kind must rank above this one's",
+    ),
+]
 
 
 class CenterCreate(BaseModel):
@@ -42,11 +51,18 @@ class CenterCreate(BaseModel):
     violation_points_to_suspend: PointsToSuspend | None = None
     violation_window_days: WindowDays | None = None
     suspension_days: SuspensionDays | None = None
+    parent_id: ParentId | None = None
 
 
 class CenterUpdate(Patch):
     nullable_fields = frozenset(
-        {"phone", "violation_points_to_suspend", "violation_window_days", "suspension_days"}
+        {
+            "phone",
+            "violation_points_to_suspend",
+            "violation_window_days",
+            "suspension_days",
+            "parent_id",
+        }
     )
 
     name: ShortText | None = None
@@ -61,6 +77,7 @@ class CenterUpdate(Patch):
     violation_points_to_suspend: PointsToSuspend | None = None
     violation_window_days: WindowDays | None = None
     suspension_days: SuspensionDays | None = None
+    parent_id: ParentId | None = None
 
 
 class CenterOut(BaseModel):
@@ -79,6 +96,8 @@ class CenterOut(BaseModel):
     violation_points_to_suspend: int | None
     violation_window_days: int | None
     suspension_days: int | None
+    parent_id: int | None = Field(description="The center one level up the network")
+    parent_name: str | None = Field(default=None, description="Its name")
     created_at: LocalInstant
     updated_at: LocalInstant
     distance_m: int | None = Field(
@@ -90,6 +109,14 @@ class CenterOut(BaseModel):
     @property
     def kind_label(self) -> str:
         return self.kind.label
+
+    @classmethod
+    def of(cls, center: Center, parent_names: dict[int, str]) -> "CenterOut":
+        """The center's view, its parent named (``tree.parent_names``)."""
+        view = cls.model_validate(center)
+        if center.parent_id is not None:
+            view.parent_name = parent_names.get(center.parent_id)
+        return view
 
 
 class SpaceSummary(BaseModel):

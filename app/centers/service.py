@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import ColumnElement, Select, and_, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.centers import tree
 from app.centers.schemas import CenterCreate, CenterUpdate
 from app.core.db import flush_unique
 from app.core.errors import AlreadyExists, NotFound, OutOfScope, Text
@@ -33,6 +34,7 @@ class CenterSearch:
     radius_m: float = 3000.0
     street: str | None = None
     q: str | None = None  # the name contains this
+    parent_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,8 @@ async def search_centers(
         query = query.where(Center.street == search.street)
     if search.q:
         query = query.where(Center.name.contains(search.q, autoescape=True))
+    if search.parent_id is not None:
+        query = query.where(Center.parent_id == search.parent_id)
     if search.near is None:
         total = await _count(session, query)
         rows = await session.scalars(query.order_by(Center.id).limit(limit).offset(offset))
@@ -145,8 +149,10 @@ async def list_centers_in_scope(
 
 
 async def create_center(session: AsyncSession, staff: StaffPrincipal, data: CenterCreate) -> Center:
-    if not staff.covers_district(data.district):
+    if not staff.covers_place(data.district, data.street):
         raise OutOfScope(what=DISTRICT)
+    if data.parent_id is not None:
+        await _parent_in_scope(session, staff, None, data.kind, data.parent_id)
     center = Center(**data.model_dump())
     session.add(center)
     await flush_unique(session, AlreadyExists(what=CENTER))
@@ -158,10 +164,33 @@ async def update_center(
 ) -> Center:
     center = await get_center_in_scope(session, staff, center_id, for_update=True)
     changes = data.changes()
-    moved = changes.get("district", center.district) != center.district
-    if moved and not staff.covers_district(changes["district"]):
+    district = changes.get("district", center.district)
+    street = changes.get("street", center.street)
+    moved = (district, street) != (center.district, center.street)
+    if moved and not staff.covers_place(district, street):
         raise OutOfScope(what=DISTRICT)
+    kind = changes.get("kind", center.kind)
+    parent_id = changes.get("parent_id", center.parent_id)
+    if "parent_id" in changes and parent_id is not None:
+        await _parent_in_scope(session, staff, center.id, kind, parent_id)
+    elif kind is not center.kind and parent_id is not None:
+        await tree.check_parent(session, center_id=center.id, kind=kind, parent_id=parent_id)
+    if kind is not center.kind:
+        await tree.check_children(session, center.id, kind)
     for field, value in changes.items():
         setattr(center, field, value)
     await flush_unique(session, AlreadyExists(what=CENTER))
     return center
+
+
+async def _parent_in_scope(
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    center_id: int | None,
+    kind: CenterKind,
+    parent_id: int,
+) -> None:
+    """A parent is linked to only by staff who cover it."""
+    parent = await tree.check_parent(session, center_id=center_id, kind=kind, parent_id=parent_id)
+    if not staff.covers_center(parent):
+        raise OutOfScope(what=CENTER)

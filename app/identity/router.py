@@ -164,5 +164,7 @@ async def read_staff_me(staff: CurrentStaff) -> StaffOut:
         username=staff.username,
         role=staff.role,
         district=staff.district,
+        street=staff.street,
+        scope=staff.scope,
         center_ids=sorted(staff.center_ids),
     )

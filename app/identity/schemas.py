@@ -3,7 +3,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
 from app.core.schemas import LocalInstant
-from app.models import StaffRole
+from app.models import StaffRole, StaffScope
 
 
 class WechatLogin(BaseModel):
@@ -77,7 +77,9 @@ class StaffOut(BaseModel):
     username: str
     role: StaffRole
     district: str | None
-    center_ids: list[int]
+    street: str | None
+    scope: StaffScope
+    center_ids: list[int]  # with scope subtree, the listed centers and every one below
 
 
 Nickname = Annotated[

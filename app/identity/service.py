@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -16,21 +16,27 @@ from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import flush_unique
 from app.core.errors import (
-    AlreadyExists,
     AppError,
     InvalidCredentials,
     InvalidToken,
     NotAuthenticated,
     Text,
-    UnprocessableInput,
 )
-from app.core.passwords import hash_password_async, verify_password
+from app.core.passwords import verify_password
 from app.core.ratelimit import Limiter
 from app.identity import devices, id_numbers
 from app.identity.principals import StaffPrincipal
 from app.identity.real_name import SAMPLE_ID_NUMBER, SAMPLE_PROVIDER, RealNameVerifier
 from app.identity.wechat import WechatClient, WechatCodeRejected, WechatIdentity
-from app.models import Center, SpaceCalendarFeed, Staff, StaffRole, User, staff_centers
+from app.models import (
+    SpaceCalendarFeed,
+    Staff,
+    StaffRole,
+    StaffScope,
+    User,
+    staff_centers,
+    subtree_ids,
+)
 
 DEV_CODE_PREFIX = "dev:"
 _DEV_OPENID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -177,17 +183,20 @@ async def load_staff_principal(
         raise InvalidToken()
     center_ids: Sequence[int] = []
     if staff.role is StaffRole.center_admin:
-        center_ids = (
-            await session.scalars(
-                select(staff_centers.c.center_id).where(staff_centers.c.staff_id == staff.id)
-            )
-        ).all()
+        listed = select(staff_centers.c.center_id).where(staff_centers.c.staff_id == staff.id)
+        if staff.scope is StaffScope.subtree:
+            below = subtree_ids(listed)
+            center_ids = (await session.scalars(select(below.c.id))).all()
+        else:
+            center_ids = (await session.scalars(listed)).all()
     return StaffPrincipal(
         id=staff.id,
         username=staff.username,
         role=staff.role,
         district=staff.district,
         center_ids=frozenset(center_ids),
+        street=staff.street,
+        scope=staff.scope,
     )
 
 
@@ -201,63 +210,6 @@ async def sign_out_staff(session: AsyncSession, staff_id: int, now: datetime) ->
         update(Staff).where(Staff.id == staff_id).values(signed_out_at=now.replace(microsecond=0))
     )
     await session.execute(delete(SpaceCalendarFeed).where(SpaceCalendarFeed.staff_id == staff_id))
-
-
-async def create_staff(
-    session: AsyncSession,
-    *,
-    username: str,
-    password: str,
-    role: StaffRole,
-    district: str | None = None,
-    center_ids: Sequence[int] = (),
-) -> Staff:
-    username = username.lower()
-    if not re.fullmatch(USERNAME_PATTERN, username):
-        raise UnprocessableInput(
-            Text(
-                "用户名须为 3–50 位小写字母、数字或 . _ -",
-                "Usernames are 3-50 lower-case letters, digits, '.', '_' or '-'",
-            )
-        )
-    if len(password) < 10:
-        raise UnprocessableInput(Text("密码至少 10 位", "Passwords must be at least 10 characters"))
-    if role is StaffRole.district_admin and not district:
-        raise UnprocessableInput(
-            Text("区级管理员须指定所属区", "A district admin needs a district")
-        )
-    if role is StaffRole.center_admin:
-        await _require_centers(session, center_ids)
-    if await session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
-        raise AlreadyExists(what=STAFF)
-    staff = Staff(
-        username=username,
-        password_hash=await hash_password_async(password),
-        role=role,
-        district=district if role is StaffRole.district_admin else None,
-    )
-    session.add(staff)
-    await session.flush()
-    if role is StaffRole.center_admin:
-        await session.execute(
-            insert(staff_centers),
-            [{"staff_id": staff.id, "center_id": center_id} for center_id in set(center_ids)],
-        )
-    return staff
-
-
-async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> None:
-    wanted = set(center_ids)
-    if not wanted:
-        raise UnprocessableInput(
-            Text("中心管理员须至少指定一个中心", "A center admin needs at least one center")
-        )
-    found = set((await session.scalars(select(Center.id).where(Center.id.in_(wanted)))).all())
-    if missing := wanted - found:
-        raise UnprocessableInput(
-            Text("中心不存在：{ids}", "No such centers: {ids}"),
-            ids=", ".join(str(center_id) for center_id in sorted(missing)),
-        )
 
 
 # --- real-name verification ------------------------------------------------------

@@ -144,7 +144,7 @@ class MapQuery:
 
 HELD_NOW = "FROM reservations r WHERE " + HOLDERS_OVERLAPPING.format(space="s.id")
 # The center's own columns, read by name (``feature``) on both engines.
-_CENTER = "c.id, c.name, c.kind, c.district, c.street, c.address, c.lat, c.lng"
+_CENTER = "c.id, c.name, c.kind, c.district, c.street, c.address, c.lat, c.lng, c.parent_id"
 _WHERE = """FROM centers c
 WHERE c.lat BETWEEN :south AND :north AND c.lng BETWEEN :west AND :east"""
 _POSTGRES = Statement.of(
@@ -275,9 +275,7 @@ def feature(row: Mapping[str, Any], now: datetime) -> dict[str, Any]:
             "open_now": open_now,
             "spaces": dict(sorted(counts.items())),
             "free_now": free,
-            # The tree's parent: with centers.parent_id, add c.parent_id to _CENTER
-            # and read row["parent_id"] here.
-            "parent_id": None,
+            "parent_id": row["parent_id"],
         },
     }
 

@@ -13,9 +13,9 @@ from app.models.activity import (
 )
 from app.models.base import Base
 from app.models.calendar import CalendarDay, CalendarFeed, DayKind, SpaceCalendarFeed
-from app.models.center import Center, CenterKind
+from app.models.center import Center, CenterKind, ancestor_ids, subtree_ids
 from app.models.feedback import Feedback
-from app.models.identity import Staff, StaffRole, User, staff_centers
+from app.models.identity import Staff, StaffRole, StaffScope, User, staff_centers
 from app.models.notification import (
     Delivery,
     Notification,
@@ -116,6 +116,8 @@ __all__ = [
     "HolidayPolicy",
     "Center",
     "CenterKind",
+    "ancestor_ids",
+    "subtree_ids",
     "Closure",
     "Delivery",
     "Door",
@@ -149,6 +151,7 @@ __all__ = [
     "default_holiday_policy",
     "Staff",
     "StaffRole",
+    "StaffScope",
     "SubscriptionCredit",
     "Suspension",
     "Violation",

@@ -60,7 +60,16 @@ class User(Timestamped, Base):
 class StaffRole(enum.StrEnum):
     super_admin = "super_admin"
     district_admin = "district_admin"  # every center of one district
+    street_admin = "street_admin"  # every center of one street (district + street)
     center_admin = "center_admin"  # the centers listed in staff_centers
+
+
+class StaffScope(enum.StrEnum):
+    """How far a center admin's listed centers reach."""
+
+    # Named apart from its value: ``center`` is a method of every str.
+    listed = "center"  # the listed centers only
+    subtree = "subtree"  # the listed centers and every center below them in the network
 
 
 staff_centers = Table(
@@ -77,6 +86,10 @@ class Staff(Timestamped, Base):
         CheckConstraint(
             "role <> 'district_admin' OR district IS NOT NULL", name="district_admin_has_district"
         ),
+        CheckConstraint(
+            "role <> 'street_admin' OR (district IS NOT NULL AND street IS NOT NULL)",
+            name="street_admin_has_street",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -84,6 +97,10 @@ class Staff(Timestamped, Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     role: Mapped[StaffRole] = mapped_column(enum_column(StaffRole, "staff_role"))
     district: Mapped[str | None] = mapped_column(String(20))
+    street: Mapped[str | None] = mapped_column(String(50))  # a street admin's
+    scope: Mapped[StaffScope] = mapped_column(
+        enum_column(StaffScope, "staff_scope"), default=StaffScope.listed, server_default="center"
+    )
     is_active: Mapped[bool] = mapped_column(default=True)
     # Tokens issued before this second no longer work: set when they sign out.
     signed_out_at: Mapped[datetime | None]

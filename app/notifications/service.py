@@ -31,7 +31,9 @@ from app.models import (
     Space,
     Staff,
     StaffRole,
+    StaffScope,
     Suspension,
+    ancestor_ids,
     staff_centers,
 )
 from app.notifications.texts import booking_values, local_time, render
@@ -67,8 +69,7 @@ async def tell_staff_covering(
 ) -> list[Notification]:
     """Tell every active staff member whose scope covers the booking's center."""
     center_id, values = await _booking_values(session, reservation, None)
-    district = await session.scalar(select(Center.district).where(Center.id == center_id))
-    staff_ids = (await session.scalars(select(Staff.id).where(_covers(center_id, district)))).all()
+    staff_ids = (await session.scalars(select(Staff.id).where(_covers(center_id)))).all()
     return [
         _add(
             session,
@@ -122,8 +123,7 @@ async def tell_staff_of_organization(
     if center_id is None:
         covering = and_(Staff.is_active.is_(True), Staff.role == StaffRole.super_admin)
     else:
-        district = await session.scalar(select(Center.district).where(Center.id == center_id))
-        covering = _covers(center_id, district)
+        covering = _covers(center_id)
     staff_ids = (await session.scalars(select(Staff.id).where(covering).order_by(Staff.id))).all()
     values = {"organization_name": organization.name, "reason": reason or ""}
     at = now or utcnow()
@@ -197,15 +197,29 @@ def tell_real_name_rebound(
     )
 
 
-def _covers(center_id: int, district: str | None) -> ColumnElement[bool]:
+def _covers(center_id: int) -> ColumnElement[bool]:
+    """The active staff whose scope covers the center (as ``StaffPrincipal``
+    decides, and ``outbox.STAFF_COVERING`` on the hot path)."""
+    here = select(Center.district, Center.street).where(Center.id == center_id).subquery()
+    in_street = exists().where(here.c.district == Staff.district, here.c.street == Staff.street)
+    in_district = exists().where(here.c.district == Staff.district)
+    upward = ancestor_ids(center_id)
     assigned = exists().where(
-        staff_centers.c.staff_id == Staff.id, staff_centers.c.center_id == center_id
+        staff_centers.c.staff_id == Staff.id,
+        or_(
+            staff_centers.c.center_id == center_id,
+            and_(
+                Staff.scope == StaffScope.subtree,
+                staff_centers.c.center_id.in_(select(upward.c.id)),
+            ),
+        ),
     )
     return and_(
         Staff.is_active.is_(True),
         or_(
             Staff.role == StaffRole.super_admin,
-            and_(Staff.role == StaffRole.district_admin, Staff.district == district),
+            and_(Staff.role == StaffRole.district_admin, in_district),
+            and_(Staff.role == StaffRole.street_admin, in_street),
             and_(Staff.role == StaffRole.center_admin, assigned),
         ),
     )

@@ -1,6 +1,9 @@
 """The activity report: what the centers in a staff member's scope held over a
-range of Shanghai days, grouped by center, category, month or organiser, as
-JSON, CSV or XLSX (README, "The activity report").
+range of Shanghai days, grouped by center, street (district + street),
+district, category, month or organiser, as JSON, CSV or XLSX (README, "The
+activity report"). ``ancestor_id`` keeps the activities of a center and every
+center below it in the network (a recursive CTE: each center once, however
+deep the tree).
 
 The activities **counted** are those published or completed (drafts and
 cancelled ones are not), of a center in the caller's scope, that **start**
@@ -54,17 +57,23 @@ from app.models import (
     Center,
     Organization,
     SignupStatus,
+    subtree_ids,
 )
 from app.reports.service import EARLIEST, LATEST, MAX_DAYS, InvalidReportRange
 
 COUNTED = (ActivityStatus.published, ActivityStatus.completed)
-# A group's key: a center's or an organisation's id, a category, a month.
+# A group's key: a center's or an organisation's id, a category, a month, a
+# district, or a district and a street joined by STREET_SEPARATOR.
 Key = int | str | None
+# Joins a street's district and name into one key: no printable text holds it.
+STREET_SEPARATOR = "\x1f"
 
 
 class ActivityGroupBy(StrEnum):
     # Named apart from their values: ``center`` is a method of every str.
     by_center = "center"
+    by_street = "street"
+    by_district = "district"
     by_category = "category"
     by_month = "month"
     by_organization = "organization"
@@ -75,6 +84,8 @@ class ActivityReportRow(BaseModel):
 
     center_id: int | None = None
     center_name: str | None = None
+    district: str | None = None  # grouped by street or district
+    street: str | None = None  # grouped by street
     category: ActivityCategory | None = None
     category_label: str | None = None
     month: str | None = None  # "2026-12", the Shanghai month the activities start in
@@ -119,6 +130,7 @@ async def report(
     first_day: date,
     last_day: date,
     group_by: ActivityGroupBy,
+    ancestor_id: int | None = None,
 ) -> ActivityReport:
     if (
         last_day < first_day
@@ -132,6 +144,10 @@ async def report(
     scope = [staff.center_clause()]
     if center_id is not None:
         scope.append(Center.id == center_id)
+    if ancestor_id is not None:
+        await get_center_in_scope(session, staff, ancestor_id)
+        below = subtree_ids([ancestor_id])
+        scope.append(Center.id.in_(select(below.c.id)))
     figures = await _figures(session, scope, group_by, first_day, last_day)
     rows = await _rows(session, scope, group_by, first_day, last_day, figures)
     return ActivityReport(group_by=group_by, from_=first_day, to=last_day, rows=rows)
@@ -151,6 +167,10 @@ def _key(group_by: ActivityGroupBy, dialect: str) -> ColumnElement[Any] | Querya
     match group_by:
         case ActivityGroupBy.by_center:
             return Activity.center_id
+        case ActivityGroupBy.by_street:
+            return Center.district + literal(STREET_SEPARATOR) + Center.street
+        case ActivityGroupBy.by_district:
+            return Center.district
         case ActivityGroupBy.by_category:
             return Activity.category
         case ActivityGroupBy.by_month:
@@ -242,6 +262,26 @@ async def _rows(
                 _row(figures.get(center), center_id=center, center_name=name)
                 for center, name in centers
             ]
+        case ActivityGroupBy.by_street:
+            streets = await session.execute(
+                select(Center.district, Center.street)
+                .distinct()
+                .where(*scope)
+                .order_by(Center.district, Center.street)
+            )
+            return [
+                _row(
+                    figures.get(f"{district}{STREET_SEPARATOR}{street}"),
+                    district=district,
+                    street=street,
+                )
+                for district, street in streets
+            ]
+        case ActivityGroupBy.by_district:
+            districts = await session.scalars(
+                select(Center.district).distinct().where(*scope).order_by(Center.district)
+            )
+            return [_row(figures.get(district), district=district) for district in districts.all()]
         case ActivityGroupBy.by_category:
             return [
                 _row(figures.get(category), category=category, category_label=label)
@@ -293,6 +333,8 @@ def _row(figures: _Figures | None, **keys: object) -> ActivityReportRow:
 
 KEYS = {
     ActivityGroupBy.by_center: ["center_id", "center_name"],
+    ActivityGroupBy.by_street: ["district", "street"],
+    ActivityGroupBy.by_district: ["district"],
     ActivityGroupBy.by_category: ["category", "category_label"],
     ActivityGroupBy.by_month: ["month"],
     ActivityGroupBy.by_organization: ["organization_id", "organization_name"],
@@ -301,6 +343,8 @@ FIGURES = ["activities", "sessions", "signups", "attended", "unique_people", "av
 HEADERS_ZH = {
     "center_id": "中心编号",
     "center_name": "中心名称",
+    "district": "区",
+    "street": "街镇",
     "category": "类别代码",
     "category_label": "类别",
     "month": "月份",

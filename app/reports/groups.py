@@ -12,6 +12,16 @@ class GroupBy(StrEnum):
     space = "space"
     day = "day"
     weekday_hour = "weekday_hour"
+    # Roll-ups of the network: named apart from its value, ``center`` is a
+    # method of every str.
+    by_center = "center"
+    street = "street"  # a district's street: (district, street)
+    district = "district"
+
+
+# The groups that span the whole range (a booking is one piece), by where a
+# space lies rather than when.
+WHOLE_RANGE = frozenset({GroupBy.space, GroupBy.by_center, GroupBy.street, GroupBy.district})
 
 
 # Which bookings count how (the status table, app/models/reservation.py): made

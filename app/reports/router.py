@@ -44,6 +44,10 @@ async def utilization(
     to: Annotated[LocalDate, Query(description="Last Shanghai day, included")],
     center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     space_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    ancestor_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only this center and every center below it"),
+    ] = None,
     group_by: GroupBy = GroupBy.space,
     format: Format = Format.json,
     lang: Annotated[
@@ -54,7 +58,10 @@ async def utilization(
     """How the spaces in your scope were used, from `from` to `to` (at most 366 days).
 
     A booking counts where it starts; its hours count where they fall, so one
-    across midnight adds hours to both days."""
+    across midnight adds hours to both days. `group_by=center|street|district`
+    rolls the spaces up the network (a street is its district's: both are
+    named); `ancestor_id` keeps a center and everything below it, each space
+    counted once however deep the tree."""
     found = await service.utilization(
         session,
         staff,
@@ -63,6 +70,7 @@ async def utilization(
         first_day=from_,
         last_day=to,
         group_by=group_by,
+        ancestor_id=ancestor_id,
     )
     report = UtilizationReport(
         group_by=found.group_by,
@@ -107,6 +115,10 @@ async def activity_report(
     from_: Annotated[LocalDate, Query(alias="from", description="First Shanghai day")],
     to: Annotated[LocalDate, Query(description="Last Shanghai day, included")],
     center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
+    ancestor_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only this center and every center below it"),
+    ] = None,
     group_by: activities.ActivityGroupBy = activities.ActivityGroupBy.by_center,
     format: Format = Format.json,
     lang: Annotated[
@@ -123,7 +135,13 @@ async def activity_report(
     attendees and walk-ins), `unique_people` the distinct residents checked in,
     `average_rating` the mean of their ratings."""
     report = await activities.report(
-        session, staff, center_id=center_id, first_day=from_, last_day=to, group_by=group_by
+        session,
+        staff,
+        center_id=center_id,
+        first_day=from_,
+        last_day=to,
+        group_by=group_by,
+        ancestor_id=ancestor_id,
     )
     if format is Format.json:
         return report

@@ -15,6 +15,10 @@ class UtilizationRow(BaseModel):
     date: dt.date | None
     weekday: int | None  # 0 = Monday
     hour: int | None  # Shanghai hour of the day
+    center_id: int | None  # grouped by center
+    center_name: str | None
+    district: str | None  # grouped by street or district
+    street: str | None  # grouped by street
     open_hours: float
     available_hours: float  # open hours × places (a shared space's seats, else 1)
     booked_hours: float  # kept bookings' hours, no-shows included

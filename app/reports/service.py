@@ -1,5 +1,8 @@
 """Usage reports: how the spaces in a staff member's scope were used over a
-range of Shanghai days, grouped by space, by day or by weekday and hour.
+range of Shanghai days, grouped by space, by day or by weekday and hour, or
+rolled up the network: by center, by street (district + street) or by
+district; ``ancestor_id`` keeps the spaces of a center and every center below
+it (a recursive CTE, each center once however deep the tree).
 
 The booking figures come from one grouped query (``usage_sql``) that the
 database answers over the (space_id, starts_at) index: each booking is cut
@@ -31,8 +34,8 @@ from app.core.errors import AppError, Text
 from app.holidays import service as holidays
 from app.holidays.days import plan_days
 from app.identity.principals import StaffPrincipal
-from app.models import BookingMode, Center, Closure, Space
-from app.reports.groups import DAY, HOUR, REPORTED, GroupBy
+from app.models import BookingMode, Center, Closure, Space, subtree_ids
+from app.reports.groups import DAY, HOUR, REPORTED, WHOLE_RANGE, GroupBy
 from app.reports.sql import usage_sql
 from app.spaces.calendar import Interval, merge, opening_intervals
 from app.spaces.service import get_space_in_scope, weekly_windows
@@ -62,6 +65,10 @@ class Row:
     date: dt.date | None = None
     weekday: int | None = None  # 0 = Monday
     hour: int | None = None
+    center_id: int | None = None
+    center_name: str | None = None
+    district: str | None = None
+    street: str | None = None
     open_hours: float = 0.0
     available_hours: float = 0.0  # open hours × places (seats of a shared space, else 1)
     booked_hours: float = 0.0
@@ -85,7 +92,7 @@ class Report:
     rows: list[Row]
 
 
-Key = tuple[int, ...]
+Key = tuple[int | str, ...]
 
 
 async def utilization(
@@ -97,6 +104,7 @@ async def utilization(
     first_day: date,
     last_day: date,
     group_by: GroupBy,
+    ancestor_id: int | None = None,
 ) -> Report:
     if (
         last_day < first_day
@@ -105,7 +113,9 @@ async def utilization(
         or last_day > LATEST
     ):
         raise InvalidReportRange(max_days=MAX_DAYS)
-    spaces = await _spaces(session, staff, center_id=center_id, space_id=space_id)
+    spaces = await _spaces(
+        session, staff, center_id=center_id, space_id=space_id, ancestor_id=ancestor_id
+    )
     start, end = local_midnight(first_day), local_midnight(last_day + timedelta(days=1))
     rows: dict[Key, Row] = {}
     for space, opening in await _opening(session, spaces, start, end):
@@ -114,18 +124,32 @@ async def utilization(
         await _add_usage(session, rows, group_by, [space.id for space in spaces], start, end)
     for row in rows.values():
         _finish(row)
-    names = {space.id: space.name for space in spaces}
+    names: dict[int | str, str] = {space.id: space.name for space in spaces}
+    if group_by is GroupBy.by_center:
+        names = {space.center_id: space.center.name for space in spaces}
     for key, row in rows.items():
         _label(row, group_by, key, names)
     return Report(group_by, first_day, last_day, [rows[key] for key in sorted(rows)])
 
 
 async def _spaces(
-    session: AsyncSession, staff: StaffPrincipal, *, center_id: int | None, space_id: int | None
+    session: AsyncSession,
+    staff: StaffPrincipal,
+    *,
+    center_id: int | None,
+    space_id: int | None,
+    ancestor_id: int | None,
 ) -> list[Space]:
+    below: list[int] | None = None
+    if ancestor_id is not None:
+        await get_center_in_scope(session, staff, ancestor_id)
+        subtree = subtree_ids([ancestor_id])
+        below = list((await session.scalars(select(subtree.c.id))).all())
     if space_id is not None:
         space = await get_space_in_scope(session, staff, space_id)
         if center_id is not None and space.center_id != center_id:
+            return []
+        if below is not None and space.center_id not in below:
             return []
         return [space]
     if center_id is not None:
@@ -139,6 +163,8 @@ async def _spaces(
     )
     if center_id is not None:
         query = query.where(Center.id == center_id)
+    if below is not None:
+        query = query.where(Center.id.in_(below))
     return list((await session.scalars(query)).all())
 
 
@@ -205,16 +231,29 @@ def _add_opening(
 ) -> None:
     places = space.capacity if space.booking_mode is BookingMode.shared else 1
     for interval in opening:
-        for key, seconds in _split(group_by, space.id, interval):
+        for key, seconds in _split(group_by, space, interval):
             row = rows.setdefault(key, Row())
             row.open_hours += seconds / HOUR
             row.available_hours += places * seconds / HOUR
 
 
-def _split(group_by: GroupBy, space_id: int, interval: Interval) -> Iterable[tuple[Key, float]]:
+def _place(group_by: GroupBy, space: Space) -> Key:
+    """The key of a group by place: the space, its center, street or district."""
+    match group_by:
+        case GroupBy.by_center:
+            return (space.center_id,)
+        case GroupBy.street:
+            return (space.center.district, space.center.street)
+        case GroupBy.district:
+            return (space.center.district,)
+        case _:
+            return (space.id,)
+
+
+def _split(group_by: GroupBy, space: Space, interval: Interval) -> Iterable[tuple[Key, float]]:
     """``interval``'s seconds per group key: whole, per Shanghai day, or per hour."""
-    if group_by is GroupBy.space:
-        yield (space_id,), (interval.end - interval.start).total_seconds()
+    if group_by in WHOLE_RANGE:
+        yield _place(group_by, space), (interval.end - interval.start).total_seconds()
         return
     step = timedelta(days=1) if group_by is GroupBy.day else timedelta(hours=1)
     local = interval.start.astimezone(SHANGHAI)
@@ -242,8 +281,10 @@ async def _add_usage(
     end: datetime,
 ) -> None:
     dialect = session.get_bind().dialect.name
-    width = {GroupBy.space: int((end - start).total_seconds()) + DAY, GroupBy.day: DAY}.get(
-        group_by, HOUR
+    width = (
+        int((end - start).total_seconds()) + DAY
+        if group_by in WHOLE_RANGE
+        else {GroupBy.day: DAY}.get(group_by, HOUR)
     )
     origin = start - timedelta(days=1)
     # Shanghai keeps one offset all year (no daylight saving since 1991), which
@@ -276,12 +317,14 @@ async def _add_usage(
             "utc_offset": int(utc_offset.total_seconds()),
         },
     )
-    key_count = 2 if group_by is GroupBy.weekday_hour else 1
+    key_count = 2 if group_by in (GroupBy.weekday_hour, GroupBy.street) else 1
     for record in result:
         values = tuple(record)
-        key = tuple(int(part) for part in values[:key_count])
+        key: Key = tuple(
+            part if isinstance(part, str) else int(part) for part in values[:key_count]
+        )
         if group_by is GroupBy.day:
-            key = (datetime.fromtimestamp(key[0], SHANGHAI).date().toordinal(),)
+            key = (datetime.fromtimestamp(int(key[0]), SHANGHAI).date().toordinal(),)
         (booked, used, bookings, cancelled, no_shows, users, organizations, stars, ratings,
          events) = values[key_count:]  # fmt: skip
         row = rows.setdefault(key, Row())
@@ -309,11 +352,17 @@ def _finish(row: Row) -> None:
         setattr(row, name, round(getattr(row, name), 2))
 
 
-def _label(row: Row, group_by: GroupBy, key: Key, names: dict[int, str]) -> None:
+def _label(row: Row, group_by: GroupBy, key: Key, names: dict[int | str, str]) -> None:
     match group_by:
         case GroupBy.space:
-            row.space_id, row.space_name = key[0], names.get(key[0])
+            row.space_id, row.space_name = int(key[0]), names.get(key[0])
         case GroupBy.day:
-            row.date = date.fromordinal(key[0])
+            row.date = date.fromordinal(int(key[0]))
         case GroupBy.weekday_hour:
-            row.weekday, row.hour = key
+            row.weekday, row.hour = int(key[0]), int(key[1])
+        case GroupBy.by_center:
+            row.center_id, row.center_name = int(key[0]), names.get(key[0])
+        case GroupBy.street:
+            row.district, row.street = str(key[0]), str(key[1])
+        case GroupBy.district:
+            row.district = str(key[0])

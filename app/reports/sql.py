@@ -1,7 +1,11 @@
 """The report's one grouped query, written for each engine (app/reports/service.py
 explains what it counts)."""
 
-from app.reports.groups import BOOKED_TIME_SQL, DAY, HOUR, USED_SQL, GroupBy
+from app.reports.groups import BOOKED_TIME_SQL, DAY, HOUR, USED_SQL, WHOLE_RANGE, GroupBy
+
+# Where a booking's space lies, for the network's roll-ups.
+PLACE_COLUMNS = "ce.id AS center_id, ce.district AS district, ce.street AS street"
+PLACE_JOIN = "JOIN spaces sp ON sp.id = r.space_id JOIN centers ce ON ce.id = sp.center_id"
 
 
 def _epoch(dialect: str, column: str) -> str:
@@ -15,6 +19,9 @@ def _keys(group_by: GroupBy, alias: str) -> list[str]:
     local = f"({alias}.bucket + :utc_offset)"
     return {
         GroupBy.space: [f"{alias}.space_id"],
+        GroupBy.by_center: [f"{alias}.center_id"],
+        GroupBy.street: [f"{alias}.district", f"{alias}.street"],
+        GroupBy.district: [f"{alias}.district"],
         GroupBy.day: [f"{alias}.bucket"],
         GroupBy.weekday_hour: [f"({local} / {DAY} + 3) % 7", f"({local} % {DAY}) / {HOUR}"],
     }[group_by]
@@ -25,11 +32,11 @@ def _pieces(dialect: str, group_by: GroupBy) -> tuple[str, str]:
     into the buckets it touches: at most 25 hours, 2 days, or the one bucket
     spanning the whole range when grouping by space."""
     last = "(b.e - 1 - :origin) / :width - (b.s - :origin) / :width"
-    if group_by is GroupBy.space:
+    if group_by in WHOLE_RANGE:
         return "", "CROSS JOIN (SELECT 0 AS n) AS pieces"
     if dialect == "postgresql":
         return "", f"CROSS JOIN LATERAL generate_series(0, {last}) AS pieces(n)"
-    count = {GroupBy.space: 1, GroupBy.day: 2, GroupBy.weekday_hour: 25}[group_by]
+    count = {GroupBy.day: 2, GroupBy.weekday_hour: 25}[group_by]
     offsets = ", ".join(f"({n})" for n in range(count))
     return f"pieces(n) AS (VALUES {offsets}),", f"JOIN pieces ON pieces.n <= {last}"
 
@@ -59,6 +66,10 @@ def usage_sql(dialect: str, group_by: GroupBy) -> str:
         f"{key} AS {name}" for key, name in zip(start_keys, names, strict=True)
     )
     key_list = ", ".join(names)
+    by_place = group_by in WHOLE_RANGE and group_by is not GroupBy.space
+    place_columns = f", {PLACE_COLUMNS}" if by_place else ""
+    place_join = PLACE_JOIN if by_place else ""
+    place_carried = ", b.center_id, b.district, b.street" if by_place else ""
     return f"""
 WITH {pieces_cte}
 b AS {materialized} (
@@ -66,12 +77,13 @@ b AS {materialized} (
            r.checked_in_at IS NOT NULL AS checked_in, f.rating,
            r.kind = 'center_event' AS event,
            {_epoch(dialect, "r.starts_at")} AS s, {_epoch(dialect, "r.ends_at")} AS e
-    FROM reservations r LEFT JOIN feedback f ON f.reservation_id = r.id
+           {place_columns}
+    FROM reservations r LEFT JOIN feedback f ON f.reservation_id = r.id {place_join}
     WHERE r.space_id IN :space_ids AND r.status IN :statuses
       AND r.starts_at < :to_at AND r.starts_at > :day_before AND r.ends_at > :from_at
 ),
 c AS (
-    SELECT b.status, b.checked_in, b.event, b.s, b.e, b.space_id,
+    SELECT b.status, b.checked_in, b.event, b.s, b.e, b.space_id {place_carried},
            ((b.s - :origin) / :width + pieces.n) * :width + :origin AS bucket
     FROM b {pieces_join}
 ),

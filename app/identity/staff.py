@@ -1,0 +1,83 @@
+"""Staff accounts: creating one, with the scope its role needs (README,
+"Staff scope"): a district admin's district, a street admin's district and
+street, a center admin's centers and how far they reach."""
+
+import re
+from collections.abc import Sequence
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import AlreadyExists, Text, UnprocessableInput
+from app.core.passwords import hash_password_async
+from app.identity.service import STAFF, USERNAME_PATTERN
+from app.models import Center, Staff, StaffRole, StaffScope, staff_centers
+
+
+async def create_staff(
+    session: AsyncSession,
+    *,
+    username: str,
+    password: str,
+    role: StaffRole,
+    district: str | None = None,
+    street: str | None = None,
+    center_ids: Sequence[int] = (),
+    scope: StaffScope = StaffScope.listed,
+) -> Staff:
+    username = username.lower()
+    if not re.fullmatch(USERNAME_PATTERN, username):
+        raise UnprocessableInput(
+            Text(
+                "用户名须为 3–50 位小写字母、数字或 . _ -",
+                "Usernames are 3-50 lower-case letters, digits, '.', '_' or '-'",
+            )
+        )
+    if len(password) < 10:
+        raise UnprocessableInput(Text("密码至少 10 位", "Passwords must be at least 10 characters"))
+    if role is StaffRole.district_admin and not district:
+        raise UnprocessableInput(
+            Text("区级管理员须指定所属区", "A district admin needs a district")
+        )
+    if role is StaffRole.street_admin and not (district and street):
+        raise UnprocessableInput(
+            Text("街镇管理员须指定所属区和街镇", "A street admin needs a district and a street")
+        )
+    if scope is StaffScope.subtree and role is not StaffRole.center_admin:
+        raise UnprocessableInput(
+            Text("只有中心管理员可管辖下级阵地", "Only a center admin may be given a subtree")
+        )
+    if role is StaffRole.center_admin:
+        await _require_centers(session, center_ids)
+    if await session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
+        raise AlreadyExists(what=STAFF)
+    staff = Staff(
+        username=username,
+        password_hash=await hash_password_async(password),
+        role=role,
+        district=district if role in (StaffRole.district_admin, StaffRole.street_admin) else None,
+        street=street if role is StaffRole.street_admin else None,
+        scope=scope,
+    )
+    session.add(staff)
+    await session.flush()
+    if role is StaffRole.center_admin:
+        await session.execute(
+            insert(staff_centers),
+            [{"staff_id": staff.id, "center_id": center_id} for center_id in set(center_ids)],
+        )
+    return staff
+
+
+async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> None:
+    wanted = set(center_ids)
+    if not wanted:
+        raise UnprocessableInput(
+            Text("中心管理员须至少指定一个中心", "A center admin needs at least one center")
+        )
+    found = set((await session.scalars(select(Center.id).where(Center.id.in_(wanted)))).all())
+    if missing := wanted - found:
+        raise UnprocessableInput(
+            Text("中心不存在：{ids}", "No such centers: {ids}"),
+            ids=", ".join(str(center_id) for center_id in sorted(missing)),
+        )
