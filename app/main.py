@@ -40,6 +40,7 @@ from app.core.middleware import (
 )
 from app.core.ratelimit import Limiter
 from app.core.routing import API_PREFIX
+from app.evaluations.router import router as evaluations_router
 from app.feedback.router import router as feedback_router
 from app.holidays.router import router as holidays_router
 from app.identity import real_name
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         waitlist_router,
         feedback_router,
         reports_router,
+        evaluations_router,
         calendars_router,
         holidays_router,
         activity_signups_router,

@@ -14,6 +14,7 @@ from app.models.activity import (
 from app.models.base import Base
 from app.models.calendar import CalendarDay, CalendarFeed, DayKind, SpaceCalendarFeed
 from app.models.center import Center, CenterKind, ancestor_ids, subtree_ids
+from app.models.evaluation import EvaluationWeight
 from app.models.feedback import Feedback
 from app.models.identity import Staff, StaffRole, StaffScope, User, staff_centers
 from app.models.notification import (
@@ -121,6 +122,7 @@ __all__ = [
     "Closure",
     "Delivery",
     "Door",
+    "EvaluationWeight",
     "Feedback",
     "DoorAttempt",
     "IdempotencyKey",

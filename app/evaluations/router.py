@@ -1,0 +1,103 @@
+"""The evaluation of positions for staff, as JSON, CSV or XLSX, and the
+weights of its score."""
+
+from typing import Annotated, Literal
+
+from fastapi import Query, Response
+
+from app.core.db import SessionDep
+from app.core.routing import api_router
+from app.core.schemas import MAX_ID
+from app.evaluations import exports, service, weights
+from app.evaluations.schemas import EvaluationReport, EvaluationRow, WeightsIn, WeightsOut
+from app.identity.dependencies import CurrentStaff
+from app.reports.router import XLSX, Format
+
+router = api_router("/admin", tags=["admin"])
+
+
+def report_of(found: service.Evaluation) -> EvaluationReport:
+    return EvaluationReport(
+        period=found.period,
+        from_=found.first_day,
+        to=found.last_day,
+        group_by=found.group_by,
+        ancestor_id=found.ancestor_id,
+        weights={metric.value: weight for metric, weight in found.weights.weights.items()},
+        rows=[EvaluationRow.model_validate(row) for row in found.rows],
+    )
+
+
+@router.get(
+    "/evaluations",
+    response_model=EvaluationReport,
+    response_model_by_alias=True,
+    responses={
+        200: {
+            "content": {
+                "text/csv": {"schema": {"type": "string"}},
+                XLSX: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
+)
+async def evaluations(
+    staff: CurrentStaff,
+    session: SessionDep,
+    period: Annotated[
+        str, Query(max_length=20, description="A Shanghai calendar month, YYYY-MM; not ahead")
+    ],
+    ancestor_id: Annotated[
+        int | None,
+        Query(ge=1, le=MAX_ID, description="Only this center and every center below it"),
+    ] = None,
+    group_by: service.EvaluationGroupBy = service.EvaluationGroupBy.by_center,
+    format: Format = Format.json,
+    lang: Annotated[
+        Literal["zh", "en"],
+        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
+    ] = "zh",
+) -> Response | EvaluationReport:
+    """How each position in your scope was run in `period` (阵地评估): opening
+    hours, utilization, no-show rate, bookings, activities held and 人次,
+    unique people served, average rating, suggestions closed, and a `score`
+    (0–100) from the evaluation weights, with the row's `rank` among its
+    siblings (the positions with the same parent; by street or district,
+    among the groups). README, "Evaluating positions", says how each metric
+    enters the score."""
+    found = await service.evaluate(
+        session, staff, period=period, group_by=group_by, ancestor_id=ancestor_id
+    )
+    report = report_of(found)
+    if format is Format.json:
+        return report
+    if format is Format.csv:
+        body, filename = exports.as_csv(report, lang)
+    else:
+        body, filename = exports.as_xlsx(report, lang)
+    media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
+    return Response(
+        body,
+        media_type=media_type,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
+    )
+
+
+def _weights_out(found: weights.Weights) -> WeightsOut:
+    return WeightsOut(
+        weights={metric.value: weight for metric, weight in found.weights.items()},
+        defaults={metric.value: weight for metric, weight in found.defaults.items()},
+    )
+
+
+@router.get("/evaluation-weights", response_model=WeightsOut)
+async def get_weights(staff: CurrentStaff, session: SessionDep) -> WeightsOut:
+    """Every metric's weight in the evaluation's score, and its default."""
+    return _weights_out(await weights.current(session))
+
+
+@router.put("/evaluation-weights", response_model=WeightsOut)
+async def put_weights(staff: CurrentStaff, session: SessionDep, body: WeightsIn) -> WeightsOut:
+    """Weigh the metrics named anew (super admins only); the others keep
+    theirs. Each weight is a number from 0 to 1000; at least one stays above 0."""
+    return _weights_out(await weights.replace(session, staff, body.weights))
