@@ -90,6 +90,12 @@ async def rated(api: Api, path: str, who: Headers, stars: int) -> None:
 
 @pytest.fixture
 async def net(api: Api, clock: time_machine.Traveller) -> Net:
+    return await build_net(api, clock)
+
+
+async def build_net(api: Api, clock: time_machine.Traveller) -> Net:
+    """The network and the month of the module's docstring; the clock left at
+    ``EVALUATED_AT``."""
     admin_id = await api.create_staff_row()
     admin = signed_in(api, admin_id)
     street = await api.center(admin, kind="street_center")

@@ -5,7 +5,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.console import activities, auth, manage, organizations, router
+from app.console import activities, auth, evaluations, manage, organizations, router
 from app.console.pages import HERE
 
 # The console's pages load their script, style sheet and board only from
@@ -23,6 +23,7 @@ def install(app: FastAPI) -> None:
     app.include_router(manage.router)
     app.include_router(organizations.router)
     app.include_router(activities.router)
+    app.include_router(evaluations.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

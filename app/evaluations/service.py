@@ -77,7 +77,7 @@ from app.reports.groups import GroupBy
 # Residents' suggestions closed: 0 until a suggestions feature exists, kept as
 # a column (and a metric, weighted 0 by default) so the table's shape holds.
 SUGGESTIONS_CLOSED = 0
-PERIOD = re.compile(r"(\d{4})-(0[1-9]|1[0-2])")
+PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 TOP_RATING = 5
 RATES = frozenset({Metric.utilization, Metric.no_show_rate, Metric.average_rating})
 
