@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import utcnow
@@ -61,6 +63,7 @@ class InvalidWeights(AppError):
     )
 
 
+ALL_ZERO = Text("全部为 0", "every weight is 0")
 SUPER_ONLY = Text("只有超级管理员可以设置评估权重", "Only super admins set evaluation weights")
 
 
@@ -102,16 +105,24 @@ async def replace(
     before = await current(session)
     after = {**before.weights, **changes}
     if not any(weight > 0 for weight in after.values()):
-        raise InvalidWeights(max=MAX_WEIGHT, problem="all 0")
-    rows = {
-        row.metric: row
-        for row in (await session.scalars(select(EvaluationWeight).with_for_update())).all()
-    }
+        raise InvalidWeights(max=MAX_WEIGHT, problem=ALL_ZERO)
+    # One upsert per metric: two super admins saving at once both land, the
+    # later one's weight kept, and neither meets a duplicate key.
+    insert = sqlite_insert if session.get_bind().dialect.name == "sqlite" else postgresql_insert
+    now = utcnow()
     for metric, weight in changes.items():
-        row = rows.get(metric.value)
-        if row is None:
-            session.add(EvaluationWeight(metric=metric.value, weight=weight, updated_by=staff.id))
-        else:
-            row.weight, row.updated_by, row.updated_at = weight, staff.id, utcnow()
+        row = insert(EvaluationWeight).values(
+            metric=metric.value, weight=weight, updated_by=staff.id, created_at=now, updated_at=now
+        )
+        await session.execute(
+            row.on_conflict_do_update(
+                index_elements=[EvaluationWeight.metric],
+                set_={
+                    "weight": row.excluded.weight,
+                    "updated_by": row.excluded.updated_by,
+                    "updated_at": row.excluded.updated_at,
+                },
+            )
+        )
     await session.flush()
     return Weights(after, dict(DEFAULTS))
