@@ -27,6 +27,10 @@ ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "bench" / ".work"
 SERVERS = results.SERVERS
 WORKERS = results.WORKERS
+# Seconds a server keeps an idle connection: longer than a simulated user's
+# longest wait (5 s), as a server's must outlast its balancer's idle timeout;
+# at uvicorn's 5 s a reused connection now and then meets the server closing it.
+KEEP_ALIVE = 30
 
 
 def _port() -> int:
@@ -130,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         servers = [
             processes.enter_context(
                 _process(
-                    [*zhendi, "serve", "--port", str(port)],
+                    [*zhendi, "serve", "--port", str(port), "--keep-alive", str(KEEP_ALIVE)],
                     env,
                     WORK / f"city-serve-{port}.log",
                 )

@@ -109,7 +109,8 @@ class Resident(HttpUser):
     @task(1)
     def book_a_seat(self) -> None:
         space_id = self.places.choice(MANIFEST.study_room_ids)
-        day = local_today() + timedelta(days=self.places.randint(1, 6))
+        # Not the last day of the window: that one the 08:00 surge opens.
+        day = local_today() + timedelta(days=self.places.randint(1, 5))
         start = datetime.combine(day, time(self.places.randint(8, 20)), tzinfo=SHANGHAI)
         body = {
             "space_id": space_id,

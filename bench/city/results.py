@@ -207,7 +207,14 @@ def _needs(
         connections = processes * POOL_SIZE + WORKERS * 2
         database = size / scale * share
         surge_requests = rooms_full * share * args.surge_per_room
-        drain = max(surge_requests * surge_cpu / processes, surge_requests * surge_pg / pg_cores)
+        # The measured drain rate, scaled with the serve processes; never
+        # faster than the CPU the surge's bookings need (serve's or PostgreSQL's).
+        rate = surge.requests / max(surge.seconds, 1e-9) * processes / SERVERS
+        drain = max(
+            surge_requests / rate,
+            surge_requests * surge_cpu / processes,
+            surge_requests * surge_pg / pg_cores,
+        )
         lines.append(
             f"| {name} | {residents:,.0f} | {users:,.0f} | {demand:,.0f} | {processes} | "
             f"{cores} | {connections} | {_mb(database)} | {surge_requests:,.0f} requests, "
@@ -222,9 +229,10 @@ def _needs(
         f"peaked at {peak_connections} for {SERVERS} + {WORKERS} processes, of a "
         f"`max_connections` that must exceed it); the database grows with the rows, so its "
         f"size is this run's ÷ the scale ({scale:g}) × the share (one district is 1/16 of "
-        f"the city's rows); the surge's drain time is its bookings × the CPU a surge booking "
-        f"took ÷ the serve processes (or ÷ PostgreSQL's cores, whichever is slower), a "
-        f"floor: contention on the same seats queues some of them behind others. "
+        f"the city's rows); the surge's drain time is its bookings ÷ the drain rate measured here "
+        f"({surge.requests / max(surge.seconds, 1e-9):.0f} bookings/s on {SERVERS} serve "
+        f"processes) × the serve processes ÷ {SERVERS}, and never less than its bookings × "
+        f"the CPU a surge booking took ÷ the serve processes (or ÷ PostgreSQL's cores). "
         f"Two workers carry the periodic jobs of any of these "
         f"sizes (each used {worker_cores:.1%} of a core; the job lag above is the figure to "
         f"watch). The figures are linear extrapolations from one run on a shared 2-core "
