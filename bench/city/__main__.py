@@ -103,7 +103,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--surge-per-room", type=int, default=20, help="residents asking for each study room"
     )
-    parser.add_argument("--no-build", action="store_true", help="reuse the last city")
+    parser.add_argument(
+        "--no-build", action="store_true", help="reuse the last city (kept with --keep)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the city's database")
     parser.add_argument("--database", default=build.DATABASE)
     parser.add_argument(
         "--results", type=Path, default=Path(__file__).with_name("RESULTS.md"), help="report"
@@ -208,6 +211,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         postgres_surge=postgres_surge,
     )
     args.results.write_text(report)
+    if not args.keep:
+        asyncio.run(build.drop(args.database))
     print(report)
     failed = (
         found.over_capacity

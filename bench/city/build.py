@@ -171,10 +171,18 @@ def _space(center_id: int, name: str, kind: str, study: bool) -> tuple[Any, ...]
     )  # fmt: skip
 
 
-async def build(city: City, scale: float, database: str = DATABASE) -> Manifest:
+async def drop(database: str = DATABASE) -> None:
     admin = await asyncpg.connect(PG_ADMIN)
     try:
         await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def build(city: City, scale: float, database: str = DATABASE) -> Manifest:
+    await drop(database)
+    admin = await asyncpg.connect(PG_ADMIN)
+    try:
         await admin.execute(f'CREATE DATABASE "{database}"')
     finally:
         await admin.close()
