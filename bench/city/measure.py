@@ -6,6 +6,7 @@ import asyncio
 import json
 import math
 import os
+import resource
 import threading
 import time
 from collections import Counter
@@ -232,6 +233,7 @@ class Surge:
     statuses: Counter[str] = field(default_factory=Counter)
     latencies: list[float] = field(default_factory=list)
     rooms_full: int = 0  # study rooms whose every seat went, no more
+    at_once: int = 0  # asks in flight at most (all of them unless open files run out)
     start: datetime | None = None
 
     def percentile(self, share: float) -> float:
@@ -260,6 +262,12 @@ async def surge(
         for k in range(per_room)
     ]
     targets = [httpx.URL(host) for host in hosts]
+    # All at once as far as this process may open sockets (the full city's
+    # 12,000 asks need a limit on open files above that).
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+    result.at_once = max(1, min(len(asks), hard - 200))
+    at_once = asyncio.Semaphore(result.at_once)
 
     async def ask(index: int, space_id: int, headers: dict[str, str]) -> None:
         body = {
@@ -269,12 +277,13 @@ async def surge(
             "purpose": "自习",
         }
         target = targets[index % len(targets)]
-        began = time.perf_counter()
-        try:
-            status, answer = await _post(target, "/api/v1/reservations", body, headers)
-        except OSError as error:
-            result.statuses[type(error).__name__] += 1
-            return
+        async with at_once:
+            began = time.perf_counter()
+            try:
+                status, answer = await _post(target, "/api/v1/reservations", body, headers)
+            except OSError as error:
+                result.statuses[type(error).__name__] += 1
+                return
         result.latencies.append(time.perf_counter() - began)
         code = str(answer.get("code", "")) if status >= 400 else ""
         result.statuses[f"{status} {code}".strip()] += 1

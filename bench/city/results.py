@@ -77,6 +77,11 @@ def report(
             f"{row['Failure Count']} | {server_errors.get(row['Name'], 0)} | "
             f"{float(row['Requests/s']):.1f} | {row['50%']} | {row['95%']} | {row['99%']} |"
         )
+    limited = (
+        ""
+        if surge.at_once >= surge.requests
+        else f" ({surge.at_once:,} at most in flight: the limit on open files)"
+    )
     lines += [
         "",
         "A 409 (the seat gone, a seat held already, signed up already) counts as a right "
@@ -86,7 +91,8 @@ def report(
         "",
         f"Every study room ({surge.rooms}) asked for its 08:00–10:00 seats on the day its "
         f"booking window opens ({surge.start:%Y-%m-%d}) by {args.surge_per_room} residents "
-        f"each, all {surge.requests:,} requests at the same instant over both servers: "
+        f"each, all {surge.requests:,} requests at the same instant over both servers"
+        f"{limited}: "
         f"drained in **{surge.seconds:.2f} s**, p50 {surge.percentile(0.5):.0f} ms, "
         f"p95 {surge.percentile(0.95):.0f} ms, p99 {surge.percentile(0.99):.0f} ms; answers "
         + ", ".join(f"`{status}` × {n}" for status, n in sorted(surge.statuses.items()))
