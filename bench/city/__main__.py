@@ -5,6 +5,7 @@ and report (README.md beside this file)."""
 import argparse
 import asyncio
 import csv
+import json
 import os
 import secrets
 import signal
@@ -14,30 +15,22 @@ import sys
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
+from dataclasses import asdict
 from pathlib import Path
 
-import asyncpg
 import httpx
 
-from app.models import HOLDING_SQL
-from bench.city import build
+from bench.city import build, measure, results
 from bench.city.figures import FULL, SMALL_SCALE
 
 ROOT = Path(__file__).resolve().parents[2]
 WORK = ROOT / "bench" / ".work"
-SERVERS = 2
-WORKERS = 2
-# Holding bookings of one space overlapping beyond what it holds: an exclusive
-# space's two holders at once, or a shared one's seats over its capacity at
-# the start of any of its bookings (where a peak begins).
-OVER_CAPACITY = f"""
-SELECT count(*) FROM reservations r JOIN spaces s ON s.id = r.space_id
-WHERE r.status IN ({HOLDING_SQL})
-  AND (SELECT coalesce(sum(o.attendees), 0) FROM reservations o
-       WHERE o.space_id = r.space_id AND o.status IN ({HOLDING_SQL})
-         AND o.starts_at <= r.starts_at AND o.ends_at > r.starts_at)
-      > CASE WHEN s.booking_mode = 'exclusive' THEN 1 ELSE s.capacity END
-"""
+SERVERS = results.SERVERS
+WORKERS = results.WORKERS
+# Seconds a server keeps an idle connection: longer than a simulated user's
+# longest wait (5 s), as a server's must outlast its balancer's idle timeout;
+# at uvicorn's 5 s a reused connection now and then meets the server closing it.
+KEEP_ALIVE = 30
 
 
 def _port() -> int:
@@ -64,11 +57,13 @@ def _env(database: str) -> dict[str, str]:
 
 
 @contextmanager
-def _process(command: Sequence[str], env: dict[str, str], log: Path) -> Iterator[None]:
+def _process(
+    command: Sequence[str], env: dict[str, str], log: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     with log.open("wb") as output:
         process = subprocess.Popen(command, env=env, stdout=output, stderr=output, cwd=ROOT)
         try:
-            yield
+            yield process
         finally:
             process.send_signal(signal.SIGINT)
             try:
@@ -89,28 +84,13 @@ def _wait_ready(base: str) -> None:
     raise RuntimeError(f"{base} did not become ready")
 
 
-def _stats(prefix: Path) -> list[str]:
-    """Locust's per-endpoint figures as a Markdown table."""
-    lines = [
-        "| endpoint | requests | failures | req/s | p50 ms | p95 ms | p99 ms |",
-        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
-    ]
+def _stats(prefix: Path) -> list[dict[str, str]]:
     with (prefix.parent / f"{prefix.name}_stats.csv").open() as table:
-        for row in csv.DictReader(table):
-            lines.append(
-                f"| {row['Type']} {row['Name']} | {row['Request Count']} | "
-                f"{row['Failure Count']} | {float(row['Requests/s']):.1f} | {row['50%']} | "
-                f"{row['95%']} | {row['99%']} |"
-            )
-    return lines
+        return list(csv.DictReader(table))
 
 
-async def _over_capacity(database: str) -> int:
-    db = await asyncpg.connect(build.dsn(database))
-    try:
-        return int(await db.fetchval(OVER_CAPACITY))
-    finally:
-        await db.close()
+def _cpu(processes: list[subprocess.Popen[bytes]]) -> float:
+    return sum(measure.cpu_seconds(process.pid) or 0.0 for process in processes)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -119,33 +99,66 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--full", action="store_true", help="the full city (scale 1)")
     parser.add_argument("--users", type=int, default=200, help="simulated residents")
     parser.add_argument("--spawn-rate", type=float, default=20, help="residents started a second")
-    parser.add_argument("--seconds", type=int, default=300, help="how long the load runs")
-    parser.add_argument("--no-build", action="store_true", help="reuse the last city")
+    parser.add_argument("--seconds", type=int, default=300, help="how long the mix runs")
+    parser.add_argument(
+        "--surge-per-room", type=int, default=20, help="residents asking for each study room"
+    )
+    parser.add_argument(
+        "--no-build", action="store_true", help="reuse the last city (kept with --keep)"
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the city's database")
     parser.add_argument("--database", default=build.DATABASE)
+    parser.add_argument(
+        "--results", type=Path, default=Path(__file__).with_name("RESULTS.md"), help="report"
+    )
     args = parser.parse_args(argv)
+    began = time.monotonic()
     scale = 1.0 if args.full else args.scale
     city = FULL.scaled(scale)
     WORK.mkdir(parents=True, exist_ok=True)
     manifest_path = WORK / "city.json"
+    build_seconds = 0.0
     if not args.no_build:
-        started = time.monotonic()
         manifest = asyncio.run(build.build(city, scale, args.database))
         manifest.write(manifest_path)
-        print(f"built {city} in {time.monotonic() - started:.0f} s")
+        build_seconds = time.monotonic() - began
+        print(f"built {city} in {build_seconds:.0f} s", flush=True)
+    manifest = build.Manifest.read(manifest_path)
     env = _env(args.database)
+    settings = measure.settings_from(env)
     ports = [_port() for _ in range(SERVERS)]
     hosts = [f"http://127.0.0.1:{port}" for port in ports]
     zhendi = [sys.executable, "-m", "app.cli"]
+    prefix = WORK / "city"
+    errors_path = WORK / "city-5xx.json"
+    errors_path.unlink(missing_ok=True)
+    sampler = measure.Sampler(args.database)
     with ExitStack() as processes:
-        for port in ports:
-            serve = [*zhendi, "serve", "--port", str(port)]
-            processes.enter_context(_process(serve, env, WORK / f"city-serve-{port}.log"))
-        for n in range(WORKERS):
-            worker = [*zhendi, "worker"]
-            processes.enter_context(_process(worker, env, WORK / f"city-worker-{n}.log"))
+        servers = [
+            processes.enter_context(
+                _process(
+                    [*zhendi, "serve", "--port", str(port), "--keep-alive", str(KEEP_ALIVE)],
+                    env,
+                    WORK / f"city-serve-{port}.log",
+                )
+            )
+            for port in ports
+        ]
+        workers = [
+            processes.enter_context(
+                _process([*zhendi, "worker"], env, WORK / f"city-worker-{n}.log")
+            )
+            for n in range(WORKERS)
+        ]
         for host in hosts:
             _wait_ready(host)
-        prefix = WORK / "city"
+        doors_path = WORK / "city-doors.json"
+        doors_path.write_text(
+            json.dumps(asyncio.run(measure.live_codes(hosts, manifest, settings)))
+        )
+        before = asyncio.run(measure.database_stats(args.database))
+        sampler.start()
+        cpu_before = (_cpu(servers), _cpu(workers))
         locust = [
             sys.executable, "-m", "locust", "-f", str(Path(__file__).with_name("locustfile.py")),
             "--headless", "--users", str(args.users), "--spawn-rate", str(args.spawn_rate),
@@ -156,12 +169,59 @@ def main(argv: Sequence[str] | None = None) -> int:
             **env,
             "BENCH_CITY_HOSTS": ",".join(hosts),
             "BENCH_CITY_MANIFEST": str(manifest_path),
+            "BENCH_CITY_DOORS": str(doors_path),
+            "BENCH_CITY_5XX": str(errors_path),
         }
         subprocess.run(locust, env=load_env, cwd=ROOT, check=False)
-    over = asyncio.run(_over_capacity(args.database))
-    print("\n".join(_stats(prefix)))
-    print(f"\nholding bookings beyond their space's capacity: {over}")
-    return 1 if over else 0
+        postgres_mix = sampler.postgres_cpu()
+        cpu_mix = (_cpu(servers) - cpu_before[0], _cpu(workers) - cpu_before[1])
+        sampler.phase = "surge"
+        cpu_before = (_cpu(servers), _cpu(workers))
+        surge = asyncio.run(
+            measure.surge(hosts, manifest, settings, args.surge_per_room, args.database)
+        )
+        cpu_surge = _cpu(servers) - cpu_before[0]
+        time.sleep(2)
+        sampler.stop()
+    postgres_all = sampler.postgres_cpu()
+    postgres_surge = None
+    if postgres_all is not None and postgres_mix is not None:
+        postgres_surge = postgres_all - postgres_mix
+    found = asyncio.run(measure.checks(args.database, sampler, settings, before))
+    rows = _stats(prefix)
+    server_errors: dict[str, int] = (
+        json.loads(errors_path.read_text()) if errors_path.exists() else {}
+    )
+    surge_5xx = sum(n for status, n in surge.statuses.items() if status[:1] not in "24")
+    report = results.report(
+        args=args,
+        city=asdict(city),
+        scale=scale,
+        build_seconds=build_seconds,
+        total_seconds=time.monotonic() - began,
+        rows=rows,
+        server_errors=server_errors,
+        surge=surge,
+        surge_5xx=surge_5xx,
+        found=found,
+        sampler=sampler,
+        cpu_mix=cpu_mix,
+        cpu_surge=cpu_surge,
+        postgres_mix=postgres_mix,
+        postgres_surge=postgres_surge,
+    )
+    args.results.write_text(report)
+    if not args.keep:
+        asyncio.run(build.drop(args.database))
+    print(report)
+    failed = (
+        found.over_capacity
+        or found.activities_over
+        or sum(server_errors.values())
+        or surge_5xx
+        or surge.rooms_full != surge.rooms
+    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
