@@ -136,11 +136,13 @@ def test_safe_cell(value: object, cell: object) -> None:
 
 
 def test_every_spreadsheet_writer_uses_safe_cell() -> None:
-    """A module of the app that imports ``csv`` or ``openpyxl`` writes cells:
-    it passes them through ``safe_cell``."""
-    writers = []
+    """Spreadsheets are written in one module (``app/core/spreadsheets.py``, the
+    only one that imports ``csv`` or ``openpyxl``), and every module that hands
+    it rows passes their cells through ``safe_cell``."""
+    writers, exporters = [], []
     for path in APP.rglob("*.py"):
-        tree = ast.parse(path.read_text())
+        text = path.read_text()
+        tree = ast.parse(text)
         imported = {
             alias.name.split(".")[0]
             for node in ast.walk(tree)
@@ -151,7 +153,11 @@ def test_every_spreadsheet_writer_uses_safe_cell() -> None:
             for node in ast.walk(tree)
             if isinstance(node, ast.ImportFrom)
         }
+        name = path.relative_to(APP.parent).as_posix()
         if imported & {"csv", "openpyxl", "xlsxwriter"}:
-            writers.append(path.relative_to(APP.parent).as_posix())
-            assert "safe_cell(" in path.read_text(), path
-    assert "app/reports/exports.py" in writers
+            writers.append(name)
+        if "csv_bytes(" in text or "xlsx_bytes(" in text:
+            exporters.append(name)
+            assert "safe_cell(" in text, path
+    assert writers == ["app/core/spreadsheets.py"]
+    assert "app/reports/exports.py" in exporters

@@ -17,8 +17,6 @@ trail's, read under the activity's row lock, so it holds across processes
 and two messages at once cannot both be the last one allowed.
 """
 
-import csv
-import io
 import math
 from datetime import datetime, timedelta
 from typing import Literal
@@ -31,7 +29,7 @@ from app.activities.organiser_schemas import ParticipantOut
 from app.audit import service as audit
 from app.core.clock import SHANGHAI, utcnow
 from app.core.errors import AppError, Text
-from app.core.spreadsheets import Cell, safe_cell
+from app.core.spreadsheets import Cell, csv_bytes, safe_cell
 from app.identity.principals import Actor
 from app.models import ActivitySignup, AuditEvent, NotificationKind, SignupStatus, User
 from app.notifications import service as notifications
@@ -130,13 +128,10 @@ def as_csv(
     """The participants as CSV, as the reports are (``app/reports/exports.py``):
     a byte-order mark for Excel, every cell through ``safe_cell``, the header
     Chinese unless ``lang="en"`` (the JSON's field names), times in Shanghai."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(COLUMNS if lang == "en" else [HEADERS_ZH[column] for column in COLUMNS])
-    for row in rows:
-        cells = _cells(row, lang)
-        writer.writerow(["" if cell is None else cell for cell in cells])
-    body = "\ufeff".encode() + buffer.getvalue().encode()
+    header: list[Cell] = list(
+        COLUMNS if lang == "en" else [HEADERS_ZH[column] for column in COLUMNS]
+    )
+    body = csv_bytes([header, *(_cells(row, lang) for row in rows)])
     return body, f"activity-{activity_id}-signups.csv"
 
 

@@ -11,7 +11,12 @@ dates and empty cells are written as they are: a negative number stored as
 a number is not a formula.
 """
 
+import csv
+import io
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime
+
+from openpyxl import Workbook
 
 FORMULA_TRIGGERS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -23,3 +28,25 @@ def safe_cell(value: Cell) -> Cell:
     if isinstance(value, str) and value.startswith(FORMULA_TRIGGERS):
         return "'" + value
     return value
+
+
+def csv_bytes(rows: Iterable[Sequence[Cell]]) -> bytes:
+    """Rows (the header first, each cell through ``safe_cell``) as the CSV every
+    export writes: a byte-order mark so that Excel reads the Chinese as UTF-8,
+    CRLF line ends, an empty cell for None."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\r\n")
+    for cells in rows:
+        writer.writerow(["" if cell is None else cell for cell in cells])
+    return "\ufeff".encode() + buffer.getvalue().encode()
+
+
+def xlsx_bytes(rows: Iterable[Sequence[Cell]], sheet_title: str) -> bytes:
+    """The same rows as a one-sheet workbook."""
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet(sheet_title)
+    for cells in rows:
+        sheet.append(list(cells))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()

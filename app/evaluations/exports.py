@@ -2,13 +2,8 @@
 a BOM before the CSV for Excel, every cell through ``safe_cell``, Chinese
 headers unless ``lang="en"``."""
 
-import csv
-import io
-
-from openpyxl import Workbook
-
 from app.core.errors import Lang
-from app.core.spreadsheets import Cell, safe_cell
+from app.core.spreadsheets import Cell, csv_bytes, safe_cell, xlsx_bytes
 from app.evaluations.schemas import EvaluationReport, EvaluationRow
 from app.evaluations.service import EvaluationGroupBy
 
@@ -86,18 +81,8 @@ def _filename(report: EvaluationReport, extension: str) -> str:
 
 
 def as_csv(report: EvaluationReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for cells in _table(report, lang):
-        writer.writerow(["" if cell is None else cell for cell in cells])
-    return "\ufeff".encode() + buffer.getvalue().encode(), _filename(report, "csv")
+    return csv_bytes(_table(report, lang)), _filename(report, "csv")
 
 
 def as_xlsx(report: EvaluationReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE[lang])
-    for cells in _table(report, lang):
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), _filename(report, "xlsx")
+    return xlsx_bytes(_table(report, lang), SHEET_TITLE[lang]), _filename(report, "xlsx")

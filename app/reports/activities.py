@@ -30,14 +30,11 @@ figures and the sign-ups' are aggregated apart (so a sign-up cannot multiply
 an activity's ``attended``) and added up by group key.
 """
 
-import csv
-import io
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from openpyxl import Workbook
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import ColumnElement, case, func, literal, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -47,7 +44,7 @@ from app.activities.categories import CATEGORY_LABELS
 from app.centers.service import get_center_in_scope
 from app.core.clock import SHANGHAI, local_midnight
 from app.core.errors import Lang
-from app.core.spreadsheets import Cell, safe_cell
+from app.core.spreadsheets import Cell, csv_bytes, safe_cell, xlsx_bytes
 from app.identity.principals import StaffPrincipal
 from app.models import (
     Activity,
@@ -379,18 +376,8 @@ def _filename(report: ActivityReport, extension: str) -> str:
 
 
 def as_csv(report: ActivityReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    for cells in _table(report, lang):
-        writer.writerow(["" if cell is None else cell for cell in cells])
-    return "\ufeff".encode() + buffer.getvalue().encode(), _filename(report, "csv")
+    return csv_bytes(_table(report, lang)), _filename(report, "csv")
 
 
 def as_xlsx(report: ActivityReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE[lang])
-    for cells in _table(report, lang):
-        sheet.append(cells)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), _filename(report, "xlsx")
+    return xlsx_bytes(_table(report, lang), SHEET_TITLE[lang]), _filename(report, "xlsx")

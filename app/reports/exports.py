@@ -8,13 +8,8 @@ The header row is Chinese, for the staff who open it; ``lang="en"`` gives the
 JSON's own field names, for scripts and English readers.
 """
 
-import csv
-import io
-
-from openpyxl import Workbook
-
 from app.core.errors import Lang
-from app.core.spreadsheets import Cell, safe_cell
+from app.core.spreadsheets import Cell, csv_bytes, safe_cell, xlsx_bytes
 from app.reports.schemas import UtilizationReport, UtilizationRow
 
 COLUMNS = list(UtilizationRow.model_fields)
@@ -58,21 +53,13 @@ def _filename(report: UtilizationReport, extension: str) -> str:
     return f"utilization-{report.group_by}-{report.from_}-{report.to}.{extension}"
 
 
+def _rows(report: UtilizationReport, lang: Lang) -> list[list[Cell]]:
+    return [list(headers(lang)), *(_cells(row) for row in report.rows)]
+
+
 def as_csv(report: UtilizationReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\r\n")
-    writer.writerow(headers(lang))
-    for row in report.rows:
-        writer.writerow(["" if cell is None else cell for cell in _cells(row)])
-    return "\ufeff".encode() + buffer.getvalue().encode(), _filename(report, "csv")
+    return csv_bytes(_rows(report, lang)), _filename(report, "csv")
 
 
 def as_xlsx(report: UtilizationReport, lang: Lang = "zh") -> tuple[bytes, str]:
-    workbook = Workbook(write_only=True)
-    sheet = workbook.create_sheet(SHEET_TITLE[lang])
-    sheet.append(headers(lang))
-    for row in report.rows:
-        sheet.append(_cells(row))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue(), _filename(report, "xlsx")
+    return xlsx_bytes(_rows(report, lang), SHEET_TITLE[lang]), _filename(report, "xlsx")
