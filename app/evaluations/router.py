@@ -1,7 +1,7 @@
 """The evaluation of positions for staff, as JSON, CSV or XLSX, and the
 weights of its score."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import Query, Response
 
@@ -11,7 +11,7 @@ from app.core.schemas import MAX_ID
 from app.evaluations import exports, service, weights
 from app.evaluations.schemas import EvaluationReport, EvaluationRow, WeightsIn, WeightsOut
 from app.identity.dependencies import CurrentStaff
-from app.reports.router import XLSX, Format
+from app.reports.router import DOWNLOADABLE, Format, HeaderLanguage, answer
 
 router = api_router("/admin", tags=["admin"])
 
@@ -32,14 +32,7 @@ def report_of(found: service.Evaluation) -> EvaluationReport:
     "/evaluations",
     response_model=EvaluationReport,
     response_model_by_alias=True,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                XLSX: {"schema": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
+    responses=DOWNLOADABLE,
 )
 async def evaluations(
     staff: CurrentStaff,
@@ -53,10 +46,7 @@ async def evaluations(
     ] = None,
     group_by: service.EvaluationGroupBy = service.EvaluationGroupBy.by_center,
     format: Format = Format.json,
-    lang: Annotated[
-        Literal["zh", "en"],
-        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
-    ] = "zh",
+    lang: HeaderLanguage = "zh",
 ) -> Response | EvaluationReport:
     """How each position in your scope was run in `period` (阵地评估): opening
     hours, utilization, no-show rate, bookings, activities held and 人次,
@@ -69,18 +59,7 @@ async def evaluations(
         session, staff, period=period, group_by=group_by, ancestor_id=ancestor_id
     )
     report = report_of(found)
-    if format is Format.json:
-        return report
-    if format is Format.csv:
-        body, filename = exports.as_csv(report, lang)
-    else:
-        body, filename = exports.as_xlsx(report, lang)
-    media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
-    return Response(
-        body,
-        media_type=media_type,
-        headers={"Content-Disposition": f'attachment; filename="{filename}"'},
-    )
+    return answer(report, format, lang, exports.as_csv, exports.as_xlsx)
 
 
 def _weights_out(found: weights.Weights) -> WeightsOut:

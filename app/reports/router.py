@@ -1,11 +1,13 @@
 """Usage reports for staff, as JSON, CSV or XLSX."""
 
+from collections.abc import Callable
 from enum import StrEnum
-from typing import Annotated, Literal
+from typing import Annotated, Any, TypeVar
 
 from fastapi import Query, Response
 
 from app.core.db import SessionDep
+from app.core.errors import Lang
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, LocalDate
 from app.identity.dependencies import CurrentStaff
@@ -16,6 +18,19 @@ from app.reports.schemas import UtilizationReport, UtilizationRow
 router = api_router("/admin/reports", tags=["admin"])
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# What a report that also downloads as CSV or XLSX declares (here and in
+# app/evaluations/router.py).
+DOWNLOADABLE: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {
+            "text/csv": {"schema": {"type": "string"}},
+            XLSX: {"schema": {"type": "string", "format": "binary"}},
+        }
+    }
+}
+HeaderLanguage = Annotated[
+    Lang, Query(description="The language of a CSV's or XLSX's header row: Chinese by default")
+]
 
 
 class Format(StrEnum):
@@ -28,14 +43,7 @@ class Format(StrEnum):
     "/utilization",
     response_model=UtilizationReport,
     response_model_by_alias=True,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                XLSX: {"schema": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
+    responses=DOWNLOADABLE,
 )
 async def utilization(
     staff: CurrentStaff,
@@ -50,10 +58,7 @@ async def utilization(
     ] = None,
     group_by: GroupBy = GroupBy.space,
     format: Format = Format.json,
-    lang: Annotated[
-        Literal["zh", "en"],
-        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
-    ] = "zh",
+    lang: HeaderLanguage = "zh",
 ) -> Response | UtilizationReport:
     """How the spaces in your scope were used, from `from` to `to` (at most 366 days).
 
@@ -78,16 +83,23 @@ async def utilization(
         to=found.last_day,
         rows=[UtilizationRow.model_validate(row) for row in found.rows],
     )
+    return answer(report, format, lang, exports.as_csv, exports.as_xlsx)
+
+
+Report = TypeVar("Report")
+Export = Callable[[Report, Lang], tuple[bytes, str]]
+
+
+def answer(
+    report: Report, format: Format, lang: Lang, as_csv: Export[Report], as_xlsx: Export[Report]
+) -> Response | Report:
+    """The report as asked: itself (FastAPI writes the JSON), or a download."""
     if format is Format.json:
         return report
     if format is Format.csv:
-        body, filename = exports.as_csv(report, lang)
+        body, filename = as_csv(report, lang)
     else:
-        body, filename = exports.as_xlsx(report, lang)
-    return _download(body, filename, format)
-
-
-def _download(body: bytes, filename: str, format: Format) -> Response:
+        body, filename = as_xlsx(report, lang)
     media_type = "text/csv; charset=utf-8" if format is Format.csv else XLSX
     return Response(
         body,
@@ -100,14 +112,7 @@ def _download(body: bytes, filename: str, format: Format) -> Response:
     "/activities",
     response_model=activities.ActivityReport,
     response_model_by_alias=True,
-    responses={
-        200: {
-            "content": {
-                "text/csv": {"schema": {"type": "string"}},
-                XLSX: {"schema": {"type": "string", "format": "binary"}},
-            }
-        }
-    },
+    responses=DOWNLOADABLE,
 )
 async def activity_report(
     staff: CurrentStaff,
@@ -121,10 +126,7 @@ async def activity_report(
     ] = None,
     group_by: activities.ActivityGroupBy = activities.ActivityGroupBy.by_center,
     format: Format = Format.json,
-    lang: Annotated[
-        Literal["zh", "en"],
-        Query(description="The language of a CSV's or XLSX's header row: Chinese by default"),
-    ] = "zh",
+    lang: HeaderLanguage = "zh",
 ) -> Response | activities.ActivityReport:
     """The activities the centers in your scope held from `from` to `to` (at
     most 366 days), by center, category, month or organiser.
@@ -143,10 +145,4 @@ async def activity_report(
         group_by=group_by,
         ancestor_id=ancestor_id,
     )
-    if format is Format.json:
-        return report
-    if format is Format.csv:
-        body, filename = activities.as_csv(report, lang)
-    else:
-        body, filename = activities.as_xlsx(report, lang)
-    return _download(body, filename, format)
+    return answer(report, format, lang, activities.as_csv, activities.as_xlsx)
