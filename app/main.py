@@ -23,6 +23,7 @@ from app.activities.signup_router import HOT as signups_hot
 from app.activities.signup_router import router as activity_signups_router
 from app.activities.signup_store import signup_store
 from app.admin.router import router as admin_router
+from app.audit.router import router as audit_router
 from app.calendars.router import router as calendars_router
 from app.centers.router import router as centers_router
 from app.core import docs as api_docs
@@ -62,6 +63,7 @@ from app.reservations.store import booking_store
 from app.series.router import router as series_router
 from app.spaces.router import HOT as spaces_hot
 from app.spaces.router import router as spaces_router
+from app.staff.router import router as staff_router
 from app.standing.router import router as standing_router
 from app.waitlist.router import router as waitlist_router
 
@@ -133,6 +135,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         organizations_router,
         quotas_router,
         accounts_router,
+        staff_router,
+        audit_router,
         standing_router,
         notifications_router,
         waitlist_router,

@@ -18,7 +18,7 @@ from app.activities.schemas import ActivityOut
 from app.calendars.ics import ActivityEvent, BookingEvent, calendar
 from app.core.errors import InvalidToken, NotFound, OutOfScope, Text
 from app.identity.principals import Actor, StaffPrincipal
-from app.identity.service import load_staff_principal
+from app.identity.service import PasswordChangeRequired, load_staff_principal
 from app.models import (
     Activity,
     ActivitySignup,
@@ -183,7 +183,11 @@ async def feed_calendar(session: AsyncSession, token: str, now: datetime) -> byt
     try:
         staff = await load_staff_principal(session, space_feed.staff_id)
         space = await get_space_in_scope(session, staff, space_feed.space_id)
-    except (InvalidToken, OutOfScope) as lost:  # their bearer token would be refused too
+    except (
+        InvalidToken,
+        OutOfScope,
+        PasswordChangeRequired,
+    ) as lost:  # their bearer token would be refused too
         raise NotFound(FEED) from lost
     return await _space_feed(session, space, now)
 

@@ -165,6 +165,19 @@ async def current_staff(
     return await service.load_staff_principal(session, claims.subject_id, claims.issued_at)
 
 
+async def current_staff_changing_password(
+    session: SessionDep,
+    settings: SettingsDep,
+    token: Annotated[str | None, Depends(_staff_bearer)],
+) -> StaffPrincipal:
+    """``current_staff``, also for an account that must change its password:
+    only for changing it, signing out and saying who is signed in."""
+    claims = _claims(settings, tokens.Audience.staff, token)
+    return await service.load_staff_principal(
+        session, claims.subject_id, claims.issued_at, password_change_pending=True
+    )
+
+
 async def current_staff_reading(
     database: DatabaseDep,
     settings: SettingsDep,
@@ -235,4 +248,5 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 ActorReading = Annotated[Actor, Depends(current_actor_reading)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+StaffChangingPassword = Annotated[StaffPrincipal, Depends(current_staff_changing_password)]
 StaffReading = Annotated[StaffPrincipal, Depends(current_staff_reading)]

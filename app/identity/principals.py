@@ -24,6 +24,9 @@ class StaffPrincipal:
     center_ids: frozenset[int]
     street: str | None = None
     scope: StaffScope = StaffScope.listed
+    # Only for the routes that let such an account change it or sign out:
+    # ``load_staff_principal`` refuses it everywhere else.
+    must_change_password: bool = False
 
     @property
     def is_super_admin(self) -> bool:

@@ -11,12 +11,12 @@ from app.identity import devices, profile, service
 from app.identity.dependencies import (
     CipherDep,
     ClientAddress,
-    CurrentStaff,
     CurrentUser,
     CurrentUserId,
     LimiterDep,
     RealNameVerifierDep,
     SettingsDep,
+    StaffChangingPassword,
     WechatDep,
     WechatTokensDep,
 )
@@ -97,7 +97,7 @@ async def login_staff(
 
 
 @router.post("/auth/sign-out", status_code=status.HTTP_204_NO_CONTENT, tags=["admin"])
-async def sign_out_staff(staff: CurrentStaff, session: SessionDep) -> Response:
+async def sign_out_staff(staff: StaffChangingPassword, session: SessionDep) -> Response:
     """Sign out everywhere: every token issued to you before this second, this
     one and the console's included, is refused from now on."""
     await service.sign_out_staff(session, staff.id, utcnow())
@@ -158,7 +158,7 @@ async def verify_real_name(
 
 
 @router.get("/admin/me", response_model=StaffOut, tags=["admin"])
-async def read_staff_me(staff: CurrentStaff) -> StaffOut:
+async def read_staff_me(staff: StaffChangingPassword) -> StaffOut:
     return StaffOut(
         id=staff.id,
         username=staff.username,
@@ -167,4 +167,5 @@ async def read_staff_me(staff: CurrentStaff) -> StaffOut:
         street=staff.street,
         scope=staff.scope,
         center_ids=sorted(staff.center_ids),
+        must_change_password=staff.must_change_password,
     )

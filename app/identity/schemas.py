@@ -80,6 +80,8 @@ class StaffOut(BaseModel):
     street: str | None
     scope: StaffScope
     center_ids: list[int]  # with scope subtree, the listed centers and every one below
+    # Set: every other staff route answers 403 password_change_required.
+    must_change_password: bool = False
 
 
 Nickname = Annotated[

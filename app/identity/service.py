@@ -169,18 +169,39 @@ async def _staff_named(session: AsyncSession, username: str) -> Staff | None:
     return staff
 
 
+class PasswordChangeRequired(AppError):
+    status = 403
+    code = "password_change_required"
+    title = Text("请先修改密码", "Change your password first")
+    detail = Text(
+        "此账号的密码由管理员设置，修改密码（POST /api/v1/admin/me/password）后方可继续使用",
+        "This account's password was set by an administrator: change it"
+        " (POST /api/v1/admin/me/password) before anything else",
+    )
+
+
 async def load_staff_principal(
-    session: AsyncSession, staff_id: int, issued_at: datetime | None = None
+    session: AsyncSession,
+    staff_id: int,
+    issued_at: datetime | None = None,
+    *,
+    password_change_pending: bool = False,
 ) -> StaffPrincipal:
     """The staff member a token issued at ``issued_at`` names, unless they were
     deactivated or have signed out since (``None``: a credential of another
-    kind, such as a calendar feed's token, which signing out deletes instead)."""
+    kind, such as a calendar feed's token, which signing out deletes instead).
+
+    An account that must change its password is refused (403
+    ``password_change_required``) unless ``password_change_pending``: the
+    routes that change it, sign out, or say who is signed in."""
     staff = await session.get(Staff, staff_id)
     if staff is None or not staff.is_active:
         raise InvalidToken()
     signed_out = staff.signed_out_at
     if issued_at is not None and signed_out is not None and issued_at < signed_out:
         raise InvalidToken()
+    if staff.must_change_password and not password_change_pending:
+        raise PasswordChangeRequired()
     center_ids: Sequence[int] = []
     if staff.role is StaffRole.center_admin:
         listed = select(staff_centers.c.center_id).where(staff_centers.c.staff_id == staff.id)
@@ -197,6 +218,7 @@ async def load_staff_principal(
         center_ids=frozenset(center_ids),
         street=staff.street,
         scope=staff.scope,
+        must_change_password=staff.must_change_password,
     )
 
 

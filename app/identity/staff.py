@@ -24,6 +24,7 @@ async def create_staff(
     street: str | None = None,
     center_ids: Sequence[int] = (),
     scope: StaffScope = StaffScope.listed,
+    must_change_password: bool = False,
 ) -> Staff:
     username = username.lower()
     if not re.fullmatch(USERNAME_PATTERN, username):
@@ -33,8 +34,50 @@ async def create_staff(
                 "Usernames are 3-50 lower-case letters, digits, '.', '_' or '-'",
             )
         )
-    if len(password) < 10:
+    check_password_policy(password)
+    await check_role_scope(
+        session, role=role, district=district, street=street, center_ids=center_ids, scope=scope
+    )
+    if await session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
+        raise AlreadyExists(what=STAFF)
+    staff = Staff(
+        username=username,
+        password_hash=await hash_password_async(password),
+        role=role,
+        district=district if role in (StaffRole.district_admin, StaffRole.street_admin) else None,
+        street=street if role is StaffRole.street_admin else None,
+        scope=scope,
+        must_change_password=must_change_password,
+    )
+    session.add(staff)
+    await session.flush()
+    if role is StaffRole.center_admin:
+        await session.execute(
+            insert(staff_centers),
+            [{"staff_id": staff.id, "center_id": center_id} for center_id in set(center_ids)],
+        )
+    return staff
+
+
+MIN_PASSWORD_LENGTH = 10
+
+
+def check_password_policy(password: str) -> None:
+    """The staff password policy: at least ten characters (Argon2id hashes it)."""
+    if len(password) < MIN_PASSWORD_LENGTH:
         raise UnprocessableInput(Text("密码至少 10 位", "Passwords must be at least 10 characters"))
+
+
+async def check_role_scope(
+    session: AsyncSession,
+    *,
+    role: StaffRole,
+    district: str | None,
+    street: str | None,
+    center_ids: Sequence[int],
+    scope: StaffScope,
+) -> None:
+    """The scope ``role`` needs is given (README, "Staff scope")."""
     if role is StaffRole.district_admin and not district:
         raise UnprocessableInput(
             Text("区级管理员须指定所属区", "A district admin needs a district")
@@ -49,24 +92,6 @@ async def create_staff(
         )
     if role is StaffRole.center_admin:
         await _require_centers(session, center_ids)
-    if await session.scalar(select(Staff.id).where(Staff.username == username)) is not None:
-        raise AlreadyExists(what=STAFF)
-    staff = Staff(
-        username=username,
-        password_hash=await hash_password_async(password),
-        role=role,
-        district=district if role in (StaffRole.district_admin, StaffRole.street_admin) else None,
-        street=street if role is StaffRole.street_admin else None,
-        scope=scope,
-    )
-    session.add(staff)
-    await session.flush()
-    if role is StaffRole.center_admin:
-        await session.execute(
-            insert(staff_centers),
-            [{"staff_id": staff.id, "center_id": center_id} for center_id in set(center_ids)],
-        )
-    return staff
 
 
 async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> None:

@@ -102,6 +102,9 @@ class Staff(Timestamped, Base):
         enum_column(StaffScope, "staff_scope"), default=StaffScope.listed, server_default="center"
     )
     is_active: Mapped[bool] = mapped_column(default=True)
+    # A password someone else set (a new account's, a reset one): every staff
+    # route but changing it and signing out answers 403 until it is changed.
+    must_change_password: Mapped[bool] = mapped_column(default=False, server_default=false())
     # Tokens issued before this second no longer work: set when they sign out.
     signed_out_at: Mapped[datetime | None]
 
