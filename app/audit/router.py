@@ -1,7 +1,6 @@
 """``GET /admin/audit``: the audit trail, as far as the caller's scope reaches,
 as JSON pages or a CSV export; every read is audited (app/audit/reading.py)."""
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ from app.audit.schemas import AuditEventOut
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
-from app.core.schemas import MAX_ID, Limit, Offset, Page
+from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page
 from app.core.spreadsheets import Cell, csv_bytes, safe_cell
 from app.identity.dependencies import CurrentStaff
 from app.models import ActorKind, AuditEvent
@@ -74,8 +73,8 @@ async def read_audit_trail(
     actor_kind: ActorKind | None = None,
     actor_id: Id = None,
     action: Word = None,
-    since: Annotated[datetime | None, Query(alias="from")] = None,
-    until: Annotated[datetime | None, Query(alias="to")] = None,
+    since: Annotated[Instant | None, Query(alias="from")] = None,
+    until: Annotated[Instant | None, Query(alias="to")] = None,
     limit: Limit = 50,
     offset: Offset = 0,
     format: Format = Format.json,

@@ -5,7 +5,15 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 
-from app.console import activities, auth, evaluations, manage, organizations, router
+from app.console import (
+    accounts,
+    activities,
+    auth,
+    evaluations,
+    manage,
+    organizations,
+    router,
+)
 from app.console.pages import HERE
 
 # The console's pages load their script, style sheet and board only from
@@ -24,9 +32,11 @@ def install(app: FastAPI) -> None:
     app.include_router(organizations.router)
     app.include_router(activities.router)
     app.include_router(evaluations.router)
+    app.include_router(accounts.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)
+    app.add_exception_handler(auth.PasswordChangeNeeded, _to_password)
 
 
 async def _to_login(request: Request, exc: Exception) -> Response:
@@ -34,6 +44,10 @@ async def _to_login(request: Request, exc: Exception) -> Response:
     if auth.session_token(request):  # expired or revoked: drop it
         auth.end_session(response, request.app.state.settings)
     return response
+
+
+async def _to_password(request: Request, exc: Exception) -> Response:
+    return RedirectResponse(accounts.MY_PASSWORD, status_code=303)
 
 
 async def _csrf_rejected(request: Request, exc: Exception) -> Response:

@@ -41,6 +41,11 @@ class LoginRequired(Exception):
     """No valid console session: the handler sends the browser to the login page."""
 
 
+class PasswordChangeNeeded(Exception):
+    """The account must change its password first: the handler sends the
+    browser to the password page, the one page such an account may use."""
+
+
 class CsrfRejected(Exception):
     """A POST without the session's CSRF token: refused with 403, nothing changed."""
 
@@ -118,12 +123,25 @@ def end_session(response: Response, settings: Settings) -> None:
     )
 
 
-async def load(session: SessionDep, settings: Settings, token: str | None) -> StaffPrincipal:
+async def load(
+    session: SessionDep,
+    settings: Settings,
+    token: str | None,
+    *,
+    password_change_pending: bool = False,
+) -> StaffPrincipal:
     claims = session_claims(settings, token)
     try:
-        return await identity.load_staff_principal(session, claims.subject_id, claims.issued_at)
+        return await identity.load_staff_principal(
+            session,
+            claims.subject_id,
+            claims.issued_at,
+            password_change_pending=password_change_pending,
+        )
     except InvalidToken:  # deactivated, deleted or signed out since the login
         raise LoginRequired() from None
+    except identity.PasswordChangeRequired:
+        raise PasswordChangeNeeded() from None
 
 
 async def console_staff(request: Request, session: SessionDep) -> StaffPrincipal:

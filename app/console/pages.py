@@ -95,6 +95,9 @@ NOTICES = {
     "activity_cancelled": "活动 #{ref} 已取消，已报名的居民将收到通知",
     "signup_checked_in": "报名 #{ref} 已签到",
     "walk_ins_recorded": "已登记现场参加 {ref} 人",
+    "staff_deactivated": "工作人员账号 #{ref} 已停用，其登录已全部失效",
+    "staff_activated": "工作人员账号 #{ref} 已启用",
+    "password_changed": "密码已修改，其他设备上的登录已失效",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
 
@@ -118,7 +121,13 @@ def _error_messages() -> dict[str, str]:
     return messages
 
 
+# Problems a console form finds itself, before any service.
+FORM_ERRORS = {"passwords_differ": "两次输入的新密码不一致"}
+
+
 def error_message(code: str) -> str:
+    if code in FORM_ERRORS:
+        return FORM_ERRORS[code]
     return _error_messages().get(code, GENERIC_ERROR) if code else ""
 
 

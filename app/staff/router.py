@@ -4,7 +4,7 @@ and one's own password and sessions (``/admin/me``)."""
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Cookie, Depends, Header, Query, status
+from fastapi import Depends, Query, Request, status
 from fastapi.security import OAuth2PasswordBearer
 
 from app.core import tokens
@@ -160,12 +160,14 @@ async def read_sessions(
     session: SessionDep,
     settings: SettingsDep,
     token: Annotated[str | None, Depends(_token)],
-    device_header: Annotated[str | None, Header(alias=devices.HEADER)] = None,
-    device_cookie: Annotated[str | None, Cookie(alias=devices.COOKIE)] = None,
+    request: Request,
 ) -> SessionsOut:
     """What is known of your sessions. Tokens are not stored: this request's
     token, the moment before which every token is refused (your last sign-out
-    or password change), and the trusted-device tokens this client sent."""
+    or password change), and the trusted-device tokens this client sent (the
+    ``Zhendi-Device-Token`` header or the ``zhendi_device`` cookie)."""
+    device_header = request.headers.get(devices.HEADER)
+    device_cookie = request.cookies.get(devices.COOKIE)
     claims = tokens.verify(settings, tokens.Audience.staff, token or "")
     signed_out = await service.signed_out_at(session, staff.id)
     presented = [device_header] if device_header else devices.tokens_in(device_cookie)
