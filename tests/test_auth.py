@@ -159,6 +159,7 @@ async def test_staff_password_login(api: Api) -> None:
         "street": None,
         "scope": "center",
         "center_ids": [],
+        "must_change_password": False,
     }
 
 
