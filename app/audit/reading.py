@@ -25,6 +25,7 @@ from sqlalchemy.orm import aliased
 
 from app.audit import service as audit
 from app.identity.principals import StaffPrincipal
+from app.identity.staff import visible_clause
 from app.models import (
     Activity,
     ActivitySignup,
@@ -40,7 +41,6 @@ from app.models import (
     StaffRole,
     Violation,
 )
-from app.staff.service import visible_clause
 
 ENTITY = "audit"
 MAX_EXPORT = 10_000

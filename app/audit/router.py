@@ -33,7 +33,7 @@ class Format(StrEnum):
     csv = "csv"
 
 
-def _out(event: AuditEvent, username: str | None) -> AuditEventOut:
+def event_out(event: AuditEvent, username: str | None) -> AuditEventOut:
     return AuditEventOut(
         id=event.id,
         occurred_at=event.occurred_at,
@@ -55,6 +55,11 @@ def _csv_row(out: AuditEventOut) -> list[Cell]:
     values[1] = out.occurred_at.isoformat()
     values[2] = out.actor_kind.value
     return [safe_cell(value) for value in values]
+
+
+def as_csv(items: list[AuditEventOut]) -> bytes:
+    """The events as the CSV both downloads answer, every cell through ``safe_cell``."""
+    return csv_bytes([CSV_HEADER, *(_csv_row(item) for item in items)])
 
 
 @router.get(
@@ -94,9 +99,9 @@ async def read_audit_trail(
         limit=reading.MAX_EXPORT if export else limit, offset=0 if export else offset,
         export=export,
     )  # fmt: skip
-    items = [_out(event, username) for event, username in rows]
+    items = [event_out(event, username) for event, username in rows]
     if export:
-        body = csv_bytes([CSV_HEADER, *(_csv_row(item) for item in items)])
+        body = as_csv(items)
         return Response(
             body,
             media_type="text/csv; charset=utf-8",

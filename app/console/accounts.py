@@ -14,7 +14,7 @@ from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import reading
-from app.audit.router import CSV_HEADER, _csv_row, _out
+from app.audit.router import as_csv, event_out
 from app.console import auth
 from app.console.auth import ConsoleStaff
 from app.console.pages import InvalidForm, Notice, act, back_to, form_text, render
@@ -23,7 +23,6 @@ from app.core.clock import SHANGHAI
 from app.core.db import Database, SessionDep
 from app.core.errors import AppError
 from app.core.schemas import ResourceId
-from app.core.spreadsheets import csv_bytes
 from app.identity.principals import StaffPrincipal
 from app.models import ActorKind, StaffRole, StaffScope
 from app.staff import service as accounts
@@ -233,7 +232,7 @@ async def audit_page(request: Request, staff: ConsoleStaff, session: SessionDep)
     rows, total = await reading.search(session, staff, query, limit=PAGE, offset=(page - 1) * PAGE)
     params = {k: v for k, v in request.query_params.items() if k != "page" and v}
     return render(
-        request, "audit.html", staff, events=[_out(event, name) for event, name in rows],
+        request, "audit.html", staff, events=[event_out(event, name) for event, name in rows],
         total=total, page=page, pages=max(1, -(-total // PAGE)), params=params,
         actor_kinds=[kind.value for kind in ActorKind],
     )  # fmt: skip
@@ -244,7 +243,7 @@ async def audit_download(request: Request, staff: ConsoleStaff, session: Session
     rows, _ = await reading.search(
         session, staff, _query(request), limit=reading.MAX_EXPORT, offset=0, export=True
     )
-    body = csv_bytes([CSV_HEADER, *(_csv_row(_out(event, name)) for event, name in rows)])
+    body = as_csv([event_out(event, name) for event, name in rows])
     return Response(
         body,
         media_type="text/csv; charset=utf-8",

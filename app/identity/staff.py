@@ -5,11 +5,12 @@ street, a center admin's centers and how far they reach."""
 import re
 from collections.abc import Sequence
 
-from sqlalchemy import insert, select
+from sqlalchemy import ColumnElement, and_, exists, insert, not_, or_, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.errors import AlreadyExists, Text, UnprocessableInput
 from app.core.passwords import hash_password_async
+from app.identity.principals import StaffPrincipal
 from app.identity.service import STAFF, USERNAME_PATTERN
 from app.models import Center, Staff, StaffRole, StaffScope, staff_centers
 
@@ -106,3 +107,35 @@ async def _require_centers(session: AsyncSession, center_ids: Sequence[int]) -> 
             Text("中心不存在：{ids}", "No such centers: {ids}"),
             ids=", ".join(str(center_id) for center_id in sorted(missing)),
         )
+
+
+def _centers_in_district(district: str | None) -> ColumnElement[bool]:
+    """A center admin (the correlated ``Staff`` row) whose every listed center
+    is in ``district``, and who has one."""
+    inside = exists().where(
+        staff_centers.c.staff_id == Staff.id,
+        staff_centers.c.center_id == Center.id,
+        Center.district == district,
+    )
+    outside = exists().where(
+        staff_centers.c.staff_id == Staff.id,
+        staff_centers.c.center_id == Center.id,
+        or_(Center.district != district, Center.district.is_(None)),
+    )
+    return and_(inside, not_(outside))
+
+
+def visible_clause(actor: StaffPrincipal) -> ColumnElement[bool]:
+    """The accounts ``actor`` manages (themselves excluded by the routes)."""
+    if actor.is_super_admin:
+        return true()
+    return and_(
+        Staff.role != StaffRole.super_admin,
+        or_(
+            and_(
+                Staff.role.in_((StaffRole.district_admin, StaffRole.street_admin)),
+                Staff.district == actor.district,
+            ),
+            and_(Staff.role == StaffRole.center_admin, _centers_in_district(actor.district)),
+        ),
+    )

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, and_, delete, exists, func, insert, not_, or_, select, true
+from sqlalchemy import delete, func, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
@@ -24,7 +24,12 @@ from app.core.errors import Forbidden, NotFound, Text, UnprocessableInput
 from app.core.passwords import hash_password_async, verify_password
 from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
-from app.identity.staff import check_password_policy, check_role_scope, create_staff
+from app.identity.staff import (
+    check_password_policy,
+    check_role_scope,
+    create_staff,
+    visible_clause,
+)
 from app.models import Center, Staff, StaffRole, StaffScope, staff_centers
 from app.staff.schemas import StaffCreate, StaffUpdate
 
@@ -59,38 +64,6 @@ class Account:
 def require_manager(actor: StaffPrincipal) -> None:
     if actor.role not in MANAGERS:
         raise Forbidden(NOT_A_MANAGER)
-
-
-def _centers_in_district(district: str | None) -> ColumnElement[bool]:
-    """A center admin (the correlated ``Staff`` row) whose every listed center
-    is in ``district``, and who has one."""
-    inside = exists().where(
-        staff_centers.c.staff_id == Staff.id,
-        staff_centers.c.center_id == Center.id,
-        Center.district == district,
-    )
-    outside = exists().where(
-        staff_centers.c.staff_id == Staff.id,
-        staff_centers.c.center_id == Center.id,
-        or_(Center.district != district, Center.district.is_(None)),
-    )
-    return and_(inside, not_(outside))
-
-
-def visible_clause(actor: StaffPrincipal) -> ColumnElement[bool]:
-    """The accounts ``actor`` manages (themselves excluded by the routes)."""
-    if actor.is_super_admin:
-        return true()
-    return and_(
-        Staff.role != StaffRole.super_admin,
-        or_(
-            and_(
-                Staff.role.in_((StaffRole.district_admin, StaffRole.street_admin)),
-                Staff.district == actor.district,
-            ),
-            and_(Staff.role == StaffRole.center_admin, _centers_in_district(actor.district)),
-        ),
-    )
 
 
 async def _check_target_scope(
