@@ -1,9 +1,18 @@
 """Questionnaires as the API speaks them: what staff build, what residents
 see and send, and the results."""
 
+from datetime import datetime
 from typing import Annotated, Self
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from app.core.schemas import Flag, IdField, Instant, LocalInstant, LongText, Page, Printable
 from app.models import QuestionKind, QuestionnaireScope, QuestionnaireStatus
@@ -108,11 +117,13 @@ class QuestionnaireIn(BaseModel):
     requires_real_name: Flag = False
     questions: list[QuestionIn] = Field(min_length=1, max_length=MAX_QUESTIONS)
 
-    @model_validator(mode="after")
-    def _closes_after_opening(self) -> Self:
-        if self.closes_at <= self.opens_at:
+    @field_validator("closes_at")
+    @classmethod
+    def _closes_after_opening(cls, value: datetime, info: ValidationInfo) -> datetime:
+        opens_at = info.data.get("opens_at")
+        if opens_at is not None and value <= opens_at:
             raise ValueError("closes_at must be after opens_at")
-        return self
+        return value
 
 
 class QuestionOut(BaseModel):

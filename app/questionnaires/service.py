@@ -32,6 +32,7 @@ from sqlalchemy import ColumnElement, Select, and_, delete, false, func, or_, se
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.audit import service as audit
+from app.core.clock import SHANGHAI
 from app.core.config import Settings
 from app.core.crypto import PiiCipher
 from app.core.db import flush_unique
@@ -409,7 +410,7 @@ async def _page(
     )
     listed = [
         Listed(questionnaire, scope_name(questionnaire, center_name), count, responses)
-        for questionnaire, center_name, count, responses in rows.tuples()
+        for questionnaire, center_name, count, responses in rows
     ]
     return listed, int(total or 0)
 
@@ -432,7 +433,7 @@ async def one(session: AsyncSession, questionnaire: Questionnaire) -> tuple[List
     rows = await session.execute(
         _counted(select(Questionnaire).where(Questionnaire.id == questionnaire.id))
     )
-    found, center_name, count, responses = rows.tuples().one()
+    found, center_name, count, responses = rows.one()
     questions = await session.scalars(
         select(Question)
         .where(Question.questionnaire_id == questionnaire.id)
@@ -640,7 +641,9 @@ async def respond(
     if questionnaire.status is not QuestionnaireStatus.published:
         raise QuestionnaireNotOpen(OVER)
     if now < questionnaire.opens_at:
-        raise QuestionnaireNotOpen(NOT_YET).with_extra(opens_at=questionnaire.opens_at.isoformat())
+        raise QuestionnaireNotOpen(NOT_YET).with_extra(
+            opens_at=questionnaire.opens_at.astimezone(SHANGHAI).isoformat()
+        )
     if now >= questionnaire.closes_at:
         raise QuestionnaireNotOpen(OVER)
     if questionnaire.requires_real_name and not user.real_name_verified:
@@ -744,7 +747,7 @@ async def results(
         .where(*where)
         .group_by(Answer.question_id)
     )
-    answered = {question_id: int(count) for question_id, count in answered_rows.tuples()}
+    answered = {question_id: int(count) for question_id, count in answered_rows}
     counts: dict[int, dict[int, int]] = defaultdict(dict)
     for column in (Answer.option, Answer.value):
         grouped = await session.execute(
@@ -752,7 +755,7 @@ async def results(
             .where(*where, column.is_not(None))
             .group_by(Answer.question_id, column)
         )
-        for question_id, key, count in grouped.tuples():
+        for question_id, key, count in grouped:
             assert key is not None
             counts[question_id][key] = int(count)
     texts: dict[int, TextPage] = {}
@@ -768,7 +771,7 @@ async def results(
             .offset(text_offset)
         )
         texts[question.id] = TextPage(
-            [(text or "", at) for text, at in page.tuples()], answered.get(question.id, 0)
+            [(text or "", at) for text, at in page], answered.get(question.id, 0)
         )
     return Tally(questionnaire, questions, int(responses), answered, dict(counts), texts)
 
@@ -801,7 +804,7 @@ async def export(session: AsyncSession, staff: StaffPrincipal, questionnaire_id:
     )
     by_question = {question.id: question for question in questions}
     cells: dict[tuple[int, int], list[str]] = defaultdict(list)
-    for response_id, question_id, option, value, text in answers.tuples():
+    for response_id, question_id, option, value, text in answers:
         question = by_question[question_id]
         if option is not None:
             cells[response_id, question_id].append((question.options or [])[option])
