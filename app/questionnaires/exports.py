@@ -4,7 +4,7 @@ column per question; an anonymous questionnaire's export has no user column."""
 from app.core.clock import SHANGHAI
 from app.core.errors import Lang
 from app.core.spreadsheets import Cell, csv_bytes, safe_cell, xlsx_bytes
-from app.questionnaires.service import Export
+from app.questionnaires.results import Export
 
 HEADERS = {
     "zh": ("答卷编号", "提交时间", "区", "街镇", "用户编号"),

@@ -18,7 +18,7 @@ from app.identity.dependencies import (
     SettingsDep,
 )
 from app.models import Question, QuestionKind, Questionnaire, QuestionnaireStatus
-from app.questionnaires import exports, service
+from app.questionnaires import exports, residents, results, service
 from app.questionnaires.schemas import (
     OptionCount,
     QuestionnaireIn,
@@ -177,7 +177,7 @@ def _share(count: int, of: int) -> float:
     return round(count / of, 4) if of else 0.0
 
 
-def _result(tally: service.Tally, question: Question, limit: int, offset: int) -> QuestionResult:
+def _result(tally: results.Tally, question: Question, limit: int, offset: int) -> QuestionResult:
     answered = tally.answered.get(question.id, 0)
     counts = tally.counts.get(question.id, {})
     result = QuestionResult(
@@ -241,7 +241,7 @@ async def questionnaire_results(
     those who answered), ranked by count; a scale's mean and distribution;
     text answers paged (`limit`, `offset`). `district` and `street` keep the
     responses of respondents there (README, "Questionnaires")."""
-    tally = await service.results(
+    tally = await results.results(
         session,
         staff,
         questionnaire_id,
@@ -286,7 +286,7 @@ async def export_responses(
 ) -> Response:
     """Every response, one row each, one column per question; an anonymous
     questionnaire's has no user column."""
-    found = await service.export(session, staff, questionnaire_id)
+    found = await results.export(session, staff, questionnaire_id)
     if format is ExportFormat.csv:
         body, filename = exports.as_csv(found, lang)
         media_type = "text/csv; charset=utf-8"
@@ -319,7 +319,7 @@ async def open_questionnaires(
     those whose scope holds that center (the center's own, its street's,
     its district's), `district` those of a district. `answered` says
     whether you have."""
-    rows, total = await service.list_open(
+    rows, total = await residents.list_open(
         session,
         user,
         cipher,
@@ -337,7 +337,7 @@ async def questionnaire(
     questionnaire_id: ResourceId, user: CurrentUser, cipher: CipherDep, session: SessionDep
 ) -> ResidentQuestionnaireDetail:
     """A published (or closed) questionnaire and its questions."""
-    listed, questions = await service.for_resident(session, user, cipher, questionnaire_id)
+    listed, questions = await residents.for_resident(session, user, cipher, questionnaire_id)
     return ResidentQuestionnaireDetail(
         **_resident(listed).model_dump(),
         questions=[QuestionOut.model_validate(question) for question in questions],
@@ -361,7 +361,7 @@ async def answer_questionnaire(
     `unknown_question`); 409 `questionnaire_not_open` before `opens_at`,
     from `closes_at` or once closed; 403 `real_name_required` where it asks
     for a verified name. An anonymous questionnaire keeps no link to you."""
-    response = await service.respond(session, user, cipher, questionnaire_id, body, utcnow())
+    response = await residents.respond(session, user, cipher, questionnaire_id, body, utcnow())
     return ResponseOut(
         questionnaire_id=response.questionnaire_id, submitted_at=response.submitted_at
     )
@@ -374,5 +374,5 @@ async def share_questionnaire(
     """What to pass on: the mini-program page (`path`), WeChat's URL scheme
     that opens it (`url`, once an app id is configured), and a QR code (SVG)
     of the URL (of the path without one)."""
-    found = await service.share(session, settings, questionnaire_id)
+    found = await results.share(session, settings, questionnaire_id)
     return ShareOut(path=found.path, url=found.url, svg=found.svg)
