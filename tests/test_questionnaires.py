@@ -7,6 +7,7 @@ questionnaire's answers keep no user id anywhere in the database."""
 import asyncio
 import csv
 import io
+from collections.abc import AsyncIterator, Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -18,7 +19,9 @@ from sqlalchemy import func, select
 
 from app.core.clock import SHANGHAI
 from app.models import AuditEvent, Base, QuestionnaireResponse, StaffRole
+from tests.conftest import make_settings, running
 from tests.factories import Api, Headers, Json, verified_resident
+from tests.fake_wechat import APP_ID, APP_SECRET, FakeWechat, serve_fake_wechat
 from tests.test_errors import assert_problem
 
 OPENS = datetime(2030, 3, 1, 9, 0, tzinfo=SHANGHAI)
@@ -499,3 +502,53 @@ async def test_a_questionnaire_is_shared_by_its_page_and_a_qr_code(api: Api) -> 
         assert_problem(hidden, 404, "not_found")
         anonymous = await api.client.get(f"/api/v1/questionnaires/{found['id']}/share")
         assert anonymous.status_code == 401
+        code = await api.client.get(
+            f"/api/v1/questionnaires/{found['id']}/share",
+            params={"format": "wxacode"},
+            headers=resident,
+        )
+        assert_problem(code, 409, "wechat_not_configured")
+
+
+QUESTIONNAIRE_PAGE = "pages/voice/questionnaire"
+
+
+@pytest.fixture
+def fake_wechat() -> Iterator[FakeWechat]:
+    with serve_fake_wechat() as fake:
+        yield fake
+
+
+@pytest.fixture
+async def wechat_api(database_url: str, fake_wechat: FakeWechat) -> AsyncIterator[Api]:
+    settings = make_settings(
+        database_url,
+        wechat_app_id=APP_ID,
+        wechat_app_secret=APP_SECRET,
+        wechat_api_base=fake_wechat.base_url,
+        wechat_timeout_seconds=2,
+        wechat_questionnaire_page=QUESTIONNAIRE_PAGE,
+        dev_login=None,
+    )
+    async with running(settings) as api:
+        yield api
+
+
+async def test_with_wechat_a_questionnaire_has_a_url_and_a_mini_program_code(
+    wechat_api: Api, fake_wechat: FakeWechat
+) -> None:
+    with time_machine.travel(DURING, tick=True):
+        staff = await wechat_api.staff()
+        found = await published(wechat_api, staff, {"district": PUTUO})
+        url = f"/api/v1/questionnaires/{found['id']}/share"
+        shared = (await wechat_api.client.get(url, headers=staff)).json()
+        assert shared["path"] == f"{QUESTIONNAIRE_PAGE}?id={found['id']}"
+        assert shared["url"] == (
+            f"weixin://dl/business/?appid={APP_ID}&path=pages%2Fvoice%2Fquestionnaire"
+            f"&query=id%3D{found['id']}&env_version=release"
+        )
+        code = await wechat_api.client.get(url, params={"format": "wxacode"}, headers=staff)
+        assert code.status_code == 200, code.text
+        assert code.headers["content-type"] == "image/png"
+        call = fake_wechat.wxacode_calls[-1]
+        assert (call["scene"], call["page"]) == (f"id={found['id']}", QUESTIONNAIRE_PAGE)

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.identity.principals import StaffPrincipal
+from app.identity.wechat import AccessTokens, WechatClient, with_access_token
 from app.models import (
     Answer,
     Question,
@@ -23,7 +24,7 @@ from app.questionnaires.service import (
     get_in_scope,
     one,
 )
-from app.spaces.check_in_qr import ENV_VERSIONS, qr_svg
+from app.spaces.check_in_qr import ENV_VERSIONS, WechatNotConfigured, qr_svg
 
 # --- results and exports -------------------------------------------------------
 
@@ -182,3 +183,23 @@ async def share(session: AsyncSession, settings: Settings, questionnaire_id: int
         )
     path = f"{page}?{query}"
     return Share(path=path, url=url, svg=qr_svg(url or path))
+
+
+async def mini_program_code(
+    settings: Settings, wechat: WechatClient, tokens: AccessTokens, questionnaire_id: int
+) -> bytes:
+    """The questionnaire as a WeChat mini-program code (PNG), as a room's
+    check-in code is made: WeChat's scanner opens the questionnaire's page
+    with ``scene`` = ``id=<questionnaire id>``."""
+    if not settings.wechat_configured:
+        raise WechatNotConfigured()
+    env_version = ENV_VERSIONS[settings.wechat_miniprogram_state]
+    return await with_access_token(
+        tokens,
+        lambda token: wechat.mini_program_code(
+            token,
+            scene=f"id={questionnaire_id}",
+            page=settings.wechat_questionnaire_page,
+            env_version=env_version,
+        ),
+    )

@@ -2,12 +2,14 @@
 answer them once; anyone signed in gets a link to share."""
 
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import Query, Response, status
+from fastapi.responses import JSONResponse
 
 from app.core.clock import utcnow
-from app.core.db import SessionDep
+from app.core.db import DatabaseDep, SessionDep
+from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.core.schemas import MAX_ID, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import (
@@ -16,6 +18,8 @@ from app.identity.dependencies import (
     CurrentStaff,
     CurrentUser,
     SettingsDep,
+    WechatDep,
+    WechatTokensDep,
 )
 from app.models import Question, QuestionKind, Questionnaire, QuestionnaireStatus
 from app.questionnaires import exports, residents, results, service
@@ -367,12 +371,41 @@ async def answer_questionnaire(
     )
 
 
-@router.get("/questionnaires/{questionnaire_id}/share", response_model=ShareOut)
+@router.get(
+    "/questionnaires/{questionnaire_id}/share",
+    response_model=ShareOut,
+    responses={
+        200: {
+            "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "JSON with the page, URL and an SVG QR code, or (format=wxacode) "
+            "a PNG mini-program code",
+        },
+        **problem_responses(502),
+    },
+)
 async def share_questionnaire(
-    questionnaire_id: ResourceId, actor: CurrentActor, settings: SettingsDep, session: SessionDep
-) -> ShareOut:
+    questionnaire_id: ResourceId,
+    actor: CurrentActor,
+    database: DatabaseDep,
+    settings: SettingsDep,
+    wechat: WechatDep,
+    tokens: WechatTokensDep,
+    format: Annotated[
+        Literal["svg", "wxacode"],
+        Query(
+            description="`svg`: the page, the URL and a plain QR code; `wxacode`: a PNG "
+            "mini-program code from WeChat that opens the page with `scene` = "
+            "`id=<id>` (409 `wechat_not_configured` without WeChat)"
+        ),
+    ] = "svg",
+) -> Response:
     """What to pass on: the mini-program page (`path`), WeChat's URL scheme
     that opens it (`url`, once an app id is configured), and a QR code (SVG)
-    of the URL (of the path without one)."""
-    found = await results.share(session, settings, questionnaire_id)
-    return ShareOut(path=found.path, url=found.url, svg=found.svg)
+    of the URL (of the path without one); or a mini-program code. A draft is
+    404."""
+    async with database.reader.begin() as session:
+        found = await results.share(session, settings, questionnaire_id)
+    if format == "svg":
+        return JSONResponse(ShareOut(path=found.path, url=found.url, svg=found.svg).model_dump())
+    png = await results.mini_program_code(settings, wechat, tokens, questionnaire_id)
+    return Response(png, media_type="image/png", headers={"Cache-Control": "no-store"})
