@@ -55,6 +55,7 @@ from app.notifications.router import router as notifications_router
 from app.notifications.wechat import WechatMessenger
 from app.ops import router as ops
 from app.organizations.router import router as organizations_router
+from app.questionnaires.router import router as questionnaires_router
 from app.quotas.router import router as quotas_router
 from app.reports.router import router as reports_router
 from app.reservations.router import HOT as reservations_hot
@@ -143,6 +144,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         feedback_router,
         reports_router,
         evaluations_router,
+        questionnaires_router,
         calendars_router,
         holidays_router,
         activity_signups_router,

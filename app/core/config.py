@@ -112,6 +112,10 @@ class Settings(BaseSettings):
     wechat_check_in_page: str = Field(
         default="pages/check-in/index", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$"
     )
+    # The mini-program page that opens a questionnaire; it receives ``id``.
+    wechat_questionnaire_page: str = Field(
+        default="pages/questionnaire/index", pattern=r"^[A-Za-z0-9_\-]+(/[A-Za-z0-9_\-]+)*$"
+    )
     # A place freed for the first in a waitlist is held for them this long.
     offer_hold_minutes: int = Field(default=15, ge=1, le=24 * 60)
     # A confirmed booking is reminded this long before it starts (0: never).

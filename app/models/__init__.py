@@ -36,6 +36,15 @@ from app.models.organization import (
     QuotaRule,
     QuotaSubject,
 )
+from app.models.questionnaire import (
+    Answer,
+    Question,
+    QuestionKind,
+    Questionnaire,
+    QuestionnaireResponse,
+    QuestionnaireScope,
+    QuestionnaireStatus,
+)
 from app.models.reservation import (
     BOOKED_TIME_STATUSES,
     CHANGEABLE_STATUSES,
@@ -124,6 +133,13 @@ __all__ = [
     "Door",
     "EvaluationWeight",
     "Feedback",
+    "Answer",
+    "Question",
+    "QuestionKind",
+    "Questionnaire",
+    "QuestionnaireResponse",
+    "QuestionnaireScope",
+    "QuestionnaireStatus",
     "DoorAttempt",
     "IdempotencyKey",
     "JobStats",
