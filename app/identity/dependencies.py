@@ -248,5 +248,7 @@ CurrentActor = Annotated[Actor, Depends(current_actor)]
 OptionalActor = Annotated[Actor | None, Depends(optional_actor)]
 ActorReading = Annotated[Actor, Depends(current_actor_reading)]
 CurrentStaff = Annotated[StaffPrincipal, Depends(current_staff)]
+# The staff token itself, as the request carried it (one security scheme).
+StaffTokenText = Annotated[str | None, Depends(_staff_bearer)]
 StaffChangingPassword = Annotated[StaffPrincipal, Depends(current_staff_changing_password)]
 StaffReading = Annotated[StaffPrincipal, Depends(current_staff_reading)]

@@ -4,8 +4,7 @@ and one's own password and sessions (``/admin/me``)."""
 from datetime import timedelta
 from typing import Annotated
 
-from fastapi import Depends, Query, Request, status
-from fastapi.security import OAuth2PasswordBearer
+from fastapi import Query, Request, status
 
 from app.core import tokens
 from app.core.db import SessionDep
@@ -13,7 +12,12 @@ from app.core.errors import problem_responses
 from app.core.routing import api_router
 from app.core.schemas import Limit, Offset, Page, ResourceId
 from app.identity import devices
-from app.identity.dependencies import CurrentStaff, SettingsDep, StaffChangingPassword
+from app.identity.dependencies import (
+    CurrentStaff,
+    SettingsDep,
+    StaffChangingPassword,
+    StaffTokenText,
+)
 from app.models import StaffRole
 from app.staff import service
 from app.staff.schemas import (
@@ -29,7 +33,6 @@ from app.staff.schemas import (
 )
 
 router = api_router("/admin", tags=["admin"])
-_token = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
 
 def _out(account: service.Account) -> StaffAccountOut:
@@ -159,7 +162,7 @@ async def read_sessions(
     staff: CurrentStaff,
     session: SessionDep,
     settings: SettingsDep,
-    token: Annotated[str | None, Depends(_token)],
+    token: StaffTokenText,
     request: Request,
 ) -> SessionsOut:
     """What is known of your sessions. Tokens are not stored: this request's
