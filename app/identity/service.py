@@ -174,7 +174,7 @@ class PasswordChangeRequired(AppError):
     code = "password_change_required"
     title = Text("请先修改密码", "Change your password first")
     detail = Text(
-        "此账号的密码由管理员设置，修改密码（POST /api/v1/admin/me/password）后方可继续使用",
+        "此账号的密码由管理员设置，请先修改密码，然后才能继续使用",
         "This account's password was set by an administrator: change it"
         " (POST /api/v1/admin/me/password) before anything else",
     )
