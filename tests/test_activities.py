@@ -315,6 +315,21 @@ async def test_the_fast_list_answers_what_the_models_answer(api: Api) -> None:
         ),
         await created(api, staff, activity_body(far["id"], place_text="街道礼堂", publish=True)),
         await created(api, staff, activity_body(far["id"])),  # a draft: never listed
+        # What the engines write as JSON themselves: escapes, a boolean, an
+        # instant with microseconds, the sign-up window.
+        await created(
+            api,
+            staff,
+            activity_body(
+                here["id"],
+                title='读书会 "人世间" \\ 第二期 📚',
+                description="第一行\n\t第二行 </script>",
+                requires_real_name=True,
+                signup_opens_at=f"{(DAY - timedelta(days=3)).isoformat()}T08:00:00.250000+08:00",
+                signup_closes_at=f"{DAY.isoformat()}T12:30:05+08:00",
+                publish=True,
+            ),
+        ),
     ]
     database = api.app.state.database
     async with database.writer.begin() as session:  # a venue waiting for approval
@@ -368,5 +383,9 @@ async def test_the_fast_list_answers_what_the_models_answer(api: Api) -> None:
     pending = next(item for item in everything["items"] if item["id"] == made[2]["id"])
     assert pending["venue"]["reservation_status"] == "pending"
     assert pending["venue"]["name"] == hall["name"]
+    written = next(item for item in everything["items"] if item["id"] == made[5]["id"])
+    assert written["title"] == '读书会 "人世间" \\ 第二期 📚'
+    assert written["signup_opens_at"].endswith("T08:00:00.250000+08:00")
+    assert written["requires_real_name"] is True
     nearby = await listed(api, **days, **near)
     assert made[3]["id"] not in {item["id"] for item in nearby["items"]}

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.schemas import ActivityOut, Venue
 from app.activities.service import ACTIVITY, managed, may_manage
-from app.centers.service import GeoPoint, distance_m
+from app.centers.service import GeoPoint, distance_m, whole_metres
 from app.core.errors import AppError, NotFound, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
@@ -179,5 +179,5 @@ def _out(
         walk_ins=activity.walk_ins,
         distance_m=None
         if origin is None
-        else round(distance_m(origin, GeoPoint(center.lat, center.lng))),
+        else whole_metres(distance_m(origin, GeoPoint(center.lat, center.lng))),
     )

@@ -1,19 +1,20 @@
-"""The public list of activities, fast: one statement, the JSON written by hand.
+"""The public list of activities, fast: one statement that writes the JSON.
 
 ``GET /activities`` is what every resident opens ("this week's near me"), so it
-skips the ORM: one statement reads only the columns the answer shows
-(activities JOIN centers, LEFT JOIN the venue's space and booking), on
-PostgreSQL through a bare driver connection and on SQLite through the reader
-thread (app/core/sqlite.py), and the page is serialized once with orjson. The
+skips the ORM and Python's objects: one statement picks the page from narrow
+rows (with ``near``, the centers in the box with their distance, computed in
+SQL as ``distance_m`` computes it, the circle cut and the nearest first), then
+writes each of the page's items as JSON text (activities JOIN centers, LEFT
+JOIN the venue's space and booking), on PostgreSQL through a bare driver
+connection and on SQLite through the reader thread (app/core/sqlite.py). The
 answer is exactly ``Page[ActivityOut]`` as the models build it (the reference
-in tests/activity_reference.py; tests/test_activities.py holds them equal):
-published and completed activities in the days asked, soonest first; with
-``near``, the box is cut in SQL and the circle and the order (nearest first)
-here.
+in tests/activity_reference.py; tests/test_activities.py holds them equal on
+both engines).
 """
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
@@ -22,28 +23,28 @@ import orjson
 
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.finding import ActivitySearch
-from app.centers.service import GeoPoint, box_around, distance_m
-from app.core.clock import SHANGHAI, local_midnight
+from app.centers.service import box_around, distance_sql, distance_values, whole_metres_sql
+from app.core.clock import SHANGHAI_SUFFIX, SHANGHAI_UTC_HOURS, local_midnight
 from app.core.db import Database
 from app.core.sql import Statement
-from app.core.sqlite import instant, stamp
+from app.core.sqlite import stamp
 
-_COLUMNS = """a.id, a.title, a.description, a.category, a.center_id, a.space_id, a.place_text,
-  a.reservation_id, a.starts_at, a.ends_at, a.capacity, a.confirmed_attendees,
-  a.signup_opens_at, a.signup_closes_at, a.audience, a.requires_real_name,
-  a.organization_id, a.course_id, a.status, a.status_reason, a.attended, a.walk_ins,
-  c.name AS center_name, c.district, c.street, c.address, c.lat, c.lng,
-  s.name AS space_name, r.status AS venue_status"""
-_FROM = """FROM activities a JOIN centers c ON c.id = a.center_id
-LEFT JOIN spaces s ON s.id = a.space_id
-LEFT JOIN reservations r ON r.id = a.reservation_id
-WHERE a.status IN ('published', 'completed')
+_LISTED = """a.status IN ('published', 'completed')
   AND a.starts_at < :before AND a.ends_at > :after"""
+# With ``near``: the centers in the box around the circle, each with its
+# distance (computed once a center, not once an activity).
+_NEAR = f"""near AS (
+  SELECT id, {distance_sql("lat", "lng")} AS distance FROM centers
+  WHERE lat BETWEEN :south AND :north AND lng BETWEEN :west AND :east
+)"""
 
 
 def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
-    """The WHERE clause and its values (times as datetimes)."""
-    sql = [_FROM]
+    """The matching rows' FROM and WHERE, and their values (times as datetimes)."""
+    sql = ["FROM activities a JOIN centers c ON c.id = a.center_id"]
+    if search.near is not None:
+        sql.append("JOIN near ON near.id = a.center_id")
+    sql.append(f"WHERE {_LISTED}")
     values: dict[str, object] = {
         "before": local_midnight(search.last_day + timedelta(days=1)),
         "after": local_midnight(search.first_day),
@@ -62,13 +63,9 @@ def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
         values["category"] = search.category.value
     if search.near is not None:
         box = box_around(search.near, search.radius_m)
-        # The centers in the box first, then their activities by the center
-        # index: a city's week is never scanned for the few centers near one.
-        sql.append(
-            "AND a.center_id IN (SELECT id FROM centers WHERE lat BETWEEN :south AND :north"
-            " AND lng BETWEEN :west AND :east)"
-        )
+        sql.append("AND near.distance <= :radius_m")
         values.update(south=box.south, north=box.north, west=box.west, east=box.east)
+        values.update(distance_values(search.near), radius_m=float(search.radius_m))
     if search.q:
         pattern = "%" + search.q.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
         sql.append(
@@ -78,127 +75,213 @@ def _conditions(search: ActivitySearch) -> tuple[str, dict[str, object]]:
     return "\n".join(sql), values
 
 
-def _statements(search: ActivitySearch) -> tuple[str, str | None, dict[str, object]]:
-    """The page's statement (with the total as a window count unless ``near``
-    reads every row in the box), and the count to run when the page is empty."""
-    where, values = _conditions(search)
-    if search.near is not None:
-        return f"SELECT {_COLUMNS}\n{where}", None, values
-    page = (
-        f"SELECT {_COLUMNS}, count(*) OVER () AS total\n{where}\n"
-        "ORDER BY a.starts_at, a.id LIMIT :limit OFFSET :offset"
+class _Dialect(ABC):
+    """How an engine writes the page: the same fields, in equal values."""
+
+    greater: str  # the larger of two values
+    boolean: str  # a stored boolean as the answer shows it ({} is the column)
+
+    @abstractmethod
+    def local(self, column: str) -> str:
+        """An instant as the API shows it (``LocalInstant``): Shanghai's wall
+        time, microseconds only when there are any, and the offset."""
+
+    @abstractmethod
+    def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
+        """The page: its rows in order, each with ``total`` (a window count)."""
+
+
+def _order(near: bool, table: str) -> str:
+    return f"{'near.distance, ' if near else ''}{table}.starts_at, {table}.id"
+
+
+class _Sqlite(_Dialect):
+    """SQLite writes each item's JSON itself. Its sorter would carry every
+    column of every match to keep a page, so the page is chosen from narrow
+    rows first, then its few rows are written in full."""
+
+    greater = "max"
+    boolean = "json(CASE WHEN {} THEN 'true' ELSE 'false' END)"
+
+    def local(self, column: str) -> str:
+        # Stored as UTC text 'YYYY-MM-DD HH:MM:SS.ffffff' (app/core/sqlite.py).
+        wall = f"strftime('%Y-%m-%dT%H:%M:%S', {column}, '+{SHANGHAI_UTC_HOURS} hours')"
+        micro = f"substr({column}, 21, 6)"
+        return (
+            f"({wall} || CASE WHEN {micro} <> '000000' THEN '.' || {micro} ELSE '' END"
+            f" || '{SHANGHAI_SUFFIX}')"
+        )
+
+    def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
+        venue = {key[len(_VENUE) :]: value for key, value in item.items() if _in_venue(key)}
+        top = {key: value for key, value in item.items() if not _in_venue(key)}
+        top["venue"] = _json_object(venue)
+        distance = "near.distance" if near else "NULL"
+        return f"""WITH {f"{_NEAR}, " if near else ""}page AS (
+  SELECT a.id, a.starts_at, {distance} AS distance, count(*) OVER () AS total
+  {matching}
+  ORDER BY {_order(near, "a")} LIMIT :limit OFFSET :offset
+)
+SELECT {_json_object(top).replace("near.distance", "page.distance")} AS item, page.total
+FROM page JOIN activities a ON a.id = page.id JOIN centers c ON c.id = a.center_id
+{_VENUE_JOINS}
+ORDER BY {_order(near, "page").replace("near.", "page.")}"""
+
+
+class _Postgres(_Dialect):
+    """PostgreSQL returns the fields as columns (its JSON functions cost more
+    than the driver's decoding) from one statement: it keeps a page by a
+    bounded sort and writes the fields after it."""
+
+    greater = "greatest"
+    boolean = "{}"
+
+    def local(self, column: str) -> str:
+        wall = f"({column} AT TIME ZONE 'UTC' + interval '{SHANGHAI_UTC_HOURS} hours')"
+        micro = f"to_char({wall}, 'US')"
+        return (
+            f"""(to_char({wall}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
+            f" || CASE WHEN {micro} <> '000000' THEN '.' || {micro} ELSE '' END"
+            f" || '{SHANGHAI_SUFFIX}')"
+        )
+
+    def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
+        columns = ",\n  ".join(f'{value} AS "{key}"' for key, value in item.items())
+        joined = matching.replace(_MATCHED, f"{_MATCHED}\n{_VENUE_JOINS}", 1)
+        return f"""{f"WITH {_NEAR}" if near else ""}
+SELECT {columns}, count(*) OVER () AS total
+{joined}
+ORDER BY {_order(near, "a")} LIMIT :limit OFFSET :offset"""
+
+
+_SQLITE = _Sqlite()
+_POSTGRES = _Postgres()
+_MATCHED = "FROM activities a JOIN centers c ON c.id = a.center_id"
+_VENUE_JOINS = """LEFT JOIN spaces s ON s.id = a.space_id
+LEFT JOIN reservations r ON r.id = a.reservation_id"""
+_VENUE = "venue."  # the fields of the item's ``venue``, flat in the statement
+
+
+def _in_venue(key: str) -> bool:
+    return key.startswith(_VENUE)
+
+
+def _json_object(fields: Mapping[str, str]) -> str:
+    pairs = ", ".join(f"'{key}', {value}" for key, value in fields.items())
+    return f"json_object({pairs})"
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+_CATEGORY_LABEL = (
+    "CASE a.category "
+    + " ".join(
+        f"WHEN {_literal(code)} THEN {_literal(label)}" for code, label in CATEGORY_LABELS.items()
     )
-    return page, f"SELECT count(*) AS total\n{where}", values
+    + " END"
+)
 
 
-# A page's times repeat (activities start on the hour and half hour): each is
-# written once.
-@lru_cache(maxsize=4096)
-def _local(value: datetime | None) -> str | None:
-    """A PostgreSQL instant as the API shows it: Shanghai time with its offset."""
-    return None if value is None else value.astimezone(SHANGHAI).isoformat()
-
-
-@lru_cache(maxsize=4096)
-def _local_stamp(text: str | None) -> str | None:
-    """The same of an instant as SQLite stores it (app/core/sqlite.py)."""
-    return None if text is None else _local(instant(text))
-
-
-Shown = Callable[[Any], str | None]
-
-
-def _item(row: Mapping[str, Any], distance: float | None, local: Shown) -> dict[str, object]:
-    reservation_id = row["reservation_id"]
+@lru_cache(maxsize=4)
+def _item(dialect: _Dialect, near: bool) -> dict[str, str]:
+    """An item of ``Page[ActivityOut]`` field by field, each as SQL, the
+    venue's flat under ``venue.`` (tests/test_activities.py holds the answer
+    equal to the models' on both engines)."""
+    local = dialect.local
     return {
-        "id": row["id"],
-        "title": row["title"],
-        "description": row["description"],
-        "category": row["category"],
-        "category_label": CATEGORY_LABELS[row["category"]],
-        "center_id": row["center_id"],
-        "center_name": row["center_name"],
-        "district": row["district"],
-        "street": row["street"],
-        "venue": {
-            "space_id": row["space_id"],
-            "name": row["space_name"] or row["place_text"],
-            "address": row["address"],
-            "reservation_id": reservation_id,
-            "reservation_status": row["venue_status"] if reservation_id else None,
-        },
-        "start": local(row["starts_at"]),
-        "end": local(row["ends_at"]),
-        "capacity": row["capacity"],
-        "signed_up": row["confirmed_attendees"],
-        "remaining": max(row["capacity"] - row["confirmed_attendees"], 0),
-        "signup_opens_at": local(row["signup_opens_at"]),
-        "signup_closes_at": local(row["signup_closes_at"]),
-        "audience": row["audience"],
-        "requires_real_name": bool(row["requires_real_name"]),
-        "organization_id": row["organization_id"],
-        "course_id": row["course_id"],
-        "status": row["status"],
-        "status_reason": row["status_reason"],
-        "attended": row["attended"],
-        "walk_ins": row["walk_ins"],
-        "distance_m": None if distance is None else round(distance),
+        "id": "a.id",
+        "title": "a.title",
+        "description": "a.description",
+        "category": "a.category",
+        "category_label": _CATEGORY_LABEL,
+        "center_id": "a.center_id",
+        "center_name": "c.name",
+        "district": "c.district",
+        "street": "c.street",
+        "venue.space_id": "a.space_id",
+        "venue.name": "coalesce(nullif(s.name, ''), a.place_text)",
+        "venue.address": "c.address",
+        "venue.reservation_id": "a.reservation_id",
+        "venue.reservation_status": "CASE WHEN a.reservation_id IS NOT NULL THEN r.status END",
+        "start": local("a.starts_at"),
+        "end": local("a.ends_at"),
+        "capacity": "a.capacity",
+        "signed_up": "a.confirmed_attendees",
+        "remaining": f"{dialect.greater}(a.capacity - a.confirmed_attendees, 0)",
+        "signup_opens_at": local("a.signup_opens_at"),
+        "signup_closes_at": local("a.signup_closes_at"),
+        "audience": "a.audience",
+        "requires_real_name": dialect.boolean.format("a.requires_real_name"),
+        "organization_id": "a.organization_id",
+        "course_id": "a.course_id",
+        "status": "a.status",
+        "status_reason": "a.status_reason",
+        "attended": "a.attended",
+        "walk_ins": "a.walk_ins",
+        "distance_m": whole_metres_sql("near.distance") if near else "NULL",
     }
 
 
-def _page(
-    rows: Sequence[Any], search: ActivitySearch, limit: int, offset: int, local: Shown
-) -> tuple[list[dict[str, object]], int | None]:
-    """The page's items, and its total when the rows tell it (None: count apart).
-    Times are read as the engine gives them (``local`` shows them): on SQLite
-    the stored text, which orders as its instants do."""
-    origin = search.near
-    if origin is None:
-        total = rows[0]["total"] if rows else (0 if offset == 0 else None)
-        return [_item(row, None, local) for row in rows], total
-    within = []
-    distances: dict[tuple[float, float], float] = {}  # a center's activities share one
-    for row in rows:
-        place = (row["lat"], row["lng"])
-        distance = distances.get(place)
-        if distance is None:
-            distance = distances[place] = distance_m(origin, GeoPoint(*place))
-        if distance <= search.radius_m:
-            within.append((distance, row["starts_at"], row["id"], row))
-    within.sort(key=lambda hit: hit[:3])
-    page = within[offset : offset + limit]
-    return [_item(hit[3], hit[0], local) for hit in page], len(within)
-
-
-def _sqlite_rows(cursor: sqlite3.Cursor) -> list[dict[str, Any]]:
-    names = [column[0] for column in cursor.description]
-    return [dict(zip(names, values, strict=True)) for values in cursor.fetchall()]
+def _statements(search: ActivitySearch, dialect: _Dialect) -> tuple[str, str, dict[str, object]]:
+    """The page's statement, and the count to run when a page past the first
+    is empty (its total unknown), with their values."""
+    matching, values = _conditions(search)
+    near = search.near is not None
+    page = dialect.statement(near, matching, _item(dialect, near))
+    count = f"{'WITH ' + _NEAR if near else ''}\nSELECT count(*) AS total\n{matching}"
+    return page, count, values
 
 
 async def page_json(
     database: Database, search: ActivitySearch, *, limit: int, offset: int
 ) -> bytes:
     """``Page[ActivityOut]`` as JSON: ``{"items", "total", "limit", "offset"}``."""
-    page_sql, count_sql, values = _statements(search)
-    paged = {**values, "limit": limit, "offset": offset} if count_sql else values
-    if database.sqlite_reader is not None:
+    sqlite = database.sqlite_reader
+    page_sql, count_sql, values = _statements(search, _SQLITE if sqlite else _POSTGRES)
+    paged = {**values, "limit": limit, "offset": offset}
+    items: list[object]
+    if sqlite is not None:
         stored = {key: stamp(v) if isinstance(v, datetime) else v for key, v in paged.items()}
 
-        def read(db: sqlite3.Connection) -> tuple[list[dict[str, Any]], int | None]:
-            rows = _sqlite_rows(db.execute(page_sql, stored))
-            items, total = _page(rows, search, limit, offset, _local_stamp)
-            if total is None and count_sql is not None:
+        def read(db: sqlite3.Connection) -> tuple[list[object], int | None]:
+            rows = db.execute(page_sql, stored).fetchall()
+            total = _total(rows, offset)
+            if total is None:
                 counted = {key: stored[key] for key in values}
                 total = int(db.execute(count_sql, counted).fetchone()[0])
-            return items, total
+            return [orjson.Fragment(item) for item, _ in rows], total
 
-        items, total = await database.sqlite_reader.run(read)
+        items, total = await sqlite.run(read)
     else:
         page = Statement.of(page_sql)
         async with database.driver() as driver:
             records = await driver.fetch(page.text, *page.args(paged))
-            items, total = _page(records, search, limit, offset, _local)
-            if total is None and count_sql is not None:
+            total = _total(records, offset)
+            if total is None:
                 count = Statement.of(count_sql)
                 total = int(await driver.fetchval(count.text, *count.args(values)))
+        keys = tuple(_item(_POSTGRES, search.near is not None))
+        items = [_nested(keys, record) for record in records]
     return orjson.dumps({"items": items, "total": total, "limit": limit, "offset": offset})
+
+
+def _total(rows: Sequence[Any], offset: int) -> int | None:
+    """The total the page's rows tell (each carries it), or None: count apart."""
+    if rows:
+        return int(rows[0][-1])
+    return 0 if offset == 0 else None
+
+
+def _nested(keys: Sequence[str], record: Sequence[Any]) -> dict[str, object]:
+    """A row of fields as the item: the ``venue.`` ones in their object."""
+    item: dict[str, object] = {}
+    venue: dict[str, object] = {}
+    for key, value in zip(keys, record, strict=False):  # the total, last, left out
+        if _in_venue(key):
+            venue[key[len(_VENUE) :]] = value
+        else:
+            item[key] = value
+    item["venue"] = venue
+    return item

@@ -52,6 +52,33 @@ def distance_m(a: GeoPoint, b: GeoPoint) -> float:
     return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(h)))
 
 
+def whole_metres(distance: float) -> int:
+    """A distance as the API shows it: rounded half up, as ``whole_metres_sql``."""
+    return math.floor(distance + 0.5)
+
+
+def whole_metres_sql(distance: str) -> str:
+    return f"CAST(floor({distance} + 0.5) AS INTEGER)"
+
+
+def distance_sql(lat: str, lng: str) -> str:
+    """``distance_m`` from ``(:origin_lat, :origin_lng)`` to the columns
+    ``lat, lng`` in SQL, with ``:diameter_m`` = 2 × the earth's radius
+    (``distance_values``): the same operations in the same order, on both
+    engines' C math functions, so that SQL and Python agree to the bit. The
+    ``min(1, …)`` is left out: the statements that use it cut a box of at
+    most 50 km first, far from the antipodes where it matters."""
+    return (
+        f"(asin(sqrt(power(sin((radians({lat}) - radians(:origin_lat)) / 2), 2)"
+        f" + cos(radians(:origin_lat)) * cos(radians({lat}))"
+        f" * power(sin(radians({lng} - :origin_lng) / 2), 2))) * :diameter_m)"
+    )
+
+
+def distance_values(origin: GeoPoint) -> dict[str, float]:
+    return {"origin_lat": origin.lat, "origin_lng": origin.lng, "diameter_m": 2 * EARTH_RADIUS_M}
+
+
 async def search_centers(
     session: AsyncSession, search: CenterSearch, *, limit: int, offset: int
 ) -> tuple[list[CenterHit], int]:
@@ -72,7 +99,7 @@ async def search_centers(
         return [CenterHit(center, None) for center in rows], total
     origin = search.near
     hits = [
-        CenterHit(center, round(distance_m(origin, GeoPoint(center.lat, center.lng))))
+        CenterHit(center, whole_metres(distance_m(origin, GeoPoint(center.lat, center.lng))))
         for center in await session.scalars(query.where(near_box(origin, search.radius_m)))
     ]
     nearby = sorted(

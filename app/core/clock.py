@@ -9,6 +9,11 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# Shanghai has kept UTC+8 without daylight saving since 1991 (tests/test_clock.py
+# holds the zone database to it): statements that write local times in SQL
+# add these hours and this suffix.
+SHANGHAI_UTC_HOURS = 8
+SHANGHAI_SUFFIX = "+08:00"
 
 
 def utcnow() -> datetime:

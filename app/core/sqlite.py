@@ -16,6 +16,7 @@ are UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``, booleans 0/1, enums their values.
 """
 
 import asyncio
+import math
 import queue
 import sqlite3
 import threading
@@ -54,7 +55,29 @@ def connect(path: str, busy_timeout_ms: int) -> sqlite3.Connection:
     connection.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
     connection.execute("PRAGMA foreign_keys=ON")
     connection.execute("PRAGMA synchronous=NORMAL")
+    _ensure_math(connection)
     return connection
+
+
+# The math functions the hand-written statements use (a distance, in
+# app/centers/service.py). SQLite builds them in since 3.35 unless compiled
+# without; where they are missing, Python's (the same C library) stand in.
+_MATH: dict[str, tuple[int, Callable[..., float]]] = {
+    "radians": (1, math.radians),
+    "sin": (1, math.sin),
+    "cos": (1, math.cos),
+    "asin": (1, math.asin),
+    "sqrt": (1, math.sqrt),
+    "power": (2, math.pow),
+}
+
+
+def _ensure_math(connection: sqlite3.Connection) -> None:
+    try:
+        connection.execute("SELECT asin(sqrt(power(sin(radians(1)), 2)))").fetchone()
+    except sqlite3.OperationalError:
+        for name, (arity, function) in _MATH.items():
+            connection.create_function(name, arity, function, deterministic=True)
 
 
 # Units of work that queued together and share one COMMIT, at most.
