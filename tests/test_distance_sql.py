@@ -3,6 +3,7 @@
 on both engines: an order or a circle cut in SQL is the one the ORM paths cut."""
 
 import random
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 
 from app.centers.service import (
@@ -29,7 +30,7 @@ def _pairs(count: int) -> list[tuple[GeoPoint, GeoPoint]]:
     return pairs
 
 
-async def _scalar(api: Api, sql: str, values: dict[str, object]) -> object:
+async def _scalar(api: Api, sql: str, values: Mapping[str, object]) -> object:
     database = api.database
     if database.sqlite_reader is not None:
         return await database.sqlite_reader.run(lambda db: db.execute(sql, values).fetchone()[0])

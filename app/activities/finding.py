@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.schemas import ActivityOut, Venue
 from app.activities.service import ACTIVITY, managed, may_manage
-from app.centers.service import GeoPoint, distance_m, whole_metres
+from app.centers.service import GeoPoint, metres_from
 from app.core.errors import AppError, NotFound, Text
 from app.identity.principals import Actor, StaffPrincipal
 from app.models import (
@@ -177,7 +177,5 @@ def _out(
         status_reason=activity.status_reason,
         attended=activity.attended,
         walk_ins=activity.walk_ins,
-        distance_m=None
-        if origin is None
-        else whole_metres(distance_m(origin, GeoPoint(center.lat, center.lng))),
+        distance_m=None if origin is None else metres_from(origin, center),
     )

@@ -57,6 +57,11 @@ def whole_metres(distance: float) -> int:
     return math.floor(distance + 0.5)
 
 
+def metres_from(origin: GeoPoint, center: Center) -> int:
+    """A center's distance from ``origin`` as the API shows it."""
+    return whole_metres(distance_m(origin, GeoPoint(center.lat, center.lng)))
+
+
 def whole_metres_sql(distance: str) -> str:
     return f"CAST(floor({distance} + 0.5) AS INTEGER)"
 
@@ -99,7 +104,7 @@ async def search_centers(
         return [CenterHit(center, None) for center in rows], total
     origin = search.near
     hits = [
-        CenterHit(center, whole_metres(distance_m(origin, GeoPoint(center.lat, center.lng))))
+        CenterHit(center, metres_from(origin, center))
         for center in await session.scalars(query.where(near_box(origin, search.radius_m)))
     ]
     nearby = sorted(

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.centers.service import GeoPoint, distance_m, near_box
+from app.centers.service import GeoPoint, metres_from, near_box
 from app.core.errors import Text
 from app.holidays import service as holidays
 from app.holidays.days import Override, plan_for
@@ -96,17 +96,13 @@ async def search_spaces(
             (
                 hit
                 for space in candidates
-                if (hit := SpaceHit(space, whole_metres(origin, space.center))).distance_m
+                if (hit := SpaceHit(space, metres_from(origin, space.center))).distance_m
                 is not None
                 and hit.distance_m <= search.radius_m
             ),
             key=lambda hit: (hit.distance_m, hit.space.id),
         )
     return hits[offset : offset + limit], len(hits)
-
-
-def whole_metres(origin: GeoPoint, center: Center) -> int:
-    return round(distance_m(origin, GeoPoint(center.lat, center.lng)))
 
 
 async def _open_space_ids(
