@@ -16,8 +16,8 @@ from app.core.routing import SIGN_IN_OPTIONAL, api_router
 from app.core.schemas import MAX_ID, Instant, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import OptionalUserId, viewer_id
 from app.models import SpaceKind
-from app.spaces import search, service
-from app.spaces.schemas import AvailabilityOut, SpaceOut
+from app.spaces import occupancy, search, service
+from app.spaces.schemas import AvailabilityOut, OccupancyOut, SpaceOut
 
 router = api_router("/spaces", tags=["spaces"])
 
@@ -56,13 +56,21 @@ async def list_spaces(
         open_now=utcnow() if open_now else None,
     )
     hits, total = await search.search_spaces(session, wanted, limit=limit, offset=offset)
-    items = [SpaceOut.of(hit.space, hit.distance_m) for hit in hits]
+    free = await occupancy.free_now(session, [hit.space for hit in hits], utcnow())
+    items = [SpaceOut.of(hit.space, hit.distance_m, free[hit.space.id]) for hit in hits]
     return Page(items=items, total=total, limit=limit, offset=offset)
 
 
 @router.get("/{space_id}", response_model=SpaceOut)
 async def read_space(space_id: ResourceId, session: SessionDep) -> SpaceOut:
     return SpaceOut.of(await service.get_active_space(session, space_id))
+
+
+@router.get("/{space_id}/occupancy", response_model=OccupancyOut)
+async def read_occupancy(space_id: ResourceId, database: DatabaseDep) -> OccupancyOut:
+    """Live occupancy: the people checked in now, the places free now (a
+    screen at the door, the map), and with none free when one frees."""
+    return await occupancy.occupancy(database, space_id)
 
 
 _SPACE_ID: TypeAdapter[int] = TypeAdapter(ResourceId)

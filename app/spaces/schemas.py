@@ -194,10 +194,17 @@ class SpaceOut(BaseModel):
         description="Distance of its center from `near` in whole metres, when the list "
         "was asked with it",
     )
+    free_now: int | None = Field(
+        default=None,
+        description="In the list: places free now, as `GET /spaces/{id}/occupancy` counts them",
+    )
 
     @classmethod
-    def of(cls, space: Space, distance_m: int | None = None) -> "SpaceOut":
+    def of(
+        cls, space: Space, distance_m: int | None = None, free_now: int | None = None
+    ) -> "SpaceOut":
         return cls(
+            free_now=free_now,
             id=space.id,
             center_id=space.center_id,
             center_name=space.center.name,
@@ -343,6 +350,19 @@ class SlotOut(BaseModel):
     title: str | None = Field(
         default=None,
         description="Only on a slot taken by one of the center's public events: its title",
+    )
+
+
+class OccupancyOut(BaseModel):
+    space_id: int
+    checked_in: int = Field(description="People of the bookings checked in now")
+    capacity: int
+    free_now: int = Field(
+        description="Places free now, as availability's `remaining`: seats no booking "
+        "holds (shared) or 1/0 rooms (exclusive); 0 while the space is closed"
+    )
+    next_free_at: LocalInstant | None = Field(
+        description="With none free: the start of the next free slot, today or tomorrow"
     )
 
 

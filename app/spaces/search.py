@@ -87,7 +87,7 @@ async def search_spaces(
         candidates = [space for space in candidates if space.id in free]
     if search.open_now is not None:
         now = Interval(search.open_now, search.open_now + timedelta(minutes=1))
-        open_ids = await _open_space_ids(session, candidates, now)
+        open_ids = await open_space_ids(session, candidates, now)
         candidates = [space for space in candidates if space.id in open_ids]
     hits = [SpaceHit(space, None) for space in candidates]
     if search.near is not None:
@@ -105,7 +105,7 @@ async def search_spaces(
     return hits[offset : offset + limit], len(hits)
 
 
-async def _open_space_ids(
+async def open_space_ids(
     session: AsyncSession, spaces: Sequence[Space], wanted: Interval
 ) -> set[int]:
     """Which of ``spaces`` are open for all of ``wanted``: within their hours
@@ -158,7 +158,7 @@ async def _free_space_ids(
         return set()
     ids = [space.id for space in spaces]
     closed = await _closed_space_ids(session, ids, wanted)
-    held = await _held_seats(session, ids, wanted)
+    held = await held_seats(session, ids, wanted)
     first_day, last_day = calendar.days_of(wanted)
     scopes = {scope for space in spaces for scope in _scopes(space)}
     days = await holidays.overrides(session, first_day, last_day, sorted(scopes))
@@ -169,7 +169,7 @@ async def _free_space_ids(
         and calendar.within_opening_hours(
             space.open_24h, weekly_windows(space), wanted, _hours_of(space, wanted, days)
         )
-        and _remaining(space, held.get(space.id, []), wanted) > 0
+        and remaining(space, held.get(space.id, []), wanted) > 0
     }
 
 
@@ -191,7 +191,7 @@ def _hours_of(
     return plan.hours_of if plan else None
 
 
-def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interval) -> int:
+def remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interval) -> int:
     """Seats left in ``slot`` for a shared space; 1 or 0 rooms for an exclusive one."""
     if space.booking_mode is BookingMode.exclusive:
         return 0 if any(interval.overlaps(slot) for interval, _ in held) else 1
@@ -199,7 +199,7 @@ def _remaining(space: Space, held: Sequence[tuple[Interval, int]], slot: Interva
     return max(space.capacity - calendar.peak_load(seats, slot.start, slot.end), 0)
 
 
-async def _held_seats(
+async def held_seats(
     session: AsyncSession, space_ids: Sequence[int], span: Interval
 ) -> dict[int, list[tuple[Interval, int]]]:
     """The holding reservations of each space overlapping ``span``, with their seats."""
