@@ -48,6 +48,8 @@ from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.jobs import inprocess
+from app.kiosk import router as kiosk
+from app.kiosk.router import admin_router as kiosk_admin_router
 from app.map.cache import MapCache
 from app.map.router import router as map_router
 from app.notifications import templates as notification_templates
@@ -153,10 +155,13 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         courses_router,
         activity_ratings_router,
         admin_router,
+        kiosk_admin_router,
     ):
         app.include_router(router)
     app.include_router(ops.build_router(API_PREFIX))
     console.install(app)
+    app.include_router(kiosk.router)
+    app.mount(f"{kiosk.PATH}/static", kiosk.static_files(), name="kiosk-static")
     app.include_router(ops.build_router(include_in_schema=False))  # probes also at the root
     # Innermost: the hot routes, answered without FastAPI's dependency machinery.
     hot_routes = [
@@ -170,7 +175,11 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
     app.add_middleware(LanguageMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
     app.add_middleware(
-        SecurityHeadersMiddleware, policies={console.auth.PATH: console.CONTENT_SECURITY_POLICY}
+        SecurityHeadersMiddleware,
+        policies={
+            console.auth.PATH: console.CONTENT_SECURITY_POLICY,
+            kiosk.PATH: kiosk.CONTENT_SECURITY_POLICY,
+        },
     )
     app.add_middleware(ObservabilityMiddleware)
     return app

@@ -54,9 +54,7 @@ async def seat(api: Api, space_id: int) -> tuple[Headers, int]:
     return resident, int(response.json()["id"])
 
 
-async def test_check_ins_and_outs_move_the_counts(
-    api: Api, travel: time_machine.Traveller
-) -> None:
+async def test_check_ins_and_outs_move_the_counts(api: Api, travel: time_machine.Traveller) -> None:
     room = await api.space(**STUDY_ROOM)
     first, booking = await seat(api, room["id"])
     await seat(api, room["id"])

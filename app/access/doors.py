@@ -36,7 +36,7 @@ def device_key_hash(device_key: str) -> str:
     return hashlib.sha256(device_key.encode()).hexdigest()
 
 
-def _new_device_key() -> str:
+def new_device_key() -> str:
     return secrets.token_urlsafe(32)
 
 
@@ -44,7 +44,7 @@ async def create_door(
     session: AsyncSession, staff: StaffPrincipal, space_id: int, name: str
 ) -> tuple[Door, str]:
     space = await get_space_in_scope(session, staff, space_id)
-    device_key = _new_device_key()
+    device_key = new_device_key()
     door = Door(
         space_id=space.id,
         name=name,
@@ -79,7 +79,7 @@ async def rotate_door_key(
 ) -> tuple[Door, str]:
     """A new device key; the old one stops working at once."""
     door = await _door_in_scope(session, staff, door_id)
-    device_key = _new_device_key()
+    device_key = new_device_key()
     door.device_key_hash = device_key_hash(device_key)
     audit.record(
         session,

@@ -142,6 +142,9 @@ class Space(Timestamped, Base):
     # the moment check-in is required (spaces older than migration 0009 get
     # theirs when staff require check-in or first print the code).
     check_in_token: Mapped[str | None] = mapped_column(String(64), default=new_check_in_token)
+    # The screen at the door (app/kiosk): the hash of its device key, none
+    # until staff issue one.
+    kiosk_key_hash: Mapped[str | None] = mapped_column(String(64))
     # The last bookable day (today + advance_days) opens at this Shanghai
     # minute of the day instead of at midnight.
     release_minute: Mapped[int | None] = mapped_column(SmallInteger)
