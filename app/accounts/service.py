@@ -26,6 +26,7 @@ from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
     ActorKind,
+    Answer,
     AuditEvent,
     CalendarFeed,
     Center,
@@ -37,10 +38,15 @@ from app.models import (
     Notification,
     Organization,
     OrganizationKind,
+    Question,
+    Questionnaire,
+    QuestionnaireResponse,
     Reservation,
     ReservationStatus,
     Space,
     StaffRole,
+    Suggestion,
+    Upload,
     User,
     WaitlistEntry,
     WaitlistStatus,
@@ -262,6 +268,50 @@ class Export:
     memberships: Sequence[tuple[Membership, str, OrganizationKind]]
     reservations: Sequence[tuple[Reservation, Sequence[AuditEvent]]]
     door_attempts: Sequence[DoorAttempt]
+    suggestions: Sequence[tuple[Suggestion, Sequence[int]]]
+    responses: Sequence[tuple[QuestionnaireResponse, str, Sequence[tuple[Answer, str]]]]
+
+
+async def _suggestions(session: AsyncSession, user: User) -> list[tuple[Suggestion, Sequence[int]]]:
+    rows = (
+        await session.scalars(
+            select(Suggestion).where(Suggestion.user_id == user.id).order_by(Suggestion.id)
+        )
+    ).all()
+    photos = await session.execute(
+        select(Upload.suggestion_id, Upload.id)
+        .where(Upload.suggestion_id.in_([row.id for row in rows]))
+        .order_by(Upload.id)
+    )
+    attached: dict[int | None, list[int]] = {}
+    for suggestion_id, upload_id in photos:
+        attached.setdefault(suggestion_id, []).append(upload_id)
+    return [(row, attached.get(row.id, [])) for row in rows]
+
+
+async def _responses(
+    session: AsyncSession, user: User
+) -> list[tuple[QuestionnaireResponse, str, Sequence[tuple[Answer, str]]]]:
+    """The user's answers to questionnaires that were not anonymous: an
+    anonymous one's keep no link to anyone, so no export can find them."""
+    rows = (
+        await session.execute(
+            select(QuestionnaireResponse, Questionnaire.title)
+            .join(Questionnaire, Questionnaire.id == QuestionnaireResponse.questionnaire_id)
+            .where(QuestionnaireResponse.user_id == user.id)
+            .order_by(QuestionnaireResponse.id)
+        )
+    ).all()
+    answers = await session.execute(
+        select(Answer, Question.text)
+        .join(Question, Question.id == Answer.question_id)
+        .where(Answer.response_id.in_([response.id for response, _ in rows]))
+        .order_by(Answer.response_id, Question.position, Answer.id)
+    )
+    given: dict[int, list[tuple[Answer, str]]] = {}
+    for answer, question in answers:
+        given.setdefault(answer.response_id, []).append((answer, question))
+    return [(response, title, given.get(response.id, [])) for response, title in rows]
 
 
 async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export:
@@ -305,6 +355,8 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         memberships=[(membership, name, kind) for membership, name, kind in memberships],
         reservations=histories,
         door_attempts=attempts,
+        suggestions=await _suggestions(session, user),
+        responses=await _responses(session, user),
     )
 
 
@@ -337,6 +389,19 @@ async def erase(session: AsyncSession, user: User) -> None:
     # and a place held for them is freed.
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
     await session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    # Suggestions, their photos and questionnaire answers stay for the
+    # ledger and the results, unlinked from the person.
+    await session.execute(
+        update(Suggestion)
+        .where(Suggestion.user_id == user.id)
+        .values(user_id=None, contact_ok=False)
+    )
+    await session.execute(update(Upload).where(Upload.user_id == user.id).values(user_id=None))
+    await session.execute(
+        update(QuestionnaireResponse)
+        .where(QuestionnaireResponse.user_id == user.id)
+        .values(user_id=None)
+    )
     # Ratings stay for the statistics; what they wrote goes.
     await session.execute(update(Feedback).where(Feedback.user_id == user.id).values(comment=None))
     await session.execute(
@@ -369,6 +434,8 @@ class Purged:
     door_attempts_deleted: int
     audit_events_cleared: int
     notifications_deleted: int
+    suggestions_unlinked: int
+    responses_unlinked: int
     before: datetime
 
 
@@ -393,10 +460,25 @@ async def purge_personal_data(session: AsyncSession, settings: Settings, now: da
         .where(old, AuditEvent.actor_kind == ActorKind.user, AuditEvent.actor_id.is_not(None))
         .values(actor_id=None)
     )
+    suggestions = await session.execute(
+        update(Suggestion)
+        .where(Suggestion.closed_at < audit_before, Suggestion.user_id.is_not(None))
+        .values(user_id=None, contact_ok=False)
+    )
+    responses = await session.execute(
+        update(QuestionnaireResponse)
+        .where(
+            QuestionnaireResponse.submitted_at < audit_before,
+            QuestionnaireResponse.user_id.is_not(None),
+        )
+        .values(user_id=None)
+    )
     return Purged(
         door_attempts_deleted=deleted.rowcount,  # type: ignore[attr-defined]
         audit_events_cleared=reasons.rowcount + residents.rowcount,  # type: ignore[attr-defined]
         notifications_deleted=notifications.rowcount,  # type: ignore[attr-defined]
+        suggestions_unlinked=suggestions.rowcount,  # type: ignore[attr-defined]
+        responses_unlinked=responses.rowcount,  # type: ignore[attr-defined]
         before=min(attempts_before, audit_before),
     )
 

@@ -46,12 +46,18 @@ async def _purge(database: Database, settings: Settings, now: datetime) -> Repor
     async with database.writer.begin() as session:
         purged = await purge_personal_data(session, settings, now)
     changed = (
-        purged.door_attempts_deleted + purged.audit_events_cleared + purged.notifications_deleted
+        purged.door_attempts_deleted
+        + purged.audit_events_cleared
+        + purged.notifications_deleted
+        + purged.suggestions_unlinked
+        + purged.responses_unlinked
     )
     summary = (
         f"{purged.door_attempts_deleted} door attempts deleted, "
         f"{purged.audit_events_cleared} audit events stripped of personal details, "
-        f"{purged.notifications_deleted} notifications deleted"
+        f"{purged.notifications_deleted} notifications deleted, "
+        f"{purged.suggestions_unlinked} suggestions and "
+        f"{purged.responses_unlinked} questionnaire answers unlinked from their authors"
     )
     return Report(changed, summary)
 
