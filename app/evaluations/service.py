@@ -372,18 +372,18 @@ async def _suggestions(
     start: Any,
     end: Any,
 ) -> dict[Key, tuple[int, int]]:
-    """Per row, the suggestions closed in the month by their due instant, and
-    those due in the month (up to now) that were not closed by then."""
+    """Per row, the suggestions closed in the month before their due instant,
+    and those due in the month (up to now) that were not closed before it."""
     keys = _key_columns(group_by)
     due_by = min(end, utcnow())
     on_time = and_(
         Suggestion.status == SuggestionStatus.closed,
-        Suggestion.closed_at <= Suggestion.due_at,
+        Suggestion.closed_at < Suggestion.due_at,
         *_within(Suggestion.closed_at, start, end),
     )
     late = and_(
         *_within(Suggestion.due_at, start, due_by),
-        or_(Suggestion.closed_at.is_(None), Suggestion.closed_at > Suggestion.due_at),
+        or_(Suggestion.closed_at.is_(None), Suggestion.closed_at >= Suggestion.due_at),
     )
     counted = (
         select(

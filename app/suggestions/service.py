@@ -95,7 +95,7 @@ def overdue(suggestion: Suggestion, now: datetime) -> bool:
 def closed_on_time(suggestion: Suggestion) -> bool | None:
     if suggestion.closed_at is None:
         return None
-    return suggestion.closed_at <= suggestion.due_at
+    return suggestion.closed_at < suggestion.due_at
 
 
 def reopen_until(suggestion: Suggestion) -> datetime | None:
@@ -113,9 +113,9 @@ def overdue_clause(now: datetime) -> ColumnElement[bool]:
 
 
 def on_time_clause() -> ColumnElement[bool]:
-    """Closed by its due instant (the figure the evaluation counts)."""
+    """Closed before its due instant (from which it is overdue)."""
     return and_(
-        Suggestion.status == SuggestionStatus.closed, Suggestion.closed_at <= Suggestion.due_at
+        Suggestion.status == SuggestionStatus.closed, Suggestion.closed_at < Suggestion.due_at
     )
 
 
