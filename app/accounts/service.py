@@ -7,16 +7,17 @@ Every change here is audited under the entity ``user``.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import contributions
+from app.accounts.retention import Purged as Purged
+from app.accounts.retention import purge_personal_data as purge_personal_data
 from app.audit import reasons
 from app.audit import service as audit
 from app.centers.service import get_center_in_scope
 from app.core.clock import utcnow
-from app.core.config import Settings
 from app.core.crypto import PiiCipher, Sealed
 from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, OutOfScope, Text
@@ -25,7 +26,6 @@ from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
-    ActorKind,
     Answer,
     AuditEvent,
     CalendarFeed,
@@ -38,15 +38,12 @@ from app.models import (
     Notification,
     Organization,
     OrganizationKind,
-    Question,
-    Questionnaire,
     QuestionnaireResponse,
     Reservation,
     ReservationStatus,
     Space,
     StaffRole,
     Suggestion,
-    Upload,
     User,
     WaitlistEntry,
     WaitlistStatus,
@@ -272,48 +269,6 @@ class Export:
     responses: Sequence[tuple[QuestionnaireResponse, str, Sequence[tuple[Answer, str]]]]
 
 
-async def _suggestions(session: AsyncSession, user: User) -> list[tuple[Suggestion, Sequence[int]]]:
-    rows = (
-        await session.scalars(
-            select(Suggestion).where(Suggestion.user_id == user.id).order_by(Suggestion.id)
-        )
-    ).all()
-    photos = await session.execute(
-        select(Upload.suggestion_id, Upload.id)
-        .where(Upload.suggestion_id.in_([row.id for row in rows]))
-        .order_by(Upload.id)
-    )
-    attached: dict[int | None, list[int]] = {}
-    for suggestion_id, upload_id in photos:
-        attached.setdefault(suggestion_id, []).append(upload_id)
-    return [(row, attached.get(row.id, [])) for row in rows]
-
-
-async def _responses(
-    session: AsyncSession, user: User
-) -> list[tuple[QuestionnaireResponse, str, Sequence[tuple[Answer, str]]]]:
-    """The user's answers to questionnaires that were not anonymous: an
-    anonymous one's keep no link to anyone, so no export can find them."""
-    rows = (
-        await session.execute(
-            select(QuestionnaireResponse, Questionnaire.title)
-            .join(Questionnaire, Questionnaire.id == QuestionnaireResponse.questionnaire_id)
-            .where(QuestionnaireResponse.user_id == user.id)
-            .order_by(QuestionnaireResponse.id)
-        )
-    ).all()
-    answers = await session.execute(
-        select(Answer, Question.text)
-        .join(Question, Question.id == Answer.question_id)
-        .where(Answer.response_id.in_([response.id for response, _ in rows]))
-        .order_by(Answer.response_id, Question.position, Answer.id)
-    )
-    given: dict[int, list[tuple[Answer, str]]] = {}
-    for answer, question in answers:
-        given.setdefault(answer.response_id, []).append((answer, question))
-    return [(response, title, given.get(response.id, [])) for response, title in rows]
-
-
 async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export:
     """Everything held about ``user``, their real name unsealed for them alone."""
     name = id_number = None
@@ -355,8 +310,8 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         memberships=[(membership, name, kind) for membership, name, kind in memberships],
         reservations=histories,
         door_attempts=attempts,
-        suggestions=await _suggestions(session, user),
-        responses=await _responses(session, user),
+        suggestions=await contributions.suggestions_of(session, user),
+        responses=await contributions.responses_of(session, user),
     )
 
 
@@ -389,19 +344,7 @@ async def erase(session: AsyncSession, user: User) -> None:
     # and a place held for them is freed.
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
     await session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
-    # Suggestions, their photos and questionnaire answers stay for the
-    # ledger and the results, unlinked from the person.
-    await session.execute(
-        update(Suggestion)
-        .where(Suggestion.user_id == user.id)
-        .values(user_id=None, contact_ok=False)
-    )
-    await session.execute(update(Upload).where(Upload.user_id == user.id).values(user_id=None))
-    await session.execute(
-        update(QuestionnaireResponse)
-        .where(QuestionnaireResponse.user_id == user.id)
-        .values(user_id=None)
-    )
+    await contributions.unlink(session, user.id)  # kept for the ledger and the results
     # Ratings stay for the statistics; what they wrote goes.
     await session.execute(update(Feedback).where(Feedback.user_id == user.id).values(comment=None))
     await session.execute(
@@ -424,63 +367,6 @@ async def erase(session: AsyncSession, user: User) -> None:
     user.erased_at = utcnow()
     _record(session, user, user.id, "erase", None)
     await session.flush()
-
-
-# --- retention ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Purged:
-    door_attempts_deleted: int
-    audit_events_cleared: int
-    notifications_deleted: int
-    suggestions_unlinked: int
-    responses_unlinked: int
-    before: datetime
-
-
-async def purge_personal_data(session: AsyncSession, settings: Settings, now: datetime) -> Purged:
-    """Drop what is kept longer than needed: door attempts after
-    ``ZHENDI_DOOR_ATTEMPT_RETENTION_DAYS``; in audit events older than
-    ``ZHENDI_AUDIT_PERSONAL_DATA_RETENTION_DAYS``, the free-text reason and
-    which resident acted (the event itself stays, for the statistics); and
-    notifications that old (they quote reasons and bookings)."""
-    attempts_before = now - timedelta(days=settings.door_attempt_retention_days)
-    audit_before = now - timedelta(days=settings.audit_personal_data_retention_days)
-    deleted = await session.execute(delete(DoorAttempt).where(DoorAttempt.at < attempts_before))
-    old = AuditEvent.occurred_at < audit_before
-    reasons = await session.execute(
-        update(AuditEvent).where(old, AuditEvent.reason.is_not(None)).values(reason=None)
-    )
-    notifications = await session.execute(
-        delete(Notification).where(Notification.created_at < audit_before)
-    )
-    residents = await session.execute(
-        update(AuditEvent)
-        .where(old, AuditEvent.actor_kind == ActorKind.user, AuditEvent.actor_id.is_not(None))
-        .values(actor_id=None)
-    )
-    suggestions = await session.execute(
-        update(Suggestion)
-        .where(Suggestion.closed_at < audit_before, Suggestion.user_id.is_not(None))
-        .values(user_id=None, contact_ok=False)
-    )
-    responses = await session.execute(
-        update(QuestionnaireResponse)
-        .where(
-            QuestionnaireResponse.submitted_at < audit_before,
-            QuestionnaireResponse.user_id.is_not(None),
-        )
-        .values(user_id=None)
-    )
-    return Purged(
-        door_attempts_deleted=deleted.rowcount,  # type: ignore[attr-defined]
-        audit_events_cleared=reasons.rowcount + residents.rowcount,  # type: ignore[attr-defined]
-        notifications_deleted=notifications.rowcount,  # type: ignore[attr-defined]
-        suggestions_unlinked=suggestions.rowcount,  # type: ignore[attr-defined]
-        responses_unlinked=responses.rowcount,  # type: ignore[attr-defined]
-        before=min(attempts_before, audit_before),
-    )
 
 
 def _record(

@@ -50,11 +50,11 @@ from datetime import date, timedelta
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import ColumnElement, Label, and_, func, or_, select, union, union_all
+from sqlalchemy import ColumnElement, Label, func, select, union, union_all
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.centers.service import get_center_in_scope
-from app.core.clock import local_midnight, local_today, utcnow
+from app.core.clock import local_midnight, local_today
 from app.core.errors import AppError, Text
 from app.evaluations.weights import Metric, Weights
 from app.evaluations.weights import current as current_weights
@@ -70,13 +70,12 @@ from app.models import (
     ReservationKind,
     SignupStatus,
     Space,
-    Suggestion,
-    SuggestionStatus,
     subtree_ids,
 )
 from app.reports import activities as activity_report
 from app.reports import service as reports
 from app.reports.groups import GroupBy
+from app.suggestions.figures import by_rows
 
 PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 TOP_RATING = 5
@@ -210,7 +209,8 @@ async def evaluate(
         if key in rows and count:
             rows[key].ratings = count
             rows[key].average_rating = round(stars / count, 2)
-    for key, (on_time, late) in (await _suggestions(session, scope, group_by, start, end)).items():
+    keys = _key_columns(group_by)
+    for key, (on_time, late) in (await by_rows(session, keys, scope, start, end)).items():
         if key in rows:
             rows[key].suggestions_closed, rows[key].suggestions_overdue = on_time, late
     weights = await current_weights(session)
@@ -362,43 +362,6 @@ async def _ratings(
     return {
         tuple(key): (int(stars or 0), int(count))
         for *key, stars, count in await session.execute(totals)
-    }
-
-
-async def _suggestions(
-    session: AsyncSession,
-    scope: list[ColumnElement[bool]],
-    group_by: EvaluationGroupBy,
-    start: Any,
-    end: Any,
-) -> dict[Key, tuple[int, int]]:
-    """Per row, the suggestions closed in the month before their due instant,
-    and those due in the month (up to now) that were not closed before it."""
-    keys = _key_columns(group_by)
-    due_by = min(end, utcnow())
-    on_time = and_(
-        Suggestion.status == SuggestionStatus.closed,
-        Suggestion.closed_at < Suggestion.due_at,
-        *_within(Suggestion.closed_at, start, end),
-    )
-    late = and_(
-        *_within(Suggestion.due_at, start, due_by),
-        or_(Suggestion.closed_at.is_(None), Suggestion.closed_at >= Suggestion.due_at),
-    )
-    counted = (
-        select(
-            *keys,
-            func.count(Suggestion.id).filter(on_time),
-            func.count(Suggestion.id).filter(late),
-        )
-        .select_from(Suggestion)
-        .join(Center, Center.id == Suggestion.center_id)
-        .where(*scope, or_(on_time, late))
-        .group_by(*keys)
-    )
-    return {
-        tuple(key): (int(closed), int(overdue))
-        for *key, closed, overdue in await session.execute(counted)
     }
 
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.service import purge_personal_data
+from app.accounts.retention import purge_personal_data
 from app.activities import attendance
 from app.activities import reminders as activity_reminders
 from app.core.clock import utcnow

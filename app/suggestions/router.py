@@ -12,7 +12,7 @@ from app.core.routing import api_router
 from app.core.schemas import Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CipherDep, CurrentStaff, CurrentUser
 from app.models import CATEGORY_RULES, SuggestionCategory, SuggestionStatus
-from app.suggestions import service
+from app.suggestions import figures, service
 from app.suggestions.schemas import (
     AnswerIn,
     AssignIn,
@@ -190,7 +190,7 @@ async def summary(staff: CurrentStaff, session: SessionDep) -> list[SummaryRow]:
             closed=row.closed,
             closed_on_time=row.closed_on_time,
         )
-        for row in await service.summary(session, staff, utcnow())
+        for row in await figures.summary(session, staff, utcnow())
     ]
 
 

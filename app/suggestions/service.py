@@ -41,6 +41,7 @@ from app.models import (
 )
 from app.notifications import service as notifications
 from app.organizations.service import role_of
+from app.suggestions.figures import overdue_clause
 from app.suggestions.schemas import AnswerIn, CloseIn, SuggestionIn
 from app.uploads import service as uploads
 
@@ -106,17 +107,6 @@ def reopen_until(suggestion: Suggestion) -> datetime | None:
 
 def due(category: SuggestionCategory, start: datetime) -> datetime:
     return start + timedelta(days=CATEGORY_RULES[category].days)
-
-
-def overdue_clause(now: datetime) -> ColumnElement[bool]:
-    return and_(Suggestion.status != SuggestionStatus.closed, Suggestion.due_at <= now)
-
-
-def on_time_clause() -> ColumnElement[bool]:
-    """Closed before its due instant (from which it is overdue)."""
-    return and_(
-        Suggestion.status == SuggestionStatus.closed, Suggestion.closed_at < Suggestion.due_at
-    )
 
 
 async def _seen(session: AsyncSession, rows: Sequence[tuple[Suggestion, str]]) -> list[Seen]:
@@ -423,36 +413,3 @@ async def public_answers(
         .offset(offset)
     )
     return list(rows), int(total or 0)
-
-
-# --- figures -------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Figures:
-    center_id: int
-    center_name: str
-    open: int
-    overdue: int
-    closed: int
-    closed_on_time: int
-
-
-async def summary(session: AsyncSession, staff: StaffPrincipal, now: datetime) -> list[Figures]:
-    """Per center in scope: items not closed, overdue, closed, closed on time."""
-    count = func.count(Suggestion.id)
-    rows = await session.execute(
-        select(
-            Center.id,
-            Center.name,
-            count.filter(Suggestion.status != SuggestionStatus.closed),
-            count.filter(overdue_clause(now)),
-            count.filter(Suggestion.status == SuggestionStatus.closed),
-            count.filter(on_time_clause()),
-        )
-        .join(Suggestion, Suggestion.center_id == Center.id)
-        .where(staff.center_clause())
-        .group_by(Center.id, Center.name)
-        .order_by(Center.id)
-    )
-    return [Figures(*(row)) for row in rows]

@@ -34,7 +34,7 @@ class UnsupportedImage(AppError):
     status = 415
     code = "unsupported_image"
     title = Text("不支持的图片格式", "Unsupported image")
-    detail = Text("只接受 JPEG、PNG 或 WebP 图片", "Only JPEG, PNG or WebP images are accepted")
+    detail = Text("只接受 JPEG、PNG 或 WEBP 图片", "Only JPEG, PNG or WebP images are accepted")
 
 
 class UploadNotYours(AppError):
