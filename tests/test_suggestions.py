@@ -179,6 +179,11 @@ async def test_staff_see_and_change_only_what_they_cover(api: Api) -> None:
         )
         assert (await ledger(api, keeper))["items"][0]["status"] == "open"
         assert await told(api, resident) == []
+        # The audit trail of suggestions: only those of the centers they cover.
+        trail = await api.client.get(
+            "/api/v1/admin/audit", params={"entity": "suggestion"}, headers=keeper
+        )
+        assert [event["entity_id"] for event in trail.json()["items"]] == [mine["id"]]
 
 
 @pytest.mark.parametrize(
