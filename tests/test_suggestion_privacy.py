@@ -48,7 +48,11 @@ async def test_export_carries_suggestions_and_named_answers(api: Api) -> None:
         photo = (await upload(api, resident, PNG)).json()["id"]
         raised = await raise_one(api, resident, center["id"], photos=[photo])
         await act(api, staff, raised["id"], "answer", {"answer": "已安排维修"})
-        named, _ = await answered(api, resident, staff, center)
+        named, anonymous = await answered(api, resident, staff, center)
+        _, responses, _ = await rows(api)
+        linked = {row.questionnaire_id: row.user_id for row in responses}
+        assert linked[anonymous["id"]] is None
+        assert linked[named["id"]] is not None
 
         exported = (await api.client.get(EXPORT, headers=resident)).json()
         [suggestion] = exported["suggestions"]

@@ -76,9 +76,9 @@ async def upload(
         size=len(data),
         created_at=now,
     )
-    await storage.put(row.key, data)
     session.add(row)
-    await session.flush()
+    await session.flush()  # the row first: bytes are stored only for a row that can be
+    await storage.put(row.key, data)
     return row
 
 
