@@ -9,7 +9,7 @@ from app.core.clock import utcnow
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.routing import api_router
-from app.core.schemas import Limit, Offset, Page, ResourceId
+from app.core.schemas import MAX_ID, Limit, Offset, Page, ResourceId
 from app.identity.dependencies import CipherDep, CurrentStaff, CurrentUser
 from app.models import CATEGORY_RULES, SuggestionCategory, SuggestionStatus
 from app.suggestions import figures, service
@@ -155,7 +155,7 @@ async def ledger(
     staff: CurrentStaff,
     session: SessionDep,
     status_filter: Annotated[SuggestionStatus | None, Query(alias="status")] = None,
-    center_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    center_id: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
     category: SuggestionCategory | None = None,
     overdue: bool | None = None,
     limit: Limit = 50,
