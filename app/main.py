@@ -68,6 +68,8 @@ from app.spaces.router import HOT as spaces_hot
 from app.spaces.router import router as spaces_router
 from app.staff.router import router as staff_router
 from app.standing.router import router as standing_router
+from app.suggestions.router import router as suggestions_router
+from app.uploads.router import router as uploads_router
 from app.waitlist.router import router as waitlist_router
 
 
@@ -147,6 +149,8 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reports_router,
         evaluations_router,
         questionnaires_router,
+        uploads_router,
+        suggestions_router,
         calendars_router,
         holidays_router,
         activity_signups_router,

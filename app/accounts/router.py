@@ -4,15 +4,18 @@ from fastapi import Response, status
 
 from app.accounts import service
 from app.accounts.schemas import (
+    AnswerExport,
     CounterVerification,
     DoorAttemptExport,
     MembershipExport,
     PersonalDataExport,
     ProfileExport,
+    QuestionnaireResponseExport,
     RealNameExport,
     Rebind,
     ReservationExport,
     StatusChange,
+    SuggestionExport,
     UserAdminOut,
 )
 from app.core.clock import utcnow
@@ -154,13 +157,49 @@ async def export_my_data(
             )
             for attempt in found.door_attempts
         ],
+        suggestions=[
+            SuggestionExport(
+                id=suggestion.id,
+                center_id=suggestion.center_id,
+                organization_id=suggestion.organization_id,
+                category=suggestion.category,
+                text=suggestion.text,
+                photos=list(photos),
+                contact_ok=suggestion.contact_ok,
+                status=suggestion.status,
+                answer=suggestion.answer,
+                outcome=suggestion.outcome,
+                created_at=suggestion.created_at,
+                closed_at=suggestion.closed_at,
+            )
+            for suggestion, photos in found.suggestions
+        ],
+        questionnaire_responses=[
+            QuestionnaireResponseExport(
+                questionnaire_id=response.questionnaire_id,
+                questionnaire_title=title,
+                submitted_at=response.submitted_at,
+                answers=[
+                    AnswerExport(
+                        question_id=answer.question_id,
+                        question=question,
+                        option=answer.option,
+                        value=answer.value,
+                        text=answer.text,
+                    )
+                    for answer, question in answers
+                ],
+            )
+            for response, title, answers in found.responses
+        ],
     )
 
 
 @router.delete("/me", status_code=status.HTTP_204_NO_CONTENT)
 async def erase_my_account(user: CurrentUser, session: SessionDep) -> Response:
     """Erase your account: your real name, WeChat identity and phone are destroyed
-    and your bookings stay only as anonymous statistics. Refused while you hold
+    and your bookings stay only as anonymous statistics, your suggestions and
+    questionnaire answers unlinked from you. Refused while you hold
     a running booking or own an organization."""
     await service.erase(session, user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -7,7 +7,15 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.schemas import IdField, LocalInstant, Reason
 from app.identity.schemas import ChineseName
-from app.models import AttemptMethod, AttemptOutcome, MemberRole, OrganizationKind
+from app.models import (
+    AttemptMethod,
+    AttemptOutcome,
+    MemberRole,
+    OrganizationKind,
+    SuggestionCategory,
+    SuggestionOutcome,
+    SuggestionStatus,
+)
 from app.reservations.schemas import HistoryEntry, ReservationOut
 
 IdNumberField = Field(
@@ -94,6 +102,39 @@ class DoorAttemptExport(BaseModel):
     method: AttemptMethod
 
 
+class SuggestionExport(BaseModel):
+    id: int
+    center_id: int
+    organization_id: int | None
+    category: SuggestionCategory
+    text: str
+    photos: list[int]
+    contact_ok: bool
+    status: SuggestionStatus
+    answer: str | None
+    outcome: SuggestionOutcome | None
+    created_at: LocalInstant
+    closed_at: LocalInstant | None
+
+
+class AnswerExport(BaseModel):
+    question_id: int
+    question: str
+    option: int | None
+    value: int | None
+    text: str | None
+
+
+class QuestionnaireResponseExport(BaseModel):
+    """An answer to a questionnaire that was not anonymous (an anonymous
+    one's answers are linked to nobody, so they are not found here)."""
+
+    questionnaire_id: int
+    questionnaire_title: str
+    submitted_at: LocalInstant
+    answers: list[AnswerExport]
+
+
 class PersonalDataExport(BaseModel):
     """Everything the service holds about you (PIPL Art. 45), unmasked for you only."""
 
@@ -102,10 +143,14 @@ class PersonalDataExport(BaseModel):
     organizations: list[MembershipExport]
     reservations: list[ReservationExport]
     door_attempts: list[DoorAttemptExport]
+    suggestions: list[SuggestionExport]
+    questionnaire_responses: list[QuestionnaireResponseExport]
 
 
 class PurgeReport(BaseModel):
     door_attempts_deleted: int
     audit_events_cleared: int
     notifications_deleted: int
+    suggestions_unlinked: int
+    responses_unlinked: int
     before: datetime

@@ -7,16 +7,17 @@ Every change here is audited under the entity ``user``.
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.accounts import contributions
+from app.accounts.retention import Purged as Purged
+from app.accounts.retention import purge_personal_data as purge_personal_data
 from app.audit import reasons
 from app.audit import service as audit
 from app.centers.service import get_center_in_scope
 from app.core.clock import utcnow
-from app.core.config import Settings
 from app.core.crypto import PiiCipher, Sealed
 from app.core.db import flush_unique
 from app.core.errors import AppError, NotFound, OutOfScope, Text
@@ -25,7 +26,7 @@ from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
 from app.models import (
     HOLDING_STATUSES,
-    ActorKind,
+    Answer,
     AuditEvent,
     CalendarFeed,
     Center,
@@ -37,10 +38,12 @@ from app.models import (
     Notification,
     Organization,
     OrganizationKind,
+    QuestionnaireResponse,
     Reservation,
     ReservationStatus,
     Space,
     StaffRole,
+    Suggestion,
     User,
     WaitlistEntry,
     WaitlistStatus,
@@ -262,6 +265,8 @@ class Export:
     memberships: Sequence[tuple[Membership, str, OrganizationKind]]
     reservations: Sequence[tuple[Reservation, Sequence[AuditEvent]]]
     door_attempts: Sequence[DoorAttempt]
+    suggestions: Sequence[tuple[Suggestion, Sequence[int]]]
+    responses: Sequence[tuple[QuestionnaireResponse, str, Sequence[tuple[Answer, str]]]]
 
 
 async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export:
@@ -305,6 +310,8 @@ async def export(session: AsyncSession, cipher: PiiCipher, user: User) -> Export
         memberships=[(membership, name, kind) for membership, name, kind in memberships],
         reservations=histories,
         door_attempts=attempts,
+        suggestions=await contributions.suggestions_of(session, user),
+        responses=await contributions.responses_of(session, user),
     )
 
 
@@ -337,6 +344,7 @@ async def erase(session: AsyncSession, user: User) -> None:
     # and a place held for them is freed.
     await session.execute(delete(Notification).where(Notification.user_id == user.id))
     await session.execute(delete(CalendarFeed).where(CalendarFeed.user_id == user.id))
+    await contributions.unlink(session, user.id)  # kept for the ledger and the results
     # Ratings stay for the statistics; what they wrote goes.
     await session.execute(update(Feedback).where(Feedback.user_id == user.id).values(comment=None))
     await session.execute(
@@ -359,46 +367,6 @@ async def erase(session: AsyncSession, user: User) -> None:
     user.erased_at = utcnow()
     _record(session, user, user.id, "erase", None)
     await session.flush()
-
-
-# --- retention ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Purged:
-    door_attempts_deleted: int
-    audit_events_cleared: int
-    notifications_deleted: int
-    before: datetime
-
-
-async def purge_personal_data(session: AsyncSession, settings: Settings, now: datetime) -> Purged:
-    """Drop what is kept longer than needed: door attempts after
-    ``ZHENDI_DOOR_ATTEMPT_RETENTION_DAYS``; in audit events older than
-    ``ZHENDI_AUDIT_PERSONAL_DATA_RETENTION_DAYS``, the free-text reason and
-    which resident acted (the event itself stays, for the statistics); and
-    notifications that old (they quote reasons and bookings)."""
-    attempts_before = now - timedelta(days=settings.door_attempt_retention_days)
-    audit_before = now - timedelta(days=settings.audit_personal_data_retention_days)
-    deleted = await session.execute(delete(DoorAttempt).where(DoorAttempt.at < attempts_before))
-    old = AuditEvent.occurred_at < audit_before
-    reasons = await session.execute(
-        update(AuditEvent).where(old, AuditEvent.reason.is_not(None)).values(reason=None)
-    )
-    notifications = await session.execute(
-        delete(Notification).where(Notification.created_at < audit_before)
-    )
-    residents = await session.execute(
-        update(AuditEvent)
-        .where(old, AuditEvent.actor_kind == ActorKind.user, AuditEvent.actor_id.is_not(None))
-        .values(actor_id=None)
-    )
-    return Purged(
-        door_attempts_deleted=deleted.rowcount,  # type: ignore[attr-defined]
-        audit_events_cleared=reasons.rowcount + residents.rowcount,  # type: ignore[attr-defined]
-        notifications_deleted=notifications.rowcount,  # type: ignore[attr-defined]
-        before=min(attempts_before, audit_before),
-    )
 
 
 def _record(

@@ -3,8 +3,8 @@
 A super admin reads every event. Anyone else reads the events about what
 lies in their scope, found through what each entity belongs to: a
 reservation, space or door through its space's center; an activity, a
-sign-up, an organization, a violation or a center's quotas through its
-center; a day of the holiday calendar through its center or district (a
+sign-up, an organization, a suggestion, a violation or a center's quotas
+through its center; a day of the holiday calendar through its center or district (a
 district admin's); a staff account when they manage it
 (app/staff/service.py); and every event they caused themselves, their own
 reads of personal data among them. Residents' accounts (entity ``user``:
@@ -39,6 +39,7 @@ from app.models import (
     Space,
     Staff,
     StaffRole,
+    Suggestion,
     Violation,
 )
 
@@ -114,6 +115,10 @@ def scope_clause(staff: StaffPrincipal) -> ColumnElement[bool]:
             exists().where(
                 Organization.id == event_id, Center.id == Organization.center_id, in_scope
             ),
+        ),
+        _about(
+            "suggestion",
+            exists().where(Suggestion.id == event_id, Center.id == Suggestion.center_id, in_scope),
         ),
         _about(
             "violation",

@@ -10,6 +10,7 @@ import ipaddress
 import json
 import os
 import secrets
+import tempfile
 from functools import cached_property
 from pathlib import Path
 from typing import Literal, Self
@@ -196,6 +197,11 @@ class Settings(BaseSettings):
     map_cache_seconds: int = Field(default=5, ge=0, le=300)
 
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    # Uploaded images (app/uploads/): where the disk store keeps them, and the
+    # largest accepted (keep it under ``max_body_bytes``, which bounds the whole
+    # multipart body).
+    upload_dir: Path = Path(tempfile.gettempdir()) / "zhendi-uploads"
+    upload_max_bytes: int = Field(default=768 * 1024, ge=1024)
     log_level: str = "INFO"
 
     @field_validator("pii_key")

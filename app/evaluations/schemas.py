@@ -33,7 +33,8 @@ class EvaluationRow(BaseModel):
     unique_people: int  # distinct residents with a kept booking or a confirmed sign-up
     ratings: int  # bookings' feedback and activities' ratings
     average_rating: float | None
-    suggestions_closed: int  # 0 until residents' suggestions exist
+    suggestions_closed: int  # closed in the month by their due instant
+    suggestions_overdue: int  # due in the month (up to now), not closed by then
     score: float  # 0..100, from the weights
     rank: int  # among its siblings (the same parent), or among the groups
     normalised: dict[str, float]  # each metric as it entered the score, 0..1

@@ -18,8 +18,10 @@ The figures are the reports' own, not counted again:
   came to three positions of a street, counts once in the row;
 - ``average_rating``: the mean of the bookings' feedback and the
   activities' ratings together, each rating once;
-- ``suggestions_closed``: ``SUGGESTIONS_CLOSED``, 0 until residents'
-  suggestions exist.
+- ``suggestions_closed``: residents' suggestions at the position closed in
+  the month by their due instant (app/suggestions/service.py);
+  ``suggestions_overdue`` (shown, not scored): those due in the month (up to
+  now) and not closed by then.
 
 The month is cut at today while it runs: a month in progress is evaluated
 up to today, a month ahead is refused.
@@ -73,10 +75,8 @@ from app.models import (
 from app.reports import activities as activity_report
 from app.reports import service as reports
 from app.reports.groups import GroupBy
+from app.suggestions.figures import by_rows
 
-# Residents' suggestions closed: 0 until a suggestions feature exists, kept as
-# a column (and a metric, weighted 0 by default) so the table's shape holds.
-SUGGESTIONS_CLOSED = 0
 PERIOD = re.compile(r"([0-9]{4})-(0[1-9]|1[0-2])")
 TOP_RATING = 5
 RATES = frozenset({Metric.utilization, Metric.no_show_rate, Metric.average_rating})
@@ -122,7 +122,8 @@ class Row:
     unique_people: int = 0
     ratings: int = 0
     average_rating: float | None = None
-    suggestions_closed: int = SUGGESTIONS_CLOSED
+    suggestions_closed: int = 0
+    suggestions_overdue: int = 0
     score: float = 0.0
     rank: int = 1
     normalised: dict[str, float] = field(default_factory=dict)
@@ -208,6 +209,10 @@ async def evaluate(
         if key in rows and count:
             rows[key].ratings = count
             rows[key].average_rating = round(stars / count, 2)
+    keys = _key_columns(group_by)
+    for key, (on_time, late) in (await by_rows(session, keys, scope, start, end)).items():
+        if key in rows:
+            rows[key].suggestions_closed, rows[key].suggestions_overdue = on_time, late
     weights = await current_weights(session)
     ordered = list(rows.values())
     score(ordered, weights.weights, by_parent=group_by is EvaluationGroupBy.by_center)

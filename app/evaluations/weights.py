@@ -47,7 +47,7 @@ DEFAULTS: dict[Metric, float] = {
     Metric.attended: 1.0,
     Metric.unique_people: 2.0,
     Metric.average_rating: 1.0,
-    # Always 0 until residents' suggestions exist: weighed by nobody until then.
+    # Weighed by nobody until super admins choose to.
     Metric.suggestions_closed: 0.0,
 }
 

@@ -17,7 +17,7 @@ from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.accounts.service import purge_personal_data
+from app.accounts.retention import purge_personal_data
 from app.activities import attendance
 from app.activities import reminders as activity_reminders
 from app.core.clock import utcnow
@@ -46,12 +46,18 @@ async def _purge(database: Database, settings: Settings, now: datetime) -> Repor
     async with database.writer.begin() as session:
         purged = await purge_personal_data(session, settings, now)
     changed = (
-        purged.door_attempts_deleted + purged.audit_events_cleared + purged.notifications_deleted
+        purged.door_attempts_deleted
+        + purged.audit_events_cleared
+        + purged.notifications_deleted
+        + purged.suggestions_unlinked
+        + purged.responses_unlinked
     )
     summary = (
         f"{purged.door_attempts_deleted} door attempts deleted, "
         f"{purged.audit_events_cleared} audit events stripped of personal details, "
-        f"{purged.notifications_deleted} notifications deleted"
+        f"{purged.notifications_deleted} notifications deleted, "
+        f"{purged.suggestions_unlinked} suggestions and "
+        f"{purged.responses_unlinked} questionnaire answers unlinked from their authors"
     )
     return Report(changed, summary)
 

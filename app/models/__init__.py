@@ -86,6 +86,15 @@ from app.models.standing import (
     ViolationKind,
     ViolationStatus,
 )
+from app.models.suggestion import (
+    CATEGORY_RULES,
+    CategoryRule,
+    Suggestion,
+    SuggestionCategory,
+    SuggestionOutcome,
+    SuggestionStatus,
+    Upload,
+)
 from app.models.waitlist import WaitlistEntry, WaitlistStatus
 
 __all__ = [
@@ -180,4 +189,11 @@ __all__ = [
     "ViolationStatus",
     "User",
     "staff_centers",
+    "CATEGORY_RULES",
+    "CategoryRule",
+    "Suggestion",
+    "SuggestionCategory",
+    "SuggestionOutcome",
+    "SuggestionStatus",
+    "Upload",
 ]

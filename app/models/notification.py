@@ -43,6 +43,7 @@ class NotificationKind(enum.StrEnum):
     activity_reminder = "activity_reminder"
     activity_cancelled = "activity_cancelled"
     activity_message = "activity_message"  # the organiser's, to every participant
+    suggestion_progress = "suggestion_progress"  # a step of the submitter's suggestion
 
 
 class Delivery(enum.StrEnum):

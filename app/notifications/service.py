@@ -197,6 +197,11 @@ def tell_real_name_rebound(
     )
 
 
+def covering(center_id: int) -> ColumnElement[bool]:
+    """The active staff whose scope covers the center (who may be given its work)."""
+    return _covers(center_id)
+
+
 def _covers(center_id: int) -> ColumnElement[bool]:
     """The active staff whose scope covers the center (as ``StaffPrincipal``
     decides, and ``outbox.STAFF_COVERING`` on the hot path)."""

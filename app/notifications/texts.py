@@ -154,6 +154,10 @@ WORDING: dict[NotificationKind, Wording] = {
         "活动通知",
         "活动“{activity_title}”的组织方通知：{text}",
     ),
+    Kind.suggestion_progress: Wording(
+        "建议办理进度",
+        "您在{center_name}提出的“{title}”类建议{status}。{text}",
+    ),
 }
 
 
