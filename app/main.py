@@ -48,6 +48,9 @@ from app.identity import real_name
 from app.identity.router import router as identity_router
 from app.identity.wechat import WechatClient
 from app.jobs import inprocess
+from app.lists.project_router import router as list_projects_router
+from app.lists.resource_router import router as list_resources_router
+from app.lists.router import router as lists_router
 from app.map.cache import MapCache
 from app.map.router import router as map_router
 from app.notifications import templates as notification_templates
@@ -145,6 +148,9 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         reports_router,
         evaluations_router,
         questionnaires_router,
+        lists_router,
+        list_resources_router,
+        list_projects_router,
         calendars_router,
         holidays_router,
         activity_signups_router,

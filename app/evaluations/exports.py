@@ -35,6 +35,7 @@ FIGURES = [
     "ratings",
     "average_rating",
     "suggestions_closed",
+    "needs_met",
 ]
 HEADERS_ZH = {
     "center_id": "阵地编号",
@@ -58,6 +59,7 @@ HEADERS_ZH = {
     "ratings": "评价数",
     "average_rating": "平均评分",
     "suggestions_closed": "办结建议数",
+    "needs_met": "满足需求数",
 }
 SHEET_TITLE = {"zh": "阵地评估", "en": "Evaluation"}
 

@@ -34,6 +34,7 @@ class EvaluationRow(BaseModel):
     ratings: int  # bookings' feedback and activities' ratings
     average_rating: float | None
     suggestions_closed: int  # 0 until residents' suggestions exist
+    needs_met: int  # needs of the four lists met in the month
     score: float  # 0..100, from the weights
     rank: int  # among its siblings (the same parent), or among the groups
     normalised: dict[str, float]  # each metric as it entered the score, 0..1
