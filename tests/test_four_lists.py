@@ -440,3 +440,24 @@ async def test_needs_met_are_counted_in_the_evaluation(api: Api) -> None:
     [row] = answer.json()["rows"]
     assert row["needs_met"] == 1
     assert "needs_met" in answer.json()["weights"]
+
+
+async def test_the_trail_of_an_entry_is_read_in_its_centers_scope(api: Api) -> None:
+    admin = await api.staff()
+    center = await api.center(admin)
+    elsewhere = await api.center(admin)
+    need = await made(api, NEEDS, need_body(center, people=1), admin)
+    project = await made(api, PROJECTS, project_body(center), admin)
+    assert (await match(api, need, admin, project_id=project["id"])).status_code == 201
+    covering = await api.staff(StaffRole.center_admin, center_ids=[center["id"]])
+    outside = await api.staff(StaffRole.center_admin, center_ids=[elsewhere["id"]])
+
+    async def actions(who: Headers, entity: str, entity_id: int) -> list[str]:
+        params = {"entity": entity, "entity_id": entity_id}
+        answer = await api.client.get(f"{ADMIN}/audit", params=params, headers=who)
+        assert answer.status_code == 200, answer.text
+        return sorted(event["action"] for event in answer.json()["items"])
+
+    assert await actions(covering, "need", need["id"]) == ["create", "match"]
+    assert await actions(covering, "project", project["id"]) == ["create"]
+    assert await actions(outside, "need", need["id"]) == []
