@@ -8,6 +8,7 @@ center with a grid station and, below it, a residential station; a sibling
 street center (宜川路街道) with its grid station.
 """
 
+import asyncio
 from typing import Any
 
 import httpx
@@ -461,3 +462,19 @@ async def test_the_trail_of_an_entry_is_read_in_its_centers_scope(api: Api) -> N
     assert await actions(covering, "need", need["id"]) == ["create", "match"]
     assert await actions(covering, "project", project["id"]) == ["create"]
     assert await actions(outside, "need", need["id"]) == []
+
+
+async def test_matches_at_once_cover_a_need_once(api: Api) -> None:
+    """The need's row is locked while its matches are counted: of five
+    matches sent at once for its one person, one lands."""
+    admin = await api.staff()
+    center = await api.center(admin)
+    need = await made(api, NEEDS, need_body(center, people=1), admin)
+    project = await made(api, PROJECTS, project_body(center), admin)
+    answers = await asyncio.gather(
+        *(match(api, need, admin, project_id=project["id"]) for _ in range(5))
+    )
+    assert sorted(answer.status_code for answer in answers) == [201, 409, 409, 409, 409]
+    after = await api.client.get(f"{NEEDS}/{need['id']}", headers=admin)
+    assert (after.json()["status"], after.json()["covered"]) == ("met", 1)
+    assert len(after.json()["matches"]) == 1
