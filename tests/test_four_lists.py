@@ -454,7 +454,7 @@ async def test_the_trail_of_an_entry_is_read_in_its_centers_scope(api: Api) -> N
     outside = await api.staff(StaffRole.center_admin, center_ids=[elsewhere["id"]])
 
     async def actions(who: Headers, entity: str, entity_id: int) -> list[str]:
-        params = {"entity": entity, "entity_id": entity_id}
+        params: dict[str, str | int] = {"entity": entity, "entity_id": entity_id}
         answer = await api.client.get(f"{ADMIN}/audit", params=params, headers=who)
         assert answer.status_code == 200, answer.text
         return sorted(event["action"] for event in answer.json()["items"])

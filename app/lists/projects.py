@@ -87,7 +87,7 @@ async def _check_activities(
         .join(Center, Center.id == Activity.center_id)
         .where(Activity.id.in_(activity_ids))
     )
-    centers = dict(found.tuples().all())
+    centers = {row[0]: row[1] for row in found}
     missing = sorted(set(activity_ids) - set(centers))
     if missing:
         raise UnknownActivity(ids=", ".join(map(str, missing)))
