@@ -50,6 +50,9 @@ from app.identity.wechat import WechatClient
 from app.jobs import inprocess
 from app.kiosk import router as kiosk
 from app.kiosk.router import admin_router as kiosk_admin_router
+from app.lists.project_router import router as list_projects_router
+from app.lists.resource_router import router as list_resources_router
+from app.lists.router import router as lists_router
 from app.map.cache import MapCache
 from app.map.router import router as map_router
 from app.notifications import templates as notification_templates
@@ -151,6 +154,9 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         questionnaires_router,
         uploads_router,
         suggestions_router,
+        lists_router,
+        list_resources_router,
+        list_projects_router,
         calendars_router,
         holidays_router,
         activity_signups_router,

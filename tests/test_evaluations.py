@@ -57,6 +57,7 @@ HAND_WEIGHTS = {
     "unique_people": 0,
     "average_rating": 2,
     "suggestions_closed": 0,
+    "needs_met": 0,
 }
 METRICS = list(HAND_WEIGHTS)
 
@@ -164,9 +165,10 @@ async def test_figures_score_and_rank_of_siblings(api: Api, net: Net) -> None:
         "ratings",
         "average_rating",
         "suggestions_closed",
+        "needs_met",
     )
-    assert [g1[name] for name in figures] == [360.0, 3.0, 2, 0, 0.0, 0, 0, 2, 1, 4.0, 0]
-    assert [g2[name] for name in figures] == [360.0, 1.0, 1, 1, 1.0, 1, 3, 2, 1, 5.0, 0]
+    assert [g1[name] for name in figures] == [360.0, 3.0, 2, 0, 0.0, 0, 0, 2, 1, 4.0, 0, 0]
+    assert [g2[name] for name in figures] == [360.0, 1.0, 1, 1, 1.0, 1, 3, 2, 1, 5.0, 0, 0]
     assert g1["utilization"] == round(3 / 360, 4)
     assert (g1["parent_id"], g2["parent_id"]) == (net.street["id"], net.street["id"])
     assert g1["normalised"]["bookings"] == 1.0

@@ -3,8 +3,9 @@
 A super admin reads every event. Anyone else reads the events about what
 lies in their scope, found through what each entity belongs to: a
 reservation, space or door through its space's center; an activity, a
-sign-up, an organization, a suggestion, a violation or a center's quotas
-through its center; a day of the holiday calendar through its center or district (a
+sign-up, an organization, a suggestion, a violation, a center's quotas or an
+entry of the four lists (a need, resource, project or service object) through
+its center; a day of the holiday calendar through its center or district (a
 district admin's); a staff account when they manage it
 (app/staff/service.py); and every event they caused themselves, their own
 reads of personal data among them. Residents' accounts (entity ``user``:
@@ -34,13 +35,25 @@ from app.models import (
     CalendarDay,
     Center,
     Door,
+    Need,
     Organization,
+    Project,
     Reservation,
+    Resource,
+    ServiceObject,
     Space,
     Staff,
     StaffRole,
     Suggestion,
     Violation,
+)
+
+# The four lists' entries, each under its center (app/lists/).
+LIST_ENTRIES = (
+    ("need", Need),
+    ("resource", Resource),
+    ("project", Project),
+    ("service_object", ServiceObject),
 )
 
 ENTITY = "audit"
@@ -123,6 +136,12 @@ def scope_clause(staff: StaffPrincipal) -> ColumnElement[bool]:
         _about(
             "violation",
             exists().where(Violation.id == event_id, Center.id == Violation.center_id, in_scope),
+        ),
+        *(
+            _about(
+                entity, exists().where(model.id == event_id, Center.id == model.center_id, in_scope)
+            )
+            for entity, model in LIST_ENTRIES
         ),
         _about(
             "calendar_day",

@@ -12,7 +12,7 @@ from app.centers.schemas import CenterCreate, CenterUpdate
 from app.core.db import flush_unique
 from app.core.errors import AlreadyExists, NotFound, OutOfScope, Text
 from app.identity.principals import StaffPrincipal
-from app.models import Center, CenterKind, Space
+from app.models import Center, CenterKind, Space, subtree_ids
 
 CENTER = Text("中心", "center")
 DISTRICT = Text("区", "district")
@@ -226,3 +226,15 @@ async def _parent_in_scope(
     parent = await tree.check_parent(session, center_id=center_id, kind=kind, parent_id=parent_id)
     if not staff.covers_center(parent):
         raise OutOfScope(what=CENTER)
+
+
+async def centers_below(
+    session: AsyncSession, staff: StaffPrincipal, ancestor_id: int | None
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses on ``Center``: the centers in ``staff``'s scope, and with
+    ``ancestor_id`` (a center they cover) only it and every center below it."""
+    clauses = [staff.center_clause()]
+    if ancestor_id is not None:
+        await get_center_in_scope(session, staff, ancestor_id)
+        clauses.append(Center.id.in_(select(subtree_ids([ancestor_id]).c.id)))
+    return clauses

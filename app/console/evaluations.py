@@ -39,6 +39,7 @@ METRIC_NAMES = {
     Metric.unique_people: "服务人数",
     Metric.average_rating: "平均评分",
     Metric.suggestions_closed: "办结建议数",
+    Metric.needs_met: "满足需求数",
 }
 KIND_LABELS = {kind.value: kind.label for kind in CenterKind}
 

@@ -36,6 +36,7 @@ FIGURES = [
     "average_rating",
     "suggestions_closed",
     "suggestions_overdue",
+    "needs_met",
 ]
 HEADERS_ZH = {
     "center_id": "阵地编号",
@@ -60,6 +61,7 @@ HEADERS_ZH = {
     "average_rating": "平均评分",
     "suggestions_closed": "办结建议数",
     "suggestions_overdue": "超期建议数",
+    "needs_met": "满足需求数",
 }
 SHEET_TITLE = {"zh": "阵地评估", "en": "Evaluation"}
 

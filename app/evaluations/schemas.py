@@ -35,6 +35,7 @@ class EvaluationRow(BaseModel):
     average_rating: float | None
     suggestions_closed: int  # closed in the month by their due instant
     suggestions_overdue: int  # due in the month (up to now), not closed by then
+    needs_met: int  # needs of the four lists met in the month
     score: float  # 0..100, from the weights
     rank: int  # among its siblings (the same parent), or among the groups
     normalised: dict[str, float]  # each metric as it entered the score, 0..1

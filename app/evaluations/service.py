@@ -21,7 +21,9 @@ The figures are the reports' own, not counted again:
 - ``suggestions_closed``: residents' suggestions at the position closed in
   the month by their due instant (app/suggestions/service.py);
   ``suggestions_overdue`` (shown, not scored): those due in the month (up to
-  now) and not closed by then.
+  now) and not closed by then;
+- ``needs_met``: the needs of the four lists met (their matches covering
+  everyone) in the month, the lists' own count (app/lists/summary.py).
 
 The month is cut at today while it runs: a month in progress is evaluated
 up to today, a month ahead is refused.
@@ -33,8 +35,8 @@ parent; with ``group_by=street|district``, all the groups):
 - rates as they are: ``utilization`` (at most 1), ``1 - no_show_rate``,
   ``average_rating / 5``;
 - counts (``opening_hours``, ``bookings``, ``activities_held``, ``attended``,
-  ``unique_people``, ``suggestions_closed``) over the largest in the set, so
-  the busiest sibling has 1 (0 when all have 0);
+  ``unique_people``, ``suggestions_closed``, ``needs_met``) over the largest
+  in the set, so the busiest sibling has 1 (0 when all have 0);
 - a rate without a figure (no offered hours, no bookings, no rating) adds 0.
 
 ``score = 100 × Σ weight × normalised / Σ weight``, to two places, 0 to 100.
@@ -59,6 +61,7 @@ from app.core.errors import AppError, Text
 from app.evaluations.weights import Metric, Weights
 from app.evaluations.weights import current as current_weights
 from app.identity.principals import StaffPrincipal
+from app.lists.summary import met_needs
 from app.models import (
     BOOKED_TIME_STATUSES,
     REPORTED_STATUSES,
@@ -124,6 +127,7 @@ class Row:
     average_rating: float | None = None
     suggestions_closed: int = 0
     suggestions_overdue: int = 0
+    needs_met: int = 0
     score: float = 0.0
     rank: int = 1
     normalised: dict[str, float] = field(default_factory=dict)
@@ -213,6 +217,9 @@ async def evaluate(
     for key, (on_time, late) in (await by_rows(session, keys, scope, start, end)).items():
         if key in rows:
             rows[key].suggestions_closed, rows[key].suggestions_overdue = on_time, late
+    for *key, met in await session.execute(met_needs(keys, scope, start, end)):
+        if tuple(key) in rows:
+            rows[tuple(key)].needs_met = int(met)
     weights = await current_weights(session)
     ordered = list(rows.values())
     score(ordered, weights.weights, by_parent=group_by is EvaluationGroupBy.by_center)

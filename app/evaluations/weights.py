@@ -36,6 +36,7 @@ class Metric(StrEnum):
     unique_people = "unique_people"
     average_rating = "average_rating"
     suggestions_closed = "suggestions_closed"
+    needs_met = "needs_met"
 
 
 DEFAULTS: dict[Metric, float] = {
@@ -49,6 +50,7 @@ DEFAULTS: dict[Metric, float] = {
     Metric.average_rating: 1.0,
     # Weighed by nobody until super admins choose to.
     Metric.suggestions_closed: 0.0,
+    Metric.needs_met: 1.0,
 }
 
 
