@@ -67,6 +67,7 @@ from app.spaces.router import router as spaces_router
 from app.staff.router import router as staff_router
 from app.standing.router import router as standing_router
 from app.waitlist.router import router as waitlist_router
+from app.webhooks.router import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None, **engine_overrides: Any) -> FastAPI:
@@ -137,6 +138,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         quotas_router,
         accounts_router,
         staff_router,
+        webhooks_router,
         audit_router,
         standing_router,
         notifications_router,

@@ -123,6 +123,11 @@ class Settings(BaseSettings):
     # A message WeChat could not take is tried this often, the waits doubling.
     notification_max_attempts: int = Field(default=5, ge=1, le=20)
     notification_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Webhooks (app/webhooks/delivery.py): each hop's timeout, and whether an
+    # endpoint may resolve to a private, loopback or link-local address (None:
+    # yes in development, never in production).
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_private_addresses: bool | None = None
 
     # How a claimed name and ID number are checked (app/identity/real_name.py).
     real_name_verifier: RealNameVerifierName = "format_only"
@@ -330,6 +335,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def webhooks_reach_private(self) -> bool:
+        if self.webhook_private_addresses is not None:
+            return self.webhook_private_addresses
+        return not self.is_production
 
     @property
     def docs_on(self) -> bool:

@@ -87,6 +87,13 @@ from app.models.standing import (
     ViolationStatus,
 )
 from app.models.waitlist import WaitlistEntry, WaitlistStatus
+from app.models.webhook import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookStatus,
+    WebhookSubscription,
+)
 
 __all__ = [
     "KINDS_WITHOUT_USCC",
@@ -176,6 +183,11 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistStatus",
     "WechatToken",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookStatus",
+    "WebhookSubscription",
     "ViolationKind",
     "ViolationStatus",
     "User",

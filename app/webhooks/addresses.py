@@ -1,0 +1,76 @@
+"""Where a webhook may be sent (SSRF): its host is resolved and every address
+it resolves to must be public, unless ``ZHENDI_WEBHOOK_PRIVATE_ADDRESSES``
+allows private ones (development does by default, production never). The
+sender connects to the address it checked, so a name that resolves again
+elsewhere between the check and the connection (DNS rebinding) cannot move it.
+"""
+
+import asyncio
+import ipaddress
+import socket
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from app.core.errors import Text, UnprocessableInput
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+
+
+class UnsafeWebhookUrl(UnprocessableInput):
+    code = "webhook_url_refused"
+    title = Text("不允许的回调地址", "Webhook URL refused")
+    detail = Text(
+        "回调地址必须是 http 或 https，且解析到公网地址：{why}",
+        "A webhook URL must be http or https and resolve to public addresses: {why}",
+    )
+
+
+NOT_HTTP = Text("协议不是 http 或 https", "not http or https")
+NO_HOST = Text("没有主机名", "no host")
+UNRESOLVED = Text("主机名无法解析", "the host does not resolve")
+PRIVATE = Text(
+    "解析到内网、回环或链路本地地址", "it resolves to a private, loopback or link-local address"
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """A checked URL: what to connect to, and the name to ask for."""
+
+    url: str
+    host: str
+    address: IpAddress
+
+
+def is_public(address: IpAddress) -> bool:
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return address.is_global and not address.is_multicast
+
+
+async def resolve(host: str, port: int) -> list[IpAddress]:
+    try:
+        return [ipaddress.ip_address(host)]
+    except ValueError:
+        pass
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        return []
+    return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
+
+
+async def check(url: str, *, private_allowed: bool) -> Target:
+    """The URL's first acceptable address, or ``UnsafeWebhookUrl``."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https"):
+        raise UnsafeWebhookUrl(why=NOT_HTTP)
+    if not parts.hostname:
+        raise UnsafeWebhookUrl(why=NO_HOST)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    addresses = await resolve(parts.hostname, port)
+    if not addresses:
+        raise UnsafeWebhookUrl(why=UNRESOLVED)
+    if not private_allowed and not all(is_public(address) for address in addresses):
+        raise UnsafeWebhookUrl(why=PRIVATE)
+    return Target(url, parts.hostname, addresses[0])
