@@ -20,12 +20,12 @@ class UnsafeWebhookUrl(UnprocessableInput):
     code = "webhook_url_refused"
     title = Text("不允许的回调地址", "Webhook URL refused")
     detail = Text(
-        "回调地址必须是 http 或 https，且解析到公网地址：{why}",
+        "回调地址须为网页地址，且只能解析到公网地址：{why}",
         "A webhook URL must be http or https and resolve to public addresses: {why}",
     )
 
 
-NOT_HTTP = Text("协议不是 http 或 https", "not http or https")
+NOT_HTTP = Text("协议不受支持", "not http or https")
 NO_HOST = Text("没有主机名", "no host")
 UNRESOLVED = Text("主机名无法解析", "the host does not resolve")
 PRIVATE = Text(
