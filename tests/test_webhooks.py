@@ -27,7 +27,7 @@ from app.jobs.registry import JOBS, run_job
 from app.models import StaffRole, WebhookDelivery
 from app.webhooks import addresses
 from app.webhooks.delivery import RETRY_WAITS
-from tests.factories import Api, Headers, book, days_ahead
+from tests.factories import Api, Headers, book, days_ahead, local, organization, slot
 from tests.fake_wechat import serve
 from tests.test_errors import assert_problem
 
@@ -351,3 +351,69 @@ async def test_a_deactivated_endpoint_gets_nothing_more(api: Api, receiver: Rece
     assert (await send(api)).changed == 0
     assert await deliveries(api, admin, webhook_id) == []
     assert receiver.received == []
+
+
+async def test_each_kind_of_change_queues_its_event(api: Api, receiver: Receiver) -> None:
+    admin = await api.staff()
+    everything = [
+        "reservation.created", "reservation.moved", "reservation.cancelled",
+        "reservation.checked_in", "reservation.no_show", "reservation.completed",
+        "activity.published", "activity.cancelled", "organization.verified",
+    ]  # fmt: skip
+    registered = await register(api, admin, receiver.url, everything)
+    center = await api.center()
+    space = await api.space(center["id"], requires_check_in=True, no_show_after_minutes=15)
+    booked = await a_booking(api, space["id"])
+    moved = await api.client.patch(
+        f"/api/v1/reservations/{booked['id']}",
+        json=slot(days_ahead(2), "14:00", "15:00"),
+        headers=booked["headers"],
+    )
+    assert moved.status_code == 200, moved.text
+    late = await a_booking(api, space["id"], "16:00")
+    cancelled = await api.client.post(
+        f"/api/v1/reservations/{booked['id']}/cancel", headers=booked["headers"]
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    missed = await a_booking(api, space["id"], "18:00")
+    activity = await api.client.post(
+        "/api/v1/activities",
+        json={
+            "title": "党课：学习党章", "description": "支部书记讲党课",
+            "category": "party_lecture", "center_id": center["id"],
+            **slot(days_ahead(3), "19:00", "20:30"), "capacity": 30, "publish": True,
+        },
+        headers=admin,
+    )  # fmt: skip
+    assert activity.status_code == 201, activity.text
+    dropped = await api.client.post(
+        f"/api/v1/activities/{activity.json()['id']}/cancel",
+        json={"reason": "主讲人临时有事"},
+        headers=admin,
+    )
+    assert dropped.status_code == 200, dropped.text
+    owned = await organization(api, await api.resident(), center_id=center["id"])
+    with time_machine.travel(local(days_ahead(2), "16:05")):
+        staff_in = await api.client.post(
+            f"/api/v1/reservations/{late['id']}/check-in", json={}, headers=await api.staff()
+        )
+    assert staff_in.status_code == 200, staff_in.text
+    after = local(days_ahead(2), "19:30")
+    for job in ("release-no-shows", "complete-finished"):
+        await run_job(api.database, api.app.state.settings, JOBS[job], after)
+
+    rows = await deliveries(api, admin, registered["webhook"]["id"])
+    told = {(row["event"], row["data"].get("reservation_id")) for row in rows}
+    assert told >= {
+        ("reservation.created", booked["id"]),
+        ("reservation.moved", booked["id"]),
+        ("reservation.cancelled", booked["id"]),
+        ("reservation.checked_in", late["id"]),
+        ("reservation.completed", late["id"]),
+        ("reservation.no_show", missed["id"]),
+    }
+    by_event = {row["event"]: row["data"] for row in rows}
+    assert by_event["activity.published"]["activity_id"] == activity.json()["id"]
+    assert by_event["activity.cancelled"]["status"] == "cancelled"
+    assert by_event["organization.verified"]["organization_id"] == owned["id"]
+    assert {row["center_id"] for row in rows} == {center["id"]}
