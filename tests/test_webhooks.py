@@ -21,7 +21,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from app.core.clock import utcnow
-from app.core.config import Settings
+from app.core.config import InsecureSettingsError, Settings
 from app.core.jobs import Report
 from app.jobs.registry import JOBS, run_job
 from app.models import StaffRole, WebhookDelivery
@@ -30,6 +30,7 @@ from app.webhooks.delivery import RETRY_WAITS
 from tests.factories import Api, Headers, book, days_ahead, local, organization, slot
 from tests.fake_wechat import serve
 from tests.test_errors import assert_problem
+from tests.test_production import production_settings
 
 pytestmark = pytest.mark.dates
 WEBHOOKS = "/api/v1/admin/webhooks"
@@ -273,10 +274,10 @@ async def test_a_redirect_that_keeps_the_post_is_followed_and_checked(
 async def test_production_refuses_private_addresses(api: Api, receiver: Receiver) -> None:
     admin = await api.staff()
     registered = await register(api, admin, receiver.url, ["reservation.created"])
-    production: Settings = api.app.state.settings.model_copy(
-        update={"webhook_private_addresses": False}
-    )
+    production = production_settings(api.app.state.settings.database_url)
     assert not production.webhooks_reach_private
+    with pytest.raises(InsecureSettingsError, match="ZHENDI_WEBHOOK_PRIVATE_ADDRESSES"):
+        production_settings(production.database_url, webhook_private_addresses=True)
     space = await api.space()
     await a_booking(api, space["id"])
     # Registered while allowed, refused at the send: nothing reaches the receiver.

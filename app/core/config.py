@@ -300,6 +300,10 @@ class Settings(BaseSettings):
             secret_strength(self.metrics_token.get_secret_value()) < MIN_SECRET_GUESSES_LOG10
         ):
             problems.append("ZHENDI_METRICS_TOKEN must be a random value")
+        if self.webhook_private_addresses:
+            problems.append(
+                "ZHENDI_WEBHOOK_PRIVATE_ADDRESSES must be off: webhooks go to public addresses only"
+            )
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
