@@ -27,7 +27,7 @@ from app.jobs.registry import JOBS, run_job
 from app.models import StaffRole, WebhookDelivery
 from app.webhooks import addresses
 from app.webhooks.delivery import RETRY_WAITS
-from tests.factories import Api, Headers, book, days_ahead, local, organization, slot
+from tests.factories import Api, Headers, book, days_ahead, door, local, organization, slot
 from tests.fake_wechat import serve
 from tests.test_errors import assert_problem
 from tests.test_production import production_settings
@@ -418,3 +418,24 @@ async def test_each_kind_of_change_queues_its_event(api: Api, receiver: Receiver
     assert by_event["activity.cancelled"]["status"] == "cancelled"
     assert by_event["organization.verified"]["organization_id"] == owned["id"]
     assert {row["center_id"] for row in rows} == {center["id"]}
+
+
+async def test_a_keypad_lockout_queues_door_locked_out(api: Api, receiver: Receiver) -> None:
+    admin = await api.staff()
+    registered = await register(api, admin, receiver.url, ["door.locked_out"])
+    space = await api.space()
+    door_id, device = await door(api, space["id"])
+    answers = [
+        (
+            await api.client.post(
+                f"/api/v1/doors/{door_id}/verify", json={"code": "20261207"}, headers=device
+            )
+        ).status_code
+        for _ in range(6)
+    ]
+    assert answers[-1] == 429  # locked out
+    [row] = await deliveries(api, admin, registered["webhook"]["id"])
+    assert row["event"] == "door.locked_out"
+    assert (row["data"]["door_id"], row["data"]["space_id"]) == (door_id, space["id"])
+    assert row["center_id"] == space["center_id"]
+    assert (await send(api)).summary == "1 delivered, 0 to retry, 0 dead"
