@@ -327,6 +327,12 @@ async def test_bad_registrations_are_refused_and_change_nothing(
         ({"url": receiver.url, "events": ["reservation.eaten"]}, 422, "validation_failed"),
         ({"url": "ftp://example.com/x", "events": ["reservation.created"]}, 422,
          "webhook_url_refused"),
+        ({"url": "http://[::1/hook", "events": ["reservation.created"]}, 422,
+         "webhook_url_refused"),
+        ({"url": "http://127.0.0.1:port/", "events": ["reservation.created"]}, 422,
+         "webhook_url_refused"),
+        ({"url": "http://host.invalid/hook", "events": ["reservation.created"]}, 422,
+         "webhook_url_refused"),
         ({"url": receiver.url, "events": ["reservation.created"], "secret": "mine"}, 422,
          "validation_failed"),
     ]  # fmt: skip

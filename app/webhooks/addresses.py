@@ -26,6 +26,7 @@ class UnsafeWebhookUrl(UnprocessableInput):
 
 
 NOT_HTTP = Text("协议不受支持", "not http or https")
+NOT_A_URL = Text("不是有效的网址", "not a valid URL")
 NO_HOST = Text("没有主机名", "no host")
 UNRESOLVED = Text("主机名无法解析", "the host does not resolve")
 PRIVATE = Text(
@@ -48,27 +49,34 @@ def is_public(address: IpAddress) -> bool:
     return address.is_global and not address.is_multicast
 
 
-async def resolve(host: str, port: int) -> list[IpAddress]:
+async def resolve(host: str, port: int, timeout: float) -> list[IpAddress]:
+    """The host's addresses; none if it does not resolve within ``timeout`` seconds."""
     try:
         return [ipaddress.ip_address(host)]
     except ValueError:
         pass
+    lookup = asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except (socket.gaierror, UnicodeError):
+        infos = await asyncio.wait_for(lookup, timeout)
+    except (OSError, UnicodeError, TimeoutError):
         return []
     return [ipaddress.ip_address(str(info[4][0]).split("%")[0]) for info in infos]
 
 
-async def check(url: str, *, private_allowed: bool) -> Target:
+async def check(url: str, *, private_allowed: bool, timeout: float) -> Target:
     """The URL's first acceptable address, or ``UnsafeWebhookUrl``."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:  # a bad IPv6 literal, a port that is no number
+        raise UnsafeWebhookUrl(why=NOT_A_URL) from None
     if parts.scheme not in ("http", "https"):
         raise UnsafeWebhookUrl(why=NOT_HTTP)
     if not parts.hostname:
         raise UnsafeWebhookUrl(why=NO_HOST)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    addresses = await resolve(parts.hostname, port)
+    addresses = await resolve(
+        parts.hostname, port or (443 if parts.scheme == "https" else 80), timeout
+    )
     if not addresses:
         raise UnsafeWebhookUrl(why=UNRESOLVED)
     if not private_allowed and not all(is_public(address) for address in addresses):

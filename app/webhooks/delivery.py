@@ -172,7 +172,11 @@ async def send(http: httpx.AsyncClient, settings: Settings, row: Claimed) -> Out
     url = row.url
     for _ in range(MAX_REDIRECTS + 1):
         try:
-            target = await addresses.check(url, private_allowed=settings.webhooks_reach_private)
+            target = await addresses.check(
+                url,
+                private_allowed=settings.webhooks_reach_private,
+                timeout=settings.webhook_timeout_seconds,
+            )
         except AppError as refused:
             return Outcome(False, None, f"refused: {refused.params.get('why', '')}"[:200])
         answer = await http.post(

@@ -4,11 +4,13 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from app.core.schemas import LocalInstant, ShortText
+from app.core.schemas import LocalInstant, Printable, ShortText
 from app.models import WebhookEvent, WebhookStatus
 
 WebhookUrl = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=8, max_length=500, pattern=r"^\S+$")
+    str,
+    StringConstraints(strip_whitespace=True, min_length=8, max_length=500, pattern=r"^\S+$"),
+    Printable,
 ]
 
 

@@ -75,7 +75,11 @@ async def register(
 ) -> tuple[Endpoint, str]:
     """A new endpoint and its secret (the only time it is shown)."""
     _require_owner(staff)
-    await addresses.check(body.url, private_allowed=settings.webhooks_reach_private)
+    await addresses.check(
+        body.url,
+        private_allowed=settings.webhooks_reach_private,
+        timeout=settings.webhook_timeout_seconds,
+    )
     secret = new_secret()
     sealed = cipher.seal(SECRET_PURPOSE, secret)
     endpoint = WebhookEndpoint(
