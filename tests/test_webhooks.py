@@ -445,3 +445,14 @@ async def test_a_keypad_lockout_queues_door_locked_out(api: Api, receiver: Recei
     assert (row["data"]["door_id"], row["data"]["space_id"]) == (door_id, space["id"])
     assert row["center_id"] == space["center_id"]
     assert (await send(api)).summary == "1 delivered, 0 to retry, 0 dead"
+
+
+async def test_a_refused_booking_queues_nothing(api: Api, receiver: Receiver) -> None:
+    """The delivery is written with the booking, so a refused one writes none."""
+    admin = await api.staff()
+    registered = await register(api, admin, receiver.url, ["reservation.created"])
+    space = await api.space()  # exclusive
+    await a_booking(api, space["id"])
+    clash = await book(api, await api.resident(), space["id"], days_ahead(2), "10:00", "11:00")
+    assert clash.status_code == 409, clash.text
+    assert len(await deliveries(api, admin, registered["webhook"]["id"])) == 1
