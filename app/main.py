@@ -74,6 +74,7 @@ from app.standing.router import router as standing_router
 from app.suggestions.router import router as suggestions_router
 from app.uploads.router import router as uploads_router
 from app.waitlist.router import router as waitlist_router
+from app.webhooks.router import router as webhooks_router
 
 
 def create_app(settings: Settings | None = None, **engine_overrides: Any) -> FastAPI:
@@ -144,6 +145,7 @@ def create_app(settings: Settings | None = None, **engine_overrides: Any) -> Fas
         quotas_router,
         accounts_router,
         staff_router,
+        webhooks_router,
         audit_router,
         standing_router,
         notifications_router,

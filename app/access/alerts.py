@@ -10,14 +10,15 @@ door code).
 """
 
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import NamedTuple
 
 import orjson
 
-from app.models import NotificationKind
+from app.models import NotificationKind, WebhookEvent
 from app.notifications import outbox
 from app.notifications.texts import render
+from app.webhooks import outbox as webhooks
 
 KIND = NotificationKind.keypad_locked_repeatedly
 # What the notification names: the door, its space and center.
@@ -43,6 +44,26 @@ def tell_staff(*, fields: str, source: str = "") -> str:
     """The staff notifications' INSERT … SELECT (``:center``, ``:district``,
     ``:told_*``, ``:now``), about no reservation."""
     return outbox.tell_staff(reservation_id="NULL", fields=fields, source=source)
+
+
+def locked_out(
+    names: Names, *, door_id: int, space_id: int, locked_until: datetime | None
+) -> dict[str, object]:
+    """The ``door.locked_out`` webhook's parameters (app/webhooks/outbox.py),
+    for every lockout a wrong code starts, written in the same statement."""
+    data = {
+        "door_id": door_id,
+        "door_name": names.door,
+        "space_id": space_id,
+        "center_id": names.center_id,
+        "locked_until": locked_until.isoformat() if locked_until else None,
+    }
+    return {
+        "center": names.center_id,
+        "district": names.district,
+        "hook_event": WebhookEvent.door_locked_out.value,
+        "hook_data": webhooks.as_json(data),
+    }
 
 
 @dataclass(frozen=True)

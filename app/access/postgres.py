@@ -14,6 +14,7 @@ from app.access.verify import ATTEMPTS, Candidate, DoorSnapshot, Verdict, decide
 from app.core.db import Database
 from app.core.sql import Statement
 from app.models import CODE_LIVE_STATUSES, AttemptOutcome, sql_list
+from app.webhooks import outbox as webhooks
 
 FAILURE_VALUES = ", ".join(f"'{outcome.value}'" for outcome in FAILURES)
 
@@ -61,10 +62,20 @@ WITH pad AS (
   RETURNING 1
 ),"""
 FAILED = Statement.of(PAD + LOG.format(source="FROM pad") + "\nSELECT count(*) FROM pad")
-# … and the lockout that tells staff: their notifications only if the swap won.
+# … one that starts a lockout: the door.locked_out webhooks, only if the swap won …
+HOOKED = (
+    ", hooked AS ("
+    + webhooks.enqueue_sql(data=":hook_data::json", source="pad CROSS JOIN ")
+    + "\n)"
+)
+FAILED_LOCKING = Statement.of(
+    PAD + LOG.format(source="FROM pad") + HOOKED + "\nSELECT count(*) FROM pad"
+)
+# … and the lockout that tells staff too: their notifications only if the swap won.
 FAILED_TELLING_STAFF = Statement.of(
     PAD
     + LOG.format(source="FROM pad")
+    + HOOKED
     + ", told AS ("
     + alerts.tell_staff(fields=":told_fields::json", source="pad CROSS JOIN ")
     + "\n)\nSELECT count(*) FROM pad"
@@ -167,9 +178,19 @@ async def _write(
             "lockouts": verdict.lockouts_that_day,
             "version": snapshot.keypad_version,
         }
-        if verdict.alerts_staff:
-            statement = FAILED_TELLING_STAFF
-            values |= (await _alert(driver, snapshot.door_id, verdict)).values()
+        if verdict.lockout_day is not None:  # this one starts a lockout
+            names = await _names(driver, snapshot.door_id)
+            statement = FAILED_LOCKING
+            values |= alerts.locked_out(
+                names,
+                door_id=snapshot.door_id,
+                space_id=snapshot.space_id,
+                locked_until=verdict.locked_until,
+            )
+            if verdict.alerts_staff:
+                statement = FAILED_TELLING_STAFF
+                alert = KeypadAlert.of(names, verdict.lockout_day, verdict.lockouts_that_day)
+                values |= alert.values()
     elif verdict.check_in:
         statement = CHECKED_IN
     else:
@@ -177,12 +198,11 @@ async def _write(
     return bool(await driver.fetchval(statement.text, *statement.args(values)))
 
 
-async def _alert(driver: asyncpg.Connection, door_id: int, verdict: Verdict) -> KeypadAlert:
-    """What staff are told (read only for that lockout, once a day at most)."""
+async def _names(driver: asyncpg.Connection, door_id: int) -> Names:
+    """What a lockout's webhook and staff's alert name (read only when a lockout starts)."""
     row = await driver.fetchrow(NAMES.text, *NAMES.args({"door": door_id}))
     assert row is not None
-    assert verdict.lockout_day is not None
-    return KeypadAlert.of(Names(*row), verdict.lockout_day, verdict.lockouts_that_day)
+    return Names(*row)
 
 
 def _at(epoch: float) -> datetime:

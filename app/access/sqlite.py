@@ -3,6 +3,7 @@ deciding and writing run inside ``BEGIN IMMEDIATE`` (``app/core/sqlite.py``)."""
 
 import sqlite3
 from datetime import date, datetime
+from typing import cast
 
 from app.access import alerts
 from app.access.alerts import KeypadAlert, Names
@@ -12,6 +13,7 @@ from app.access.keypad import FAILURES, counting_since
 from app.access.verify import Candidate, DoorSnapshot, Verdict, decide, key_matches
 from app.core.sqlite import SqliteWorker, instant, stamp
 from app.models import CODE_LIVE_STATUSES, sql_list
+from app.webhooks import outbox as webhooks
 
 FAILURE_VALUES = ", ".join(f"'{outcome.value}'" for outcome in FAILURES)
 
@@ -48,6 +50,7 @@ ON CONFLICT (space_id) DO UPDATE
       version = keypads.version + 1
 """
 TELL_STAFF = alerts.tell_staff(fields=":told_fields")
+HOOK = webhooks.enqueue_sql(data=":hook_data")
 CHECK_IN = """
 UPDATE reservations SET status = 'checked_in', checked_in_at = :now, updated_at = :now
 WHERE id = :reservation AND status = 'confirmed'
@@ -106,9 +109,13 @@ def _count_failure(db: sqlite3.Connection, verdict: Verdict, values: dict[str, o
             "lockouts": verdict.lockouts_that_day,
         },
     )
+    if day is None:  # no lockout starts
+        return
+    names = Names(*db.execute(alerts.NAMES, values).fetchone())
+    door_id, space_id = cast(int, values["door"]), cast(int, values["space"])
+    hooked = alerts.locked_out(names, door_id=door_id, space_id=space_id, locked_until=locked_until)
+    db.execute(HOOK, values | hooked)
     if verdict.alerts_staff:
-        assert day is not None
-        names = Names(*db.execute(alerts.NAMES, values).fetchone())
         alert = KeypadAlert.of(names, day, verdict.lockouts_that_day)
         db.execute(TELL_STAFF, values | alert.values())
 

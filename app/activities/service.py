@@ -43,6 +43,7 @@ from app.models import (
     SignupStatus,
     Space,
     User,
+    WebhookEvent,
     new_check_in_token,
 )
 from app.notifications import service as notifications
@@ -54,6 +55,7 @@ from app.reservations.rules import Wanted
 from app.reservations.service import cancel_holding
 from app.reservations.store import BookingStore
 from app.spaces.calendar import SPACE, Interval
+from app.webhooks import outbox as webhooks
 
 ACTIVITY = Text("活动", "activity")
 ORGANIZATION = Text("组织", "organization")
@@ -314,6 +316,13 @@ async def _publish(session: AsyncSession, activity: Activity) -> None:
     activity.status = ActivityStatus.published
     activity.published_at = now
     activity.updated_at = now
+    await webhooks.enqueue(
+        session,
+        WebhookEvent.activity_published,
+        center_id=activity.center_id,
+        data=webhooks.activity_data(activity),
+        now=now,
+    )
 
 
 async def cancel(session: AsyncSession, actor: Actor, activity_id: int, reason: str) -> Activity:
@@ -352,6 +361,13 @@ async def cancel(session: AsyncSession, actor: Actor, activity_id: int, reason: 
     activity.status = ActivityStatus.cancelled
     activity.status_reason = reason
     activity.updated_at = now
+    await webhooks.enqueue(
+        session,
+        WebhookEvent.activity_cancelled,
+        center_id=activity.center_id,
+        data=webhooks.activity_data(activity),
+        now=now,
+    )
     await release_venue(session, actor, activity.reservation_id, f"活动取消：{reason}"[:200])
     return activity
 

@@ -124,6 +124,11 @@ class Settings(BaseSettings):
     # A message WeChat could not take is tried this often, the waits doubling.
     notification_max_attempts: int = Field(default=5, ge=1, le=20)
     notification_retry_seconds: float = Field(default=30.0, gt=0, le=3600)
+    # Webhooks (app/webhooks/delivery.py): each hop's timeout, and whether an
+    # endpoint may resolve to a private, loopback or link-local address (None:
+    # yes in development, never in production).
+    webhook_timeout_seconds: float = Field(default=5.0, gt=0, le=30)
+    webhook_private_addresses: bool | None = None
 
     # How a claimed name and ID number are checked (app/identity/real_name.py).
     real_name_verifier: RealNameVerifierName = "format_only"
@@ -301,6 +306,10 @@ class Settings(BaseSettings):
             secret_strength(self.metrics_token.get_secret_value()) < MIN_SECRET_GUESSES_LOG10
         ):
             problems.append("ZHENDI_METRICS_TOKEN must be a random value")
+        if self.webhook_private_addresses:
+            problems.append(
+                "ZHENDI_WEBHOOK_PRIVATE_ADDRESSES must be off: webhooks go to public addresses only"
+            )
         if problems:
             raise InsecureSettingsError("refusing to start in production: " + "; ".join(problems))
         return self
@@ -336,6 +345,12 @@ class Settings(BaseSettings):
     @property
     def is_production(self) -> bool:
         return self.env == "production"
+
+    @property
+    def webhooks_reach_private(self) -> bool:
+        if self.webhook_private_addresses is not None:
+            return self.webhook_private_addresses
+        return not self.is_production
 
     @property
     def docs_on(self) -> bool:

@@ -28,6 +28,7 @@ from app.models import JobStats
 from app.notifications import reminders, sender
 from app.reservations import lifecycle
 from app.waitlist import offers
+from app.webhooks import delivery
 
 log = logging.getLogger("zhendi.jobs")
 JobFunction = Callable[[Database, Settings, datetime], Awaitable[Report]]
@@ -112,6 +113,12 @@ JOBS: dict[str, Job] = {
             sender.send_notifications,
             EVERY_MINUTE,
             "send queued notifications to WeChat as subscribe messages",
+        ),
+        Job(
+            "send-webhooks",
+            delivery.send_webhooks,
+            EVERY_MINUTE,
+            "send queued webhooks, signed, retrying for a day; then dead letters",
         ),
         Job(
             "purge-personal-data",

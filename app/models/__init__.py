@@ -113,6 +113,13 @@ from app.models.suggestion import (
     Upload,
 )
 from app.models.waitlist import WaitlistEntry, WaitlistStatus
+from app.models.webhook import (
+    WebhookDelivery,
+    WebhookEndpoint,
+    WebhookEvent,
+    WebhookStatus,
+    WebhookSubscription,
+)
 
 __all__ = [
     "KINDS_WITHOUT_USCC",
@@ -217,6 +224,11 @@ __all__ = [
     "WaitlistEntry",
     "WaitlistStatus",
     "WechatToken",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookEvent",
+    "WebhookStatus",
+    "WebhookSubscription",
     "ViolationKind",
     "ViolationStatus",
     "User",

@@ -29,9 +29,11 @@ from app.models import (
     OrganizationKind,
     OrganizationStatus,
     User,
+    WebhookEvent,
 )
 from app.notifications import service as notifications
 from app.reservations.service import cancel_live_bookings
+from app.webhooks import outbox as webhooks
 
 ORGANIZATION = Text("组织", "organization")
 INVITATION_LIFETIME = timedelta(hours=72)
@@ -401,5 +403,15 @@ async def decide(
     )
     if to in TOLD:
         await notifications.tell_organization(session, TOLD[to], organization, reason=reason)
+    if to is OrganizationStatus.verified:
+        data = {"organization_id": organization.id, "center_id": organization.center_id,
+                "kind": organization.kind.value, "name": organization.name}  # fmt: skip
+        await webhooks.enqueue(
+            session,
+            WebhookEvent.organization_verified,
+            center_id=organization.center_id,
+            data=data,
+            now=organization.decided_at,
+        )
     await session.flush()
     return organization

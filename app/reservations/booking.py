@@ -36,6 +36,7 @@ from app.models import (
     ReservationKind,
     ReservationStatus,
     SeriesMode,
+    WebhookEvent,
 )
 from app.notifications.texts import booking_values, render
 from app.quotas.rules import quota_amount, quota_exceeded
@@ -45,6 +46,7 @@ from app.reservations.idempotency import KEY_LIFETIME, KeyReused
 from app.reservations.rules import Decision, Wanted
 from app.reservations.schemas import Timeline, code_valid_from, reservation_body
 from app.spaces.calendar import SPACE, Interval, check_in_opens
+from app.webhooks import outbox as webhooks
 
 
 @dataclass(frozen=True)
@@ -315,6 +317,28 @@ class Plan:
         kind = told_kind(self.decision.status)
         title, body = render(kind, values)
         return Told(kind, title, body, orjson.dumps(values).decode())
+
+    def hooked(
+        self, reservation_id: int, event: WebhookEvent = WebhookEvent.reservation_created
+    ) -> dict[str, object]:
+        """The message's parameters (app/webhooks/outbox.py): a booking's
+        ``reservation.created``, or a move's ``reservation.moved``."""
+        space, interval = self.decision.space, self.wanted.interval
+        data = webhooks.reservation_data(
+            reservation_id=reservation_id,
+            space_id=space.id,
+            center_id=space.center_id,
+            status=self.decision.status,
+            kind=str(self.request.kind["kind"]),
+            starts_at=interval.start,
+            ends_at=interval.end,
+        )
+        return {
+            "center": space.center_id,
+            "district": space.center_district,
+            "hook_event": event.value,
+            "hook_data": webhooks.as_json(data),
+        }
 
     def with_fresh_code(self, codes: CodeBook) -> "Plan":
         """Another draw, for a code that clashed with a live one of the space."""

@@ -40,6 +40,7 @@ from app.models import (
     Space,
 )
 from app.notifications import service as notifications
+from app.reservations.hooks import tell_hooks
 from app.standing.service import NoShow, record_no_show
 
 Status = ReservationStatus
@@ -247,6 +248,7 @@ async def _move(
             to_status=to.value,
         )
     await session.flush()
+    await tell_hooks(session, moved, to, now)
     return list(moved)
 
 

@@ -232,7 +232,7 @@ async def _write(
     request, decision = plan.request, plan.decision
     key, code = request.key, plan.code
     body = plan.body(reservation_id)
-    values = _values(plan, reservation_id, week, guard)
+    values = _values(plan, reservation_id, week, guard) | plan.hooked(reservation_id)
     if plan.series_id is not None:
         told = sql.Told.later
         values |= {"series": plan.series_id, "reason": reasons.series(plan.series_id)}

@@ -18,7 +18,7 @@ from app.access.codes import DRAWS, CodeBook
 from app.core.db import OverlapGuard
 from app.core.errors import RETRYABLE_SQLSTATES, ConcurrentUpdate
 from app.core.sql import Statement
-from app.models import ReservationStatus
+from app.models import ReservationStatus, WebhookEvent
 from app.notifications import outbox
 from app.quotas.rules import week_of
 from app.reservations import booking, moves, rules
@@ -42,6 +42,7 @@ from app.reservations.postgres_sql import (
     code_values,
     guard_values,
 )
+from app.webhooks import outbox as webhooks
 
 # The booking to move, if the caller may (its booker, or a member of its
 # organization), and the caller's stored answer for the key.
@@ -99,7 +100,8 @@ WITH {guard}moved AS (
          :details::json
   FROM moved
 ){code}, told AS ({told}
-){staff_told}
+){staff_told}, hooked AS ({hooked}
+)
 SELECT count(*) FROM moved
 """
 _REVOKE = """, revoked AS (
@@ -131,6 +133,7 @@ def _move_statement(keyed: bool, code: str, guard: str, to_staff: bool) -> State
                 reservation_id="moved.id", fields=":told_fields::json", source="FROM moved"
             ),
             staff_told=f", staff_told AS ({staff}\n)" if to_staff else "",
+            hooked=webhooks.enqueue_sql(data=":hook_data::json", source="moved CROSS JOIN "),
         )
     )
 
@@ -227,6 +230,7 @@ async def _write_move(driver: asyncpg.Connection, move: MovePlan, guard: Overlap
         "told_title": told.title,
         "told_body": told.body,
         "told_fields": told.fields,
+        **plan.hooked(current.id, WebhookEvent.reservation_moved),
     }
     if staff is not None:
         values |= {

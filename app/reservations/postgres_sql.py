@@ -14,6 +14,7 @@ from app.quotas.rules import quota_amount
 from app.reservations import booking
 from app.reservations.rules import Decision, Wanted
 from app.spaces.calendar import Interval
+from app.webhooks import outbox as webhooks
 
 GUARD_REFUSED = "ZH409"  # raised by zhendi_booking_guard (migration 0007)
 RESERVATIONS_NO_OVERLAP = "reservations_no_overlap"
@@ -61,7 +62,8 @@ WITH {guard}booked AS (
                             to_status, reason)
   SELECT :now, :actor_kind, :actor_id, 'reservation', booked.id, 'create', :status, :reason
   FROM booked
-){code}{told}{linked}
+){code}{told}{linked}, hooked AS ({hooked}
+)
 SELECT count(*) FROM booked
 """
 _CODE = """, coded AS (
@@ -124,6 +126,7 @@ def write_statement(keyed: bool, coded: bool, guard: str, told: Told) -> Stateme
             code=_CODE if coded else "",
             told=telling,
             linked=_LINKED if series else "",
+            hooked=webhooks.enqueue_sql(data=":hook_data::json", source="booked CROSS JOIN "),
         )
     )
 

@@ -47,6 +47,7 @@ from app.reservations import snapshots, store, transitions
 from app.reservations.acts import Act, HoldAct
 from app.reservations.booking import BookingRequest
 from app.reservations.errors import RESERVATION, ReasonRequired
+from app.reservations.hooks import tell_hooks
 from app.reservations.rules import Wanted
 from app.reservations.schemas import reservation_out_loads
 from app.spaces.calendar import Interval
@@ -180,6 +181,7 @@ async def move(
         reason=reason,
     )
     await session.flush()
+    await tell_hooks(session, [reservation.id], to, utcnow())
 
 
 async def cancel(

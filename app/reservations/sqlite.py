@@ -35,6 +35,7 @@ from app.reservations.booking import (
 )
 from app.reservations.moves import MoveRequest
 from app.spaces.calendar import Interval
+from app.webhooks import outbox as webhooks
 
 FORGET_KEY = "DELETE FROM idempotency_keys WHERE user_id = :user AND key = :key"
 INSERT_RESERVATION = """
@@ -64,6 +65,7 @@ WHERE NOT EXISTS (
 """
 TELL_BOOKER = outbox.tell_booker(reservation_id=":id", fields=":told_fields")
 TELL_STAFF = outbox.tell_staff(reservation_id=":id", fields=":told_fields")
+HOOK = webhooks.enqueue_sql(data=":hook_data")
 INSERT_KEY = """
 INSERT INTO idempotency_keys (user_id, key, request_hash, response_status, response_body,
                               created_at)
@@ -277,6 +279,7 @@ def _write_step(db: sqlite3.Connection, codes: CodeBook, plan: Plan) -> int:
         db.execute(LINK_OCCURRENCE, {"id": reservation_id, "series": series_id})
     if plan.code is not None:
         _insert_code(db, codes, plan, values)
+    db.execute(HOOK, values | plan.hooked(reservation_id))
     return reservation_id
 
 

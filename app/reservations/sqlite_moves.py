@@ -15,11 +15,11 @@ from app.access.codes import CodeBook
 from app.core.db import OverlapGuard
 from app.core.errors import ConcurrentUpdate
 from app.core.sqlite import SqliteWorker, instant, named, stamp
-from app.models import ReservationStatus
+from app.models import ReservationStatus, WebhookEvent
 from app.reservations import booking, moves, rules
 from app.reservations.booking import Answer, Booked, StoredAnswer
 from app.reservations.moves import Current, MovePlan, MoveRequest
-from app.reservations.sqlite import FORGET_KEY, TELL_BOOKER, TELL_STAFF, _insert_code
+from app.reservations.sqlite import FORGET_KEY, HOOK, TELL_BOOKER, TELL_STAFF, _insert_code
 from app.reservations.sqlite_read import snapshot as _read
 from app.reservations.sqlite_read import stored_answer
 
@@ -178,6 +178,7 @@ def _write_move(db: sqlite3.Connection, codes: CodeBook, move: MovePlan) -> Answ
                     "told_fields": told.fields,
                 },
             )
+    db.execute(HOOK, values | plan.hooked(current.id, WebhookEvent.reservation_moved))
     body = move.body()
     if request.key is not None:
         key = {"key": request.key.key, "request_hash": request.key.request_hash}

@@ -2,7 +2,7 @@
 and rotated by staff (README, "The screen at the door").
 
 Revision ID: 0034
-Revises: 0032
+Revises: 0033
 Create Date: 2026-12-08 00:10:00
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0034"
-down_revision: str | None = "0032"
+down_revision: str | None = "0033"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
