@@ -366,6 +366,7 @@ async def test_each_kind_of_change_queues_its_event(api: Api, receiver: Receiver
         "reservation.created", "reservation.moved", "reservation.cancelled",
         "reservation.checked_in", "reservation.no_show", "reservation.completed",
         "activity.published", "activity.cancelled", "organization.verified",
+        "suggestion.created",
     ]  # fmt: skip
     registered = await register(api, admin, receiver.url, everything)
     center = await api.center()
@@ -400,6 +401,13 @@ async def test_each_kind_of_change_queues_its_event(api: Api, receiver: Receiver
     )
     assert dropped.status_code == 200, dropped.text
     owned = await organization(api, await api.resident(), center_id=center["id"])
+    raised = await api.client.post(
+        "/api/v1/suggestions",
+        json={"center_id": center["id"], "category": "facilities", "text": "空调太冷",
+              "contact_ok": False},
+        headers=await api.resident(),
+    )  # fmt: skip
+    assert raised.status_code == 201, raised.text
     with time_machine.travel(local(days_ahead(2), "16:05")):
         staff_in = await api.client.post(
             f"/api/v1/reservations/{late['id']}/check-in", json={}, headers=await api.staff()
@@ -423,6 +431,9 @@ async def test_each_kind_of_change_queues_its_event(api: Api, receiver: Receiver
     assert by_event["activity.published"]["activity_id"] == activity.json()["id"]
     assert by_event["activity.cancelled"]["status"] == "cancelled"
     assert by_event["organization.verified"]["organization_id"] == owned["id"]
+    # A suggestion's message says what and when it is due, never its text.
+    assert by_event["suggestion.created"]["suggestion_id"] == raised.json()["id"]
+    assert "空调" not in str(by_event["suggestion.created"])
     assert {row["center_id"] for row in rows} == {center["id"]}
 
 

@@ -38,12 +38,14 @@ from app.models import (
     SuggestionOutcome,
     SuggestionStatus,
     User,
+    WebhookEvent,
 )
 from app.notifications import service as notifications
 from app.organizations.service import role_of
 from app.suggestions.figures import overdue_clause
 from app.suggestions.schemas import AnswerIn, CloseIn, SuggestionIn
 from app.uploads import service as uploads
+from app.webhooks import outbox as webhooks
 
 ENTITY = "suggestion"
 SUGGESTION = Text("建议", "suggestion")
@@ -190,6 +192,13 @@ async def submit(session: AsyncSession, user: User, body: SuggestionIn, now: dat
     await session.flush()
     await uploads.attach(session, user, body.photos, suggestion.id)
     _record(session, user, suggestion, "submit", None)
+    await webhooks.enqueue(
+        session,
+        WebhookEvent.suggestion_created,
+        center_id=suggestion.center_id,
+        data=webhooks.suggestion_data(suggestion),
+        now=now,
+    )
     await session.flush()
     return await _one(session, suggestion)
 

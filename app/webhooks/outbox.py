@@ -23,6 +23,7 @@ from app.models import (
     ReservationStatus,
     Staff,
     StaffRole,
+    Suggestion,
     WebhookDelivery,
     WebhookEndpoint,
     WebhookEvent,
@@ -135,6 +136,18 @@ def activity_data(activity: Activity) -> dict[str, Any]:
         "status": activity.status.value,
         "starts_at": activity.starts_at.isoformat(),
         "ends_at": activity.ends_at.isoformat(),
+    }
+
+
+def suggestion_data(suggestion: Suggestion) -> dict[str, Any]:
+    """A suggestion raised: what and when it is due, not its text or who
+    raised it (personal data, read through the API in scope)."""
+    return {
+        "suggestion_id": suggestion.id,
+        "center_id": suggestion.center_id,
+        "category": suggestion.category.value,
+        "status": suggestion.status.value,
+        "due_at": suggestion.due_at.isoformat(),
     }
 
 
