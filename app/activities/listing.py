@@ -15,8 +15,10 @@ both engines).
 import sqlite3
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -24,7 +26,7 @@ import orjson
 from app.activities.categories import CATEGORY_LABELS
 from app.activities.finding import ActivitySearch
 from app.centers.service import box_around, distance_sql, distance_values, whole_metres_sql
-from app.core.clock import SHANGHAI_SUFFIX, SHANGHAI_UTC_HOURS, local_midnight
+from app.core.clock import SHANGHAI, SHANGHAI_SUFFIX, SHANGHAI_UTC_HOURS, local_midnight
 from app.core.db import Database
 from app.core.sql import Statement
 from app.core.sqlite import stamp
@@ -87,6 +89,10 @@ class _Dialect(ABC):
         time, microseconds only when there are any, and the offset."""
 
     @abstractmethod
+    def label(self, column: str) -> str:
+        """A category code's Chinese label."""
+
+    @abstractmethod
     def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
         """The page: its rows in order, each with ``total`` (a window count)."""
 
@@ -112,6 +118,12 @@ class _Sqlite(_Dialect):
             f" || '{SHANGHAI_SUFFIX}')"
         )
 
+    def label(self, column: str) -> str:
+        cases = " ".join(
+            f"WHEN {_literal(code)} THEN {_literal(text)}" for code, text in CATEGORY_LABELS.items()
+        )
+        return f"CASE {column} {cases} END"
+
     def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
         venue = {key[len(_VENUE) :]: value for key, value in item.items() if _in_venue(key)}
         top = {key: value for key, value in item.items() if not _in_venue(key)}
@@ -131,19 +143,19 @@ ORDER BY {_order(near, "page").replace("near.", "page.")}"""
 class _Postgres(_Dialect):
     """PostgreSQL returns the fields as columns (its JSON functions cost more
     than the driver's decoding) from one statement: it keeps a page by a
-    bounded sort and writes the fields after it."""
+    bounded sort and reads the fields after it."""
 
     greater = "greatest"
     boolean = "{}"
 
+    # The times and the label are written in Python (``_read``): to_char and
+    # a CASE of labels cost the server more, and lengthen every plan, than a
+    # cached lookup here.
     def local(self, column: str) -> str:
-        wall = f"({column} AT TIME ZONE 'UTC' + interval '{SHANGHAI_UTC_HOURS} hours')"
-        micro = f"to_char({wall}, 'US')"
-        return (
-            f"""(to_char({wall}, 'YYYY-MM-DD"T"HH24:MI:SS')"""
-            f" || CASE WHEN {micro} <> '000000' THEN '.' || {micro} ELSE '' END"
-            f" || '{SHANGHAI_SUFFIX}')"
-        )
+        return column
+
+    def label(self, column: str) -> str:
+        return column
 
     def statement(self, near: bool, matching: str, item: Mapping[str, str]) -> str:
         columns = ",\n  ".join(f'{value} AS "{key}"' for key, value in item.items())
@@ -171,17 +183,24 @@ def _json_object(fields: Mapping[str, str]) -> str:
     return f"json_object({pairs})"
 
 
+# The item's instants and their columns.
+_TIMES = {
+    "start": "a.starts_at",
+    "end": "a.ends_at",
+    "signup_opens_at": "a.signup_opens_at",
+    "signup_closes_at": "a.signup_closes_at",
+}
+
+
+@lru_cache(maxsize=4096)
+def _local(value: datetime | None) -> str | None:
+    """An instant as the API shows it; a page's times repeat (activities start
+    on the hour and half hour), each is written once."""
+    return None if value is None else value.astimezone(SHANGHAI).isoformat()
+
+
 def _literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
-
-
-_CATEGORY_LABEL = (
-    "CASE a.category "
-    + " ".join(
-        f"WHEN {_literal(code)} THEN {_literal(label)}" for code, label in CATEGORY_LABELS.items()
-    )
-    + " END"
-)
 
 
 @lru_cache(maxsize=4)
@@ -195,7 +214,7 @@ def _item(dialect: _Dialect, near: bool) -> dict[str, str]:
         "title": "a.title",
         "description": "a.description",
         "category": "a.category",
-        "category_label": _CATEGORY_LABEL,
+        "category_label": dialect.label("a.category"),
         "center_id": "a.center_id",
         "center_name": "c.name",
         "district": "c.district",
@@ -205,13 +224,13 @@ def _item(dialect: _Dialect, near: bool) -> dict[str, str]:
         "venue.address": "c.address",
         "venue.reservation_id": "a.reservation_id",
         "venue.reservation_status": "CASE WHEN a.reservation_id IS NOT NULL THEN r.status END",
-        "start": local("a.starts_at"),
-        "end": local("a.ends_at"),
+        "start": local(_TIMES["start"]),
+        "end": local(_TIMES["end"]),
         "capacity": "a.capacity",
         "signed_up": "a.confirmed_attendees",
         "remaining": f"{dialect.greater}(a.capacity - a.confirmed_attendees, 0)",
-        "signup_opens_at": local("a.signup_opens_at"),
-        "signup_closes_at": local("a.signup_closes_at"),
+        "signup_opens_at": local(_TIMES["signup_opens_at"]),
+        "signup_closes_at": local(_TIMES["signup_closes_at"]),
         "audience": "a.audience",
         "requires_real_name": dialect.boolean.format("a.requires_real_name"),
         "organization_id": "a.organization_id",
@@ -222,6 +241,35 @@ def _item(dialect: _Dialect, near: bool) -> dict[str, str]:
         "walk_ins": "a.walk_ins",
         "distance_m": whole_metres_sql("near.distance") if near else "NULL",
     }
+
+
+@dataclass(frozen=True)
+class _Row:
+    """Where each field of a PostgreSQL row is (the same with and without
+    ``near``): read by position, the dearest part of the answer otherwise."""
+
+    top_keys: tuple[str, ...]
+    top: "itemgetter[Any]"
+    venue_keys: tuple[str, ...]
+    venue: "itemgetter[Any]"
+    times: tuple[int, ...]
+    label: int
+
+    @classmethod
+    def of(cls, keys: Sequence[str]) -> "_Row":
+        top = [at for at, key in enumerate(keys) if not _in_venue(key)]
+        venue = [at for at, key in enumerate(keys) if _in_venue(key)]
+        return cls(
+            top_keys=tuple(keys[at] for at in top),
+            top=itemgetter(*top),
+            venue_keys=tuple(keys[at][len(_VENUE) :] for at in venue),
+            venue=itemgetter(*venue),
+            times=tuple(at for at, key in enumerate(keys) if key in _TIMES),
+            label=keys.index("category_label"),
+        )
+
+
+_ROW = _Row.of(list(_item(_POSTGRES, near=False)))
 
 
 def _statements(search: ActivitySearch, dialect: _Dialect) -> tuple[str, str, dict[str, object]]:
@@ -255,15 +303,14 @@ async def page_json(
 
         items, total = await sqlite.run(read)
     else:
-        page = Statement.of(page_sql)
+        page = _numbered(page_sql)
         async with database.driver() as driver:
             records = await driver.fetch(page.text, *page.args(paged))
             total = _total(records, offset)
             if total is None:
-                count = Statement.of(count_sql)
+                count = _numbered(count_sql)
                 total = int(await driver.fetchval(count.text, *count.args(values)))
-        keys = tuple(_item(_POSTGRES, search.near is not None))
-        items = [_nested(keys, record) for record in records]
+        items = [_read(record) for record in records]
     return orjson.dumps({"items": items, "total": total, "limit": limit, "offset": offset})
 
 
@@ -274,14 +321,17 @@ def _total(rows: Sequence[Any], offset: int) -> int | None:
     return 0 if offset == 0 else None
 
 
-def _nested(keys: Sequence[str], record: Sequence[Any]) -> dict[str, object]:
-    """A row of fields as the item: the ``venue.`` ones in their object."""
-    item: dict[str, object] = {}
-    venue: dict[str, object] = {}
-    for key, value in zip(keys, record, strict=False):  # the total, last, left out
-        if _in_venue(key):
-            venue[key[len(_VENUE) :]] = value
-        else:
-            item[key] = value
-    item["venue"] = venue
+# A list's statement depends only on which filters it has: each is numbered once.
+_numbered = lru_cache(maxsize=128)(Statement.of)
+
+
+def _read(record: Sequence[Any]) -> dict[str, object]:
+    """A PostgreSQL row as the item: the ``venue.`` fields in their object,
+    the times and the label written here (``_Postgres``), by position."""
+    values = list(record)
+    for at in _ROW.times:
+        values[at] = _local(values[at])
+    values[_ROW.label] = CATEGORY_LABELS[values[_ROW.label]]
+    item = dict(zip(_ROW.top_keys, _ROW.top(values), strict=True))
+    item["venue"] = dict(zip(_ROW.venue_keys, _ROW.venue(values), strict=True))
     return item
