@@ -10,8 +10,11 @@ from app.console import (
     activities,
     auth,
     evaluations,
+    inbox,
     manage,
     organizations,
+    residents,
+    rooms,
     router,
 )
 from app.console.pages import HERE
@@ -33,6 +36,9 @@ def install(app: FastAPI) -> None:
     app.include_router(activities.router)
     app.include_router(evaluations.router)
     app.include_router(accounts.router)
+    app.include_router(residents.router)
+    app.include_router(rooms.router)
+    app.include_router(inbox.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

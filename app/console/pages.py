@@ -98,6 +98,14 @@ NOTICES = {
     "staff_deactivated": "工作人员账号 #{ref} 已停用，其登录已全部失效",
     "staff_activated": "工作人员账号 #{ref} 已启用",
     "password_changed": "密码已修改，其他设备上的登录已失效",
+    "real_name_verified": "居民 #{ref} 已完成柜台实名核验",
+    "real_name_rebound": "证件号码已改绑到居民 #{ref}，原账号需要实名的未完成预约已取消",
+    "resident_deactivated": "居民 #{ref} 的账号已停用，其未完成的预约已取消",
+    "resident_activated": "居民 #{ref} 的账号已启用",
+    "violation_pardoned": "违约 #{ref} 已撤销",
+    "violation_upheld": "违约 #{ref} 的申诉已驳回",
+    "check_in_qr_rotated": "签到码已更换，旧的打印件已失效",
+    "inbox_read": "通知已标为已读",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
 
