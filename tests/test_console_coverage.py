@@ -22,7 +22,7 @@ def _console_paths(app: FastAPI) -> list[re.Pattern[str]]:
     """The console's GET and POST routes, as patterns any ``{name}`` matches."""
     patterns = []
     for context in iter_route_contexts(app.routes):
-        path = context.path
+        path = context.path or ""
         if isinstance(context.original_route, APIRoute) and path.startswith("/console"):
             patterns.append(re.compile(re.sub(r"\\\{[^}]+\\\}", "[^/]+", re.escape(path)) + "$"))
     return patterns
