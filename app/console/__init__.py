@@ -9,6 +9,7 @@ from app.console import (
     accounts,
     activities,
     auth,
+    calendar,
     evaluations,
     inbox,
     manage,
@@ -39,6 +40,7 @@ def install(app: FastAPI) -> None:
     app.include_router(residents.router)
     app.include_router(rooms.router)
     app.include_router(inbox.router)
+    app.include_router(calendar.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

@@ -76,6 +76,10 @@ PAGES: dict[str, str] = {
     "POST /api/v1/admin/me/password": "/console/me/password",
     "GET /api/v1/admin/audit": "/console/audit",
     "POST /api/v1/auth/sign-out": "/console/logout",
+    # the holiday calendar
+    "GET /api/v1/admin/calendar/days/{day}": "/console/calendar",
+    "PUT /api/v1/admin/calendar/days/{day}": "/console/calendar/{day}",
+    "DELETE /api/v1/admin/calendar/days/{day}": "/console/calendar/{day}/clear",
     # the staff inbox and dead letters
     "GET /api/v1/admin/notifications": "/console/inbox",
     "POST /api/v1/admin/notifications/read-all": "/console/inbox",
@@ -132,9 +136,6 @@ EXEMPT: dict[str, str] = {
     "GET /api/v1/admin/centers/{center_id}": "creating centers: API only",
     "PATCH /api/v1/admin/centers/{center_id}": "editing centers: API only",
     "POST /api/v1/admin/spaces": "creating spaces: API only until the form is built",
-    "GET /api/v1/admin/calendar/days/{day}": "the holiday calendar: API only",
-    "PUT /api/v1/admin/calendar/days/{day}": "the holiday calendar: API only",
-    "DELETE /api/v1/admin/calendar/days/{day}": "the holiday calendar: API only",
 }
 
 

@@ -106,6 +106,8 @@ NOTICES = {
     "violation_upheld": "违约 #{ref} 的申诉已驳回",
     "check_in_qr_rotated": "签到码已更换，旧的打印件已失效",
     "inbox_read": "通知已标为已读",
+    "day_set": "这一天的安排已保存",
+    "day_cleared": "这一天的本地调整已撤销",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
 
