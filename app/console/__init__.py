@@ -14,6 +14,7 @@ from app.console import (
     inbox,
     manage,
     organizations,
+    places,
     residents,
     rooms,
     router,
@@ -32,6 +33,7 @@ CONTENT_SECURITY_POLICY = (
 
 def install(app: FastAPI) -> None:
     app.include_router(router.router)
+    app.include_router(places.router)
     app.include_router(manage.router)
     app.include_router(organizations.router)
     app.include_router(activities.router)

@@ -91,8 +91,13 @@ PAGES: dict[str, str] = {
     "GET /api/v1/admin/evaluations": "/console/evaluations",
     "GET /api/v1/admin/evaluation-weights": "/console/evaluations",
     "PUT /api/v1/admin/evaluation-weights": "/console/evaluations",
-    # the board: every center's day, and its events
-    "GET /api/v1/admin/centers": "/console/today",
+    # centers and new spaces
+    "GET /api/v1/admin/centers": "/console/centers",
+    "POST /api/v1/admin/centers": "/console/centers",
+    "GET /api/v1/admin/centers/{center_id}": "/console/centers/{center_id}",
+    "PATCH /api/v1/admin/centers/{center_id}": "/console/centers/{center_id}",
+    "POST /api/v1/admin/spaces": "/console/spaces/new",
+    # the board: every space's day, and its events
     "GET /api/v1/admin/spaces/{space_id}/events": "/console/today",
 }
 
@@ -132,10 +137,6 @@ EXEMPT: dict[str, str] = {
     "POST /api/v1/admin/questionnaires/{questionnaire_id}/close": "questionnaires: API only",
     "GET /api/v1/admin/questionnaires/{questionnaire_id}/results": "questionnaires: API only",
     "GET /api/v1/admin/questionnaires/{questionnaire_id}/responses": "questionnaires: API only",
-    "POST /api/v1/admin/centers": "creating centers: API only until the center page is built",
-    "GET /api/v1/admin/centers/{center_id}": "creating centers: API only",
-    "PATCH /api/v1/admin/centers/{center_id}": "editing centers: API only",
-    "POST /api/v1/admin/spaces": "creating spaces: API only until the form is built",
 }
 
 

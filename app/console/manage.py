@@ -158,7 +158,7 @@ def _hours_text(rows: Sequence[OpeningHours]) -> str:
     )
 
 
-def _parse_hours(text: str) -> list[OpeningWindow]:
+def parse_hours(text: str) -> list[OpeningWindow]:
     """Lines like ``1 09:00-21:00`` (1 = Monday … 7 = Sunday), validated by the API's schema."""
     windows = []
     for line in filter(None, (line.strip() for line in text.splitlines())):
@@ -192,7 +192,7 @@ async def update_space(request: Request, space_id: ResourceId) -> Response:
                 changes.pop(optional)
         space = await spaces.get_space_in_scope(session, staff, space_id)
         if not space.open_24h:
-            changes["opening_hours"] = _parse_hours(form_text(form, "opening_hours"))
+            changes["opening_hours"] = parse_hours(form_text(form, "opening_hours"))
         await spaces.change_space(session, staff, space_id, SpaceUpdate.model_validate(changes))
         return Notice("space_saved")
 

@@ -107,6 +107,9 @@ NOTICES = {
     "check_in_qr_rotated": "签到码已更换，旧的打印件已失效",
     "inbox_read": "通知已标为已读",
     "day_set": "这一天的安排已保存",
+    "center_created": "中心 #{ref} 已创建",
+    "center_saved": "中心 #{ref} 已保存",
+    "space_created": "空间已创建：请继续设置开放规则、闭馆与配额",
     "day_cleared": "这一天的本地调整已撤销",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
