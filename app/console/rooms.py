@@ -84,7 +84,7 @@ async def check_in_code(request: Request, space_id: ResourceId) -> Response:
         staff,
         space=space,
         center=center,
-        svg=qr.svg,
+        svg=check_in_qr.qr_svg(qr.content, scalable=True),
         mini_program=request.app.state.settings.wechat_configured,
     )
 
