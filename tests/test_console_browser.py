@@ -251,8 +251,8 @@ async def test_appeals_the_check_in_code_and_the_day_sheet_in_the_console(
     row = page.locator(f"#violation-{violation_id}")
     await expect(row).to_contain_text("突发急病")
     await screenshot(page, "violations", engine_name)
-    await row.locator("form[action$='/pardon'] input[name=reason]").fill("有就医证明")
-    await row.locator("form[action$='/pardon'] button").click()
+    await row.locator("form[action*='/pardon'] input[name=reason]").fill("有就医证明")
+    await row.locator("form[action*='/pardon'] button").click()
     await expect(page.locator(".notice")).to_contain_text(f"违约 #{violation_id} 已撤销")
     standing = await api.client.get("/api/v1/me/standing", headers=resident)
     assert standing.json()["violations"][0]["status"] == "pardoned"
