@@ -15,6 +15,7 @@ from app.console import (
     manage,
     organizations,
     places,
+    questionnaires,
     residents,
     rooms,
     router,
@@ -43,6 +44,7 @@ def install(app: FastAPI) -> None:
     app.include_router(rooms.router)
     app.include_router(inbox.router)
     app.include_router(calendar.router)
+    app.include_router(questionnaires.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

@@ -76,6 +76,23 @@ PAGES: dict[str, str] = {
     "POST /api/v1/admin/me/password": "/console/me/password",
     "GET /api/v1/admin/audit": "/console/audit",
     "POST /api/v1/auth/sign-out": "/console/logout",
+    # questionnaires: list, results, publish, close, download
+    "GET /api/v1/admin/questionnaires": "/console/questionnaires",
+    "GET /api/v1/admin/questionnaires/{questionnaire_id}": (
+        "/console/questionnaires/{questionnaire_id}"
+    ),
+    "POST /api/v1/admin/questionnaires/{questionnaire_id}/publish": (
+        "/console/questionnaires/{questionnaire_id}"
+    ),
+    "POST /api/v1/admin/questionnaires/{questionnaire_id}/close": (
+        "/console/questionnaires/{questionnaire_id}"
+    ),
+    "GET /api/v1/admin/questionnaires/{questionnaire_id}/results": (
+        "/console/questionnaires/{questionnaire_id}"
+    ),
+    "GET /api/v1/admin/questionnaires/{questionnaire_id}/responses": (
+        "/console/questionnaires/{questionnaire_id}/responses"
+    ),
     # the holiday calendar
     "GET /api/v1/admin/calendar/days/{day}": "/console/calendar",
     "PUT /api/v1/admin/calendar/days/{day}": "/console/calendar/{day}",
@@ -129,14 +146,13 @@ EXEMPT: dict[str, str] = {
     "DELETE /api/v1/admin/spaces/{space_id}/events/{event_id}": (
         "events are held and released by the activity that made them"
     ),
-    "GET /api/v1/admin/questionnaires": "questionnaires have no console page yet: API only",
-    "POST /api/v1/admin/questionnaires": "questionnaires have no console page yet: API only",
-    "GET /api/v1/admin/questionnaires/{questionnaire_id}": "questionnaires: API only",
-    "PUT /api/v1/admin/questionnaires/{questionnaire_id}": "questionnaires: API only",
-    "POST /api/v1/admin/questionnaires/{questionnaire_id}/publish": "questionnaires: API only",
-    "POST /api/v1/admin/questionnaires/{questionnaire_id}/close": "questionnaires: API only",
-    "GET /api/v1/admin/questionnaires/{questionnaire_id}/results": "questionnaires: API only",
-    "GET /api/v1/admin/questionnaires/{questionnaire_id}/responses": "questionnaires: API only",
+    "POST /api/v1/admin/questionnaires": (
+        "questions (up to 50, of four kinds, with options and scales) are written as JSON"
+        " through the API; the console publishes, closes and reads them"
+    ),
+    "PUT /api/v1/admin/questionnaires/{questionnaire_id}": (
+        "a draft's questions are edited through the API, where they are built"
+    ),
 }
 
 

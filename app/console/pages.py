@@ -108,6 +108,8 @@ NOTICES = {
     "inbox_read": "通知已标为已读",
     "day_set": "这一天的安排已保存",
     "center_created": "中心 #{ref} 已创建",
+    "questionnaire_published": "问卷 #{ref} 已发布",
+    "questionnaire_closed": "问卷 #{ref} 已结束",
     "center_saved": "中心 #{ref} 已保存",
     "space_created": "空间已创建：请继续设置开放规则、闭馆与配额",
     "day_cleared": "这一天的本地调整已撤销",
