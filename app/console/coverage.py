@@ -31,7 +31,11 @@ PAGES: dict[str, str] = {
     "POST /api/v1/reservations/{reservation_id}/reject": "/console/bookings/{reservation_id}",
     "POST /api/v1/reservation-series/{series_id}/approve": "/console/approvals",
     "POST /api/v1/reservation-series/{series_id}/reject": "/console/approvals",
+    "POST /api/v1/reservations/{reservation_id}/access/reissue": (
+        "/console/bookings/{reservation_id}"
+    ),
     # doors
+    "POST /api/v1/admin/doors": "/console/doors",
     "GET /api/v1/admin/doors": "/console/doors",
     "POST /api/v1/admin/doors/{door_id}/rotate-key": "/console/doors",
     "POST /api/v1/admin/doors/{door_id}/clear-lockout": "/console/doors",
@@ -121,12 +125,6 @@ PAGES: dict[str, str] = {
 EXEMPT: dict[str, str] = {
     "GET /api/v1/admin/me": "the console's header names the signed-in account",
     "GET /api/v1/admin/me/sessions": "the console signs out everywhere at once (/console/logout)",
-    "POST /api/v1/reservations/{reservation_id}/access/reissue": (
-        "a new door code goes to the resident's phone, asked for at the counter by the app"
-    ),
-    "POST /api/v1/admin/doors": (
-        "a door is paired with its device by the installer's script, which keeps the device key"
-    ),
     "PATCH /api/v1/admin/staff/{staff_id}": (
         "role and scope changes are rare: made through the API by a super admin, audited there"
     ),

@@ -77,6 +77,8 @@ NOTICES = {
     "cancelled": "预约 #{ref} 已取消",
     "checked_in": "预约 #{ref} 已签到",
     "checked_out": "预约 #{ref} 已签退",
+    "code_reissued": "预约 #{ref} 的门禁码已重发，旧码已作废",
+    "door_created": "门禁已添加",
     "series_approved": "重复预约 #{ref} 已整体批准",
     "series_rejected": "重复预约 #{ref} 已整体驳回",
     "lockout_cleared": "门禁键盘已解锁",

@@ -352,6 +352,19 @@ async def check_out(request: Request, reservation_id: ResourceId) -> Response:
     return await act(request, _back(request, reservation_id), work)
 
 
+@router.post("/bookings/{reservation_id}/reissue-code")
+async def reissue_code(request: Request, reservation_id: ResourceId) -> Response:
+    """A new door code for the booking (a copy of the old one got out): the old
+    one stops opening the door, and the booker is told to look again."""
+    codes = request.app.state.codebook
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
+        await reservations.reissue_code(session, codes, staff, reservation_id)
+        return Notice("code_reissued", reservation_id)
+
+    return await act(request, _booking_page(reservation_id), work)
+
+
 def _back(request: Request, reservation_id: ResourceId) -> str:
     """Back where the form was (the approvals page, the board), else the booking."""
     came_from = request.query_params.get("back", "")
