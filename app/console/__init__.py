@@ -10,6 +10,7 @@ from app.console import (
     activities,
     auth,
     calendar,
+    counter,
     evaluations,
     inbox,
     manage,
@@ -45,6 +46,7 @@ def install(app: FastAPI) -> None:
     app.include_router(inbox.router)
     app.include_router(calendar.router)
     app.include_router(questionnaires.router)
+    app.include_router(counter.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

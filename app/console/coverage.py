@@ -34,6 +34,7 @@ PAGES: dict[str, str] = {
     "POST /api/v1/reservations/{reservation_id}/access/reissue": (
         "/console/bookings/{reservation_id}"
     ),
+    "POST /api/v1/admin/reservations": "/console/book",
     # doors
     "POST /api/v1/admin/doors": "/console/doors",
     "GET /api/v1/admin/doors": "/console/doors",
@@ -133,9 +134,6 @@ EXEMPT: dict[str, str] = {
     ),
     "DELETE /api/v1/admin/spaces/{space_id}/calendar-feed": (
         "issuing a new address on the space page revokes the previous one"
-    ),
-    "POST /api/v1/admin/reservations": (
-        "booking for someone is done in the resident's own app at the counter, with their consent"
     ),
     "POST /api/v1/admin/spaces/{space_id}/events": (
         "a center's own use of a room is an activity (/console/activities/new) or a closure"

@@ -77,6 +77,7 @@ NOTICES = {
     "cancelled": "预约 #{ref} 已取消",
     "checked_in": "预约 #{ref} 已签到",
     "checked_out": "预约 #{ref} 已签退",
+    "booked_for": "已代居民预约 #{ref}，居民将收到通知",
     "code_reissued": "预约 #{ref} 的门禁码已重发，旧码已作废",
     "door_created": "门禁已添加",
     "series_approved": "重复预约 #{ref} 已整体批准",
