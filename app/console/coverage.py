@@ -125,29 +125,36 @@ PAGES: dict[str, str] = {
 
 EXEMPT: dict[str, str] = {
     "GET /api/v1/admin/me": "the console's header names the signed-in account",
-    "GET /api/v1/admin/me/sessions": "the console signs out everywhere at once (/console/logout)",
+    "GET /api/v1/admin/me/sessions": (
+        "an API client's view of its own tokens; the console's 退出 signs out everywhere"
+    ),
     "PATCH /api/v1/admin/staff/{staff_id}": (
-        "role and scope changes are rare: made through the API by a super admin, audited there"
+        "no console form yet: a role or scope change goes through the API, audited there;"
+        " the staff page creates, resets, deactivates and activates accounts"
     ),
     "GET /api/v1/admin/spaces/{space_id}/calendar.ics": (
-        "a calendar file for calendar programs; the space page issues the feed's address"
+        "a file for calendar programs; the space page issues the feed's address instead"
     ),
     "DELETE /api/v1/admin/spaces/{space_id}/calendar-feed": (
         "issuing a new address on the space page revokes the previous one"
     ),
     "POST /api/v1/admin/spaces/{space_id}/events": (
-        "a center's own use of a room is an activity (/console/activities/new) or a closure"
+        "no console form yet: a staff activity holds its venue as an event"
+        " (/console/activities/new); a bare hold goes through the API"
     ),
-    "GET /api/v1/admin/spaces/{space_id}/events/{event_id}": "shown on the board, /console/today",
+    "GET /api/v1/admin/spaces/{space_id}/events/{event_id}": (
+        "each event shows on the board's timeline, /console/today"
+    ),
     "DELETE /api/v1/admin/spaces/{space_id}/events/{event_id}": (
-        "events are held and released by the activity that made them"
+        "cancelling the activity releases its event (/console/activities);"
+        " a bare hold is released through the API"
     ),
     "POST /api/v1/admin/questionnaires": (
         "questions (up to 50, of four kinds, with options and scales) are written as JSON"
         " through the API; the console publishes, closes and reads them"
     ),
     "PUT /api/v1/admin/questionnaires/{questionnaire_id}": (
-        "a draft's questions are edited through the API, where they are built"
+        "a draft's questions are edited through the API, where they are written"
     ),
 }
 
