@@ -351,6 +351,8 @@ async def test_the_console_and_the_docs_run_under_their_content_security_policy(
         "/console/centers",
         f"/console/centers/{center['id']}",
         "/console/spaces/new",
+        "/console/questionnaires",
+        "/console/book",
     ):
         await page.goto(f"{server}{path}")
         await expect(page.locator("main")).to_be_visible()
