@@ -88,15 +88,30 @@ async def test_a_resident_is_deactivated_and_activated_with_a_reason(api: Api) -
     assert "notice=resident_activated" in on.headers["location"]
     assert (await api.client.get("/api/v1/me", headers=resident)).status_code == 200
 
-    # Residents belong to no center: a center admin may not manage them.
+    # Residents belong to no center: a center admin may not manage their
+    # account, but verifies their card at the center's counter.
+    center = await api.center()
     center_admin = await console(
-        api,
-        await staff_member(api, StaffRole.center_admin, center_ids=[(await api.center())["id"]]),
+        api, await staff_member(api, StaffRole.center_admin, center_ids=[center["id"]])
     )
-    refused = await center_admin.get(f"/console/residents/{me['id']}")
-    assert "error=out_of_scope" in refused.headers["location"]
+    counter = await center_admin.get(f"/console/residents/{me['id']}")
+    assert counter.status_code == 200, counter.text
+    assert 'id="verify-form"' in counter.text
+    assert 'id="resident"' not in counter.text
+    assert 'id="deactivate-form"' not in counter.text
     refused = await post(center_admin, f"/console/residents/{me['id']}/deactivate", reason="x")
     assert "error=out_of_scope" in refused.headers["location"]
+    number = id_number(62)
+    remember_personal_data(number)
+    verified = await post(
+        center_admin,
+        f"/console/residents/{me['id']}/verify",
+        name="陈晓明",
+        id_number=number,
+        center_id=str(center["id"]),
+    )
+    assert "notice=real_name_verified" in verified.headers["location"], verified.headers
+    assert (await api.client.get("/api/v1/me", headers=resident)).json()["real_name_verified"]
 
 
 async def test_the_true_holder_takes_the_number_back_and_the_cancelled_bookings_show(

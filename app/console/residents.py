@@ -13,16 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.accounts import service as accounts
 from app.accounts.schemas import CounterVerification, Rebind, StatusChange
-from app.console import auth, board
+from app.console import auth, programme
 from app.console.auth import ConsoleStaff
 from app.console.pages import Notice, act, back_to, form_text, render
 from app.core.clock import utcnow
 from app.core.db import SessionDep
-from app.core.errors import AppError
+from app.core.errors import AppError, OutOfScope
 from app.core.schemas import MAX_ID, ResourceId
 from app.identity import service as identity
 from app.identity.principals import StaffPrincipal
-from app.models import Center, Reservation, ReservationStatus, ViolationStatus
+from app.models import Reservation, ReservationStatus, User, ViolationStatus
 from app.reservations import service as reservations
 from app.standing import service as standing
 from app.standing.schemas import DecisionRequest
@@ -41,12 +41,6 @@ VIOLATION_NAMES = {
 
 def _resident_page(user_id: int) -> str:
     return f"{RESIDENTS}/{user_id}"
-
-
-async def _counters(session: AsyncSession, staff: StaffPrincipal) -> list[Center]:
-    """The centers whose counter the staff member may verify at."""
-    found = await board.spaces_in_scope(session, staff, active_only=False)
-    return list({center.id: center for _, center in found}.values())
 
 
 @router.get("/residents", response_class=HTMLResponse)
@@ -69,7 +63,11 @@ async def resident(
     previous: Annotated[int | None, Query(ge=1, le=MAX_ID)] = None,
 ) -> Response:
     try:
-        user = await accounts.get_user(session, staff, user_id)
+        user: User | None = await accounts.get_user(session, staff, user_id)
+    except OutOfScope:
+        # Residents belong to no center: a center's staff see no account, but
+        # verify a card at their counter, with the bookings and violations there.
+        user = None
     except AppError as error:
         return back_to(VIOLATIONS, error=error.code)
     violations, _ = await standing.list_violations(
@@ -86,9 +84,10 @@ async def resident(
         "resident.html",
         staff,
         user=user,
+        user_id=user_id,
         violations=violations,
         violation_names=VIOLATION_NAMES,
-        counters=await _counters(session, staff),
+        counters=await programme.centers_in_scope(session, staff),
         bookings=bookings,
         previous=previous,
         squatter_bookings=squatter or [],
