@@ -24,6 +24,7 @@ from tests.conftest import IN_CI
 from tests.factories import STAFF_PASSWORD, Api, book, days_ahead, door
 from tests.servers import servers
 from tests.test_doors import study_room, try_code
+from tests.test_lifecycle import no_show
 from tests.test_series import book_series
 
 # The console is served by a `zhendi serve` process, on the real clock.
@@ -227,6 +228,67 @@ async def test_swagger_ui_logs_staff_in_with_the_password_flow(
     assert outside == []  # nothing fetched from another host
 
 
+async def test_appeals_the_check_in_code_and_the_day_sheet_in_the_console(
+    api: Api, server: str, browser: Browser, engine_name: str
+) -> None:
+    """A super admin pardons an appeal, prints a room's check-in code and the
+    day's sheet, and sets a holiday for a center."""
+    center = await api.center(name="长寿测试中心")
+    room = await api.space(center["id"], headers=await api.staff(), name="多功能厅")
+    seats = await study_room(api, requires_real_name=False, requires_check_in=True)
+    resident = await api.resident()
+    await no_show(api, resident, seats, 1)
+    violations = await api.client.get("/api/v1/me/standing", headers=resident)
+    violation_id = violations.json()["violations"][0]["id"]
+    appeal = f"/api/v1/me/violations/{violation_id}/appeal"
+    await api.client.post(appeal, json={"reason": "突发急病"}, headers=resident)
+    await book(api, await api.resident(), room["id"], DAY, "09:00", "11:00")
+    await api.create_staff_row(StaffRole.super_admin, username="walk-super")
+
+    page = await browser.new_page(viewport=PHONE)
+    await log_in(page, server, "walk-super")
+    await page.goto(f"{server}/console/violations")
+    row = page.locator(f"#violation-{violation_id}")
+    await expect(row).to_contain_text("突发急病")
+    await screenshot(page, "violations", engine_name)
+    await row.locator("form[action*='/pardon'] input[name=reason]").fill("有就医证明")
+    await row.locator("form[action*='/pardon'] button").click()
+    await expect(page.locator(".notice")).to_contain_text(f"违约 #{violation_id} 已撤销")
+    standing = await api.client.get("/api/v1/me/standing", headers=resident)
+    assert standing.json()["violations"][0]["status"] == "pardoned"
+
+    await page.goto(f"{server}/console/spaces/{room['id']}/check-in-qr")
+    await expect(page.locator("#check-in-sheet")).to_contain_text("多功能厅")
+    code = await page.locator("#check-in-sheet svg").bounding_box()
+    assert code is not None
+    assert code["width"] > 200  # the code fills its box, not its drawn size
+    await screenshot(page, "check-in-code", engine_name)
+    await page.emulate_media(media="print")
+    await expect(page.locator("header")).to_be_hidden()  # the sheet alone on paper
+    await screenshot(page, "check-in-code-print", engine_name)
+    await page.emulate_media(media="screen")
+
+    await page.goto(f"{server}/console/today?date={DAY.isoformat()}")
+    await expect(page.locator("#legend")).to_be_visible()
+    await screenshot(page, "today-board", engine_name)
+    await page.click("#day-sheet-link")
+    await expect(page.locator("#day-sheet")).to_contain_text("09:00–11:00")
+    await page.emulate_media(media="print")
+    await screenshot(page, "day-sheet-print", engine_name)
+    await page.emulate_media(media="screen")
+
+    day = days_ahead(25).isoformat()
+    await page.goto(f"{server}/console/calendar?day={day}")
+    await page.select_option("#day-form select[name=scope]", f"center:{center['id']}")
+    await page.fill("#day-form input[name=name]", "中心检修")
+    await page.click("#day-form button[type=submit]")
+    await expect(page.locator("#overrides")).to_contain_text("中心检修")
+    await screenshot(page, "calendar", engine_name)
+
+    await page.goto(f"{server}/console/inbox")
+    await screenshot(page, "inbox", engine_name)
+
+
 def test_the_server_fixture_is_real(server: str) -> None:
     assert httpx.get(f"{server}/readyz").status_code == 200
 
@@ -280,6 +342,17 @@ async def test_the_console_and_the_docs_run_under_their_content_security_policy(
         "/console/spaces",
         f"/console/spaces/{room['id']}",
         f"/console/reports?from={day}&to={day}",
+        f"/console/today/sheet?date={day}",
+        f"/console/spaces/{room['id']}/check-in-qr",
+        f"/console/spaces/{room['id']}/feedback",
+        "/console/violations",
+        "/console/inbox",
+        f"/console/calendar?day={day}",
+        "/console/centers",
+        f"/console/centers/{center['id']}",
+        "/console/spaces/new",
+        "/console/questionnaires",
+        "/console/book",
     ):
         await page.goto(f"{server}{path}")
         await expect(page.locator("main")).to_be_visible()

@@ -9,9 +9,16 @@ from app.console import (
     accounts,
     activities,
     auth,
+    calendar,
+    counter,
     evaluations,
+    inbox,
     manage,
     organizations,
+    places,
+    questionnaires,
+    residents,
+    rooms,
     router,
 )
 from app.console.pages import HERE
@@ -28,11 +35,18 @@ CONTENT_SECURITY_POLICY = (
 
 def install(app: FastAPI) -> None:
     app.include_router(router.router)
+    app.include_router(places.router)
     app.include_router(manage.router)
     app.include_router(organizations.router)
     app.include_router(activities.router)
     app.include_router(evaluations.router)
     app.include_router(accounts.router)
+    app.include_router(residents.router)
+    app.include_router(rooms.router)
+    app.include_router(inbox.router)
+    app.include_router(calendar.router)
+    app.include_router(questionnaires.router)
+    app.include_router(counter.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

@@ -15,6 +15,8 @@ from app.access.doors import keypad_lockouts
 from app.core.clock import SHANGHAI, local_day_bounds, utcnow
 from app.identity.principals import StaffPrincipal
 from app.models import (
+    HOLDING_STATUSES,
+    BookingMode,
     Center,
     Door,
     DoorAttempt,
@@ -29,6 +31,9 @@ from app.models import (
 # What holds the day's time, and what came of the day's bookings.
 ON_THE_BOARD = statuses_that(lambda meaning: meaning.holds_time or meaning.booked_time)
 ATTEMPTS_SHOWN = 10
+# The timeline's hour labels, every three hours, and its colours' legend.
+HOUR_LABELS = tuple(f"{hour:02d}:00" for hour in range(0, 25, 3))
+LEGEND = ON_THE_BOARD
 
 
 @dataclass(frozen=True)
@@ -42,6 +47,8 @@ class BoardBooking:
     started: bool
     left: float  # position on the day's timeline, in percent
     width: float
+    attendees: int
+    holds_now: bool  # holds its seats (or the room) at this moment
 
 
 @dataclass
@@ -50,7 +57,13 @@ class BoardSpace:
     name: str
     doors: int
     locked_until: datetime | None
+    seats: int | None  # a shared space's (a study room's); none for a room booked whole
     bookings: list[BoardBooking] = field(default_factory=list)
+
+    @property
+    def seats_in_use(self) -> int:
+        """The seats that bookings hold now (checked in or about to be)."""
+        return sum(booking.attendees for booking in self.bookings if booking.holds_now)
 
 
 @dataclass
@@ -138,6 +151,7 @@ async def day_board(session: AsyncSession, staff: StaffPrincipal, day: date) -> 
             space.name,
             doors.get(space.id, 0),
             locked.astimezone(SHANGHAI) if locked and locked > now else None,
+            space.capacity if space.booking_mode is BookingMode.shared else None,
         )
         board.spaces.append(by_space[space.id])
     if not space_ids:
@@ -168,9 +182,21 @@ async def day_board(session: AsyncSession, staff: StaffPrincipal, day: date) -> 
                 started=reservation.starts_at <= now,
                 left=round(100 * (shown_from - start).total_seconds() / day_seconds, 2),
                 width=round(100 * (shown_to - shown_from).total_seconds() / day_seconds, 2),
+                attendees=reservation.attendees,
+                holds_now=reservation.status in HOLDING_STATUSES
+                and reservation.starts_at <= now < reservation.ends_at,
             )
         )
     return list(centers.values())
+
+
+def now_on_timeline(day: date) -> float | None:
+    """Where the current time falls on ``day``'s timeline, in percent (none on other days)."""
+    start, end = local_day_bounds(day)
+    now = utcnow()
+    if not start <= now < end:
+        return None
+    return round(100 * (now - start).total_seconds() / (end - start).total_seconds(), 2)
 
 
 async def _door_counts(session: AsyncSession, space_ids: Sequence[int]) -> dict[int, int]:

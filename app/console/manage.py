@@ -1,7 +1,7 @@
 """The console's management pages: doors, spaces with their hours, closures
 and quotas, and the usage reports (organizations are in ``organizations.py``)."""
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime, timedelta
 from typing import Annotated
 
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access import doors
 from app.access.locks import CommandKeys, DoorRef
+from app.access.schemas import DoorCreate
 from app.calendars import service as calendars
 from app.calendars.router import feed_url
 from app.console import auth, board
@@ -29,7 +30,7 @@ from app.core.db import SessionDep
 from app.core.errors import AppError, Text
 from app.core.schemas import MAX_ID, ResourceId
 from app.identity.principals import StaffPrincipal
-from app.models import OpeningHours, QuotaMetric, QuotaSubject
+from app.models import Door, OpeningHours, QuotaMetric, QuotaSubject
 from app.quotas import service as quotas
 from app.reports import exports
 from app.reports import service as reports
@@ -52,7 +53,8 @@ DOORS = f"{auth.PATH}/doors"
 @router.get("/doors", response_class=HTMLResponse)
 async def door_list(request: Request, staff: ConsoleStaff, session: SessionDep) -> HTMLResponse:
     activity = await board.door_activity(session, staff)
-    return render(request, "doors.html", staff, doors=activity, new_key=None)
+    spaces_here = await board.spaces_in_scope(session, staff, active_only=False)
+    return render(request, "doors.html", staff, doors=activity, new_key=None, spaces=spaces_here)
 
 
 @router.post("/doors/{door_id}/clear-lockout")
@@ -68,14 +70,41 @@ async def clear_lockout(request: Request, door_id: ResourceId) -> Response:
 async def rotate_key(request: Request, door_id: ResourceId) -> Response:
     """The new device key and command key are shown on this one page, once: the
     device key is stored only hashed, the command key not at all."""
+
+    async def change(session: AsyncSession, staff: StaffPrincipal) -> tuple[Door, str]:
+        return await doors.rotate_door_key(session, staff, door_id)
+
+    return await _with_new_keys(request, change, Notice("key_rotated"))
+
+
+@router.post("/doors", response_class=HTMLResponse)
+async def create_door(request: Request) -> Response:
+    """A new door of a space in scope, its keys shown once (as a rotation's)."""
+    form = await request.form()
+
+    async def change(session: AsyncSession, staff: StaffPrincipal) -> tuple[Door, str]:
+        space = form_text(form, "space_id")
+        body = DoorCreate.model_validate(
+            {"space_id": int(space) if space.isdigit() else space, "name": form_text(form, "name")}
+        )
+        return await doors.create_door(session, staff, body.space_id, body.name)
+
+    return await _with_new_keys(request, change, Notice("door_created"))
+
+
+async def _with_new_keys(
+    request: Request,
+    change: Callable[[AsyncSession, StaffPrincipal], Awaitable[tuple[Door, str]]],
+    notice: Notice,
+) -> Response:
     shown: list[str] = []
     keys: CommandKeys = request.app.state.command_keys
 
     async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
-        door, device_key = await doors.rotate_door_key(session, staff, door_id)
+        door, device_key = await change(session, staff)
         command_key = keys.shown(DoorRef(door.id, door.device_key_hash))
         shown.extend([door.name, device_key, command_key])
-        return Notice("key_rotated")
+        return notice
 
     answer = await act(request, DOORS, work)
     if not shown:
@@ -83,7 +112,10 @@ async def rotate_key(request: Request, door_id: ResourceId) -> Response:
     async with request.app.state.database.reader.begin() as session:
         staff = await auth.load(session, request.app.state.settings, auth.session_token(request))
         activity = await board.door_activity(session, staff)
-    return render(request, "doors.html", staff, doors=activity, new_key=tuple(shown))
+        spaces_here = await board.spaces_in_scope(session, staff, active_only=False)
+    return render(
+        request, "doors.html", staff, doors=activity, new_key=tuple(shown), spaces=spaces_here
+    )
 
 
 # --- spaces --------------------------------------------------------------------------
@@ -158,7 +190,7 @@ def _hours_text(rows: Sequence[OpeningHours]) -> str:
     )
 
 
-def _parse_hours(text: str) -> list[OpeningWindow]:
+def parse_hours(text: str) -> list[OpeningWindow]:
     """Lines like ``1 09:00-21:00`` (1 = Monday … 7 = Sunday), validated by the API's schema."""
     windows = []
     for line in filter(None, (line.strip() for line in text.splitlines())):
@@ -192,7 +224,7 @@ async def update_space(request: Request, space_id: ResourceId) -> Response:
                 changes.pop(optional)
         space = await spaces.get_space_in_scope(session, staff, space_id)
         if not space.open_24h:
-            changes["opening_hours"] = _parse_hours(form_text(form, "opening_hours"))
+            changes["opening_hours"] = parse_hours(form_text(form, "opening_hours"))
         await spaces.change_space(session, staff, space_id, SpaceUpdate.model_validate(changes))
         return Notice("space_saved")
 

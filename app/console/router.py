@@ -23,6 +23,7 @@ from app.console.pages import (
     parse_day,
     problem_text,
     render,
+    shanghai,
 )
 from app.core.clock import local_midnight, local_today, utcnow
 from app.core.db import ReadSessionDep, SessionDep
@@ -147,6 +148,15 @@ async def today(
     )
 
 
+@router.get("/today/sheet", response_class=HTMLResponse)
+async def today_sheet(
+    request: Request, staff: ConsoleStaff, session: SessionDep, date: str | None = None
+) -> HTMLResponse:
+    """The day on paper: each space's bookings and the day's activities, to print."""
+    day = parse_day(date, local_today())
+    return render(request, "day_sheet.html", staff, **await _board(session, staff, day))
+
+
 @router.get("/today/board", response_class=HTMLResponse)
 async def today_board(
     request: Request, staff: ConsoleStaff, session: SessionDep, date: str | None = None
@@ -161,6 +171,7 @@ async def _board(session: AsyncSession, staff: StaffPrincipal, day: date) -> dic
     centers = await board.day_board(session, staff, day)
     week = await programme.week_by_center(session, staff, day)
     on_the_board = {center.id for center in centers}
+    that_day = {key: [row for row in rows if row.start.date() == day] for key, rows in week.items()}
     return {
         "day": day,
         "centers": centers,
@@ -169,6 +180,11 @@ async def _board(session: AsyncSession, staff: StaffPrincipal, day: date) -> dic
         # Centers with activities this week but no open space to put on the board.
         "week_elsewhere": [rows for key, rows in week.items() if key not in on_the_board],
         "activity_labels": programme.STATUS_LABELS,
+        "day_activities": that_day,
+        "now_at": board.now_on_timeline(day),
+        "now_clock": shanghai(utcnow(), "%H:%M"),
+        "hour_labels": board.HOUR_LABELS,
+        "legend": board.LEGEND,
     }
 
 
@@ -334,6 +350,19 @@ async def check_out(request: Request, reservation_id: ResourceId) -> Response:
         return Notice("checked_out", reservation_id)
 
     return await act(request, _back(request, reservation_id), work)
+
+
+@router.post("/bookings/{reservation_id}/reissue-code")
+async def reissue_code(request: Request, reservation_id: ResourceId) -> Response:
+    """A new door code for the booking (a copy of the old one got out): the old
+    one stops opening the door, and the booker is told to look again."""
+    codes = request.app.state.codebook
+
+    async def work(session: AsyncSession, staff: StaffPrincipal) -> Notice:
+        await reservations.reissue_code(session, codes, staff, reservation_id)
+        return Notice("code_reissued", reservation_id)
+
+    return await act(request, _booking_page(reservation_id), work)
 
 
 def _back(request: Request, reservation_id: ResourceId) -> str:

@@ -71,6 +71,7 @@ class ReservationFilter:
     # keyed hash of either (app/identity/phones.py), for staff's search.
     phone: PhoneSearch | None = None
     organization_name: str | None = None  # the organization's name contains this
+    user_id: int | None = None  # the booker's (the console's resident page)
 
 
 def _visible_to(actor: Actor) -> Select[Reservation]:
@@ -100,6 +101,8 @@ async def list_reservations(
         query = query.where(Reservation.space_id == filters.space_id)
     if filters.organization_id is not None:
         query = query.where(Reservation.organization_id == filters.organization_id)
+    if filters.user_id is not None:
+        query = query.where(Reservation.user_id == filters.user_id)
     if filters.status is not None:
         query = query.where(Reservation.status == filters.status)
     if filters.starts_from is not None:

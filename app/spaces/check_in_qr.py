@@ -42,21 +42,31 @@ class CheckInQr:
     svg: str
 
     @property
+    def content(self) -> str:
+        """What the plain QR code holds."""
+        return content_of(self.space_id, self.token)
+
+    @property
     def scene(self) -> str:
         """What a mini-program code carries (WeChat allows 32 characters):
         ``<space id>:<token>``, 32 at most for space ids below 10^9."""
         return f"{self.space_id}:{self.token}"
 
 
-def qr_svg(content: str) -> str:
-    """``content`` as a QR code to print, in SVG (an activity's check-in code too)."""
-    return str(segno.make(content, error="m").svg_inline(scale=8, border=2))
+def content_of(space_id: int, token: str) -> str:
+    return f"{PREFIX}:{space_id}:{token}"
+
+
+def qr_svg(content: str, *, scalable: bool = False) -> str:
+    """``content`` as a QR code to print, in SVG (an activity's check-in code too);
+    ``scalable``: with a viewBox and no size, to fill the printed page's box."""
+    return str(segno.make(content, error="m").svg_inline(scale=8, border=2, omitsize=scalable))
 
 
 def _draw(space: Space) -> CheckInQr:
     assert space.check_in_token is not None
-    svg = qr_svg(f"{PREFIX}:{space.id}:{space.check_in_token}")
-    return CheckInQr(space.id, space.check_in_token, svg)
+    token = space.check_in_token
+    return CheckInQr(space.id, token, qr_svg(content_of(space.id, token)))
 
 
 async def mini_program_code(

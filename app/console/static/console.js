@@ -17,3 +17,7 @@ document.querySelectorAll("[data-refresh]").forEach((region) => {
   setInterval(refresh, seconds * 1000);
   region.addEventListener("refresh", refresh);
 });
+// A button with data-print prints the page (the sheet's own print styles apply).
+document.querySelectorAll("[data-print]").forEach((button) => {
+  button.addEventListener("click", () => window.print());
+});
