@@ -13,6 +13,7 @@ from app.console import (
     counter,
     evaluations,
     inbox,
+    ledger,
     manage,
     organizations,
     places,
@@ -20,6 +21,7 @@ from app.console import (
     residents,
     rooms,
     router,
+    screens,
 )
 from app.console.pages import HERE
 
@@ -47,6 +49,8 @@ def install(app: FastAPI) -> None:
     app.include_router(calendar.router)
     app.include_router(questionnaires.router)
     app.include_router(counter.router)
+    app.include_router(ledger.router)
+    app.include_router(screens.router)
     app.mount(f"{auth.PATH}/static", StaticFiles(directory=HERE / "static"), name="console-static")
     app.add_exception_handler(auth.LoginRequired, _to_login)
     app.add_exception_handler(auth.CsrfRejected, _csrf_rejected)

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.access.doors import keypad_lockouts
 from app.core.clock import SHANGHAI, local_day_bounds, utcnow
 from app.identity.principals import StaffPrincipal
+from app.identity.shown import masked
 from app.models import (
     HOLDING_STATUSES,
     BookingMode,
@@ -99,21 +100,6 @@ def group_by_series(
             by_series[series_id] = ApprovalRequest(row, series_id, [row])
             requests.append(by_series[series_id])
     return requests
-
-
-def masked(user: User | None, organization: str | None = None) -> str:
-    """Who booked, as much as the counter needs: a masked name or phone number."""
-    if user is None:
-        person = "—"
-    elif user.erased_at is not None:
-        person = "已注销用户"
-    elif user.name_masked:
-        person = user.name_masked
-    elif user.phone_masked:
-        person = user.phone_masked
-    else:
-        person = f"居民 #{user.id}"
-    return f"{person}（{organization}）" if organization else person
 
 
 async def who_booked(session: AsyncSession, user_ids: Iterable[int]) -> dict[int, str]:

@@ -116,6 +116,10 @@ NOTICES = {
     "center_saved": "中心 #{ref} 已保存",
     "space_created": "空间已创建：请继续设置开放规则、闭馆与配额",
     "day_cleared": "这一天的本地调整已撤销",
+    "suggestion_taken": "建议 #{ref} 已由你办理",
+    "suggestion_answered": "建议 #{ref} 已答复，提出人将收到通知",
+    "suggestion_closed": "建议 #{ref} 已销项，提出人将收到通知",
+    "kiosk_key_issued": "门口屏链接已生成，旧链接已失效",
 }
 GENERIC_ERROR = "操作未能完成，请刷新页面后重试"
 

@@ -12,9 +12,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.activities.attendance import CHECK_IN_OPENS_BEFORE
 from app.activities.categories import AUDIENCE_LABELS, CATEGORY_LABELS
-from app.console.board import masked
 from app.core.clock import SHANGHAI, local_midnight
 from app.identity.principals import StaffPrincipal
+from app.identity.shown import masked
 from app.models import (
     Activity,
     ActivitySignup,

@@ -16,11 +16,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.access.doors import device_key_hash, new_device_key
 from app.audit import service as audit
-from app.console.board import masked
 from app.core.clock import SHANGHAI, local_today, utcnow
 from app.core.db import Database
 from app.core.errors import NotAuthenticated, Text
 from app.identity.principals import StaffPrincipal
+from app.identity.shown import masked
 from app.models import HOLDING_STATUSES, Organization, Reservation, Space, User
 from app.spaces import availability, occupancy
 from app.spaces.check_in_qr import PREFIX, qr_svg

@@ -38,7 +38,6 @@ from app.models import (
     SuggestionOutcome,
     SuggestionStatus,
     User,
-    WebhookEvent,
 )
 from app.notifications import service as notifications
 from app.organizations.service import role_of
@@ -192,13 +191,7 @@ async def submit(session: AsyncSession, user: User, body: SuggestionIn, now: dat
     await session.flush()
     await uploads.attach(session, user, body.photos, suggestion.id)
     _record(session, user, suggestion, "submit", None)
-    await webhooks.enqueue(
-        session,
-        WebhookEvent.suggestion_created,
-        center_id=suggestion.center_id,
-        data=webhooks.suggestion_data(suggestion),
-        now=now,
-    )
+    await webhooks.suggestion_created(session, suggestion)
     await session.flush()
     return await _one(session, suggestion)
 

@@ -151,5 +151,15 @@ def suggestion_data(suggestion: Suggestion) -> dict[str, Any]:
     }
 
 
+async def suggestion_created(session: AsyncSession, suggestion: Suggestion) -> None:
+    await enqueue(
+        session,
+        WebhookEvent.suggestion_created,
+        center_id=suggestion.center_id,
+        data=suggestion_data(suggestion),
+        now=suggestion.created_at,
+    )
+
+
 def as_json(data: dict[str, Any]) -> str:
     return orjson.dumps(data).decode()
